@@ -1,0 +1,44 @@
+# pin2deal: `make demo` runs the whole pipeline on the sandbox; `make test` runs the test suite.
+# Both set everything up themselves: .venv with the pinned set, and a warehouse (PIN2DEAL_WAREHOUSE_URL when
+# set, else a private PostgreSQL under .local/postgres).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+WAREHOUSE_URL = $$($(PY) scripts/local_postgres.py url)
+
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+.PHONY: demo test lint bench sandbox stop clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+demo: $(INSTALLED)
+	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) scripts/demo.py
+
+test: $(INSTALLED) lint
+	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+bench: $(INSTALLED)
+	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) -m bench $(BENCH_ARGS)
+
+sandbox: $(INSTALLED)
+	$(PY) -m sandbox serve $(SANDBOX_ARGS)
+
+stop:
+	$(PYTHON) scripts/local_postgres.py stop
+
+clean: stop
+	rm -rf .local

@@ -1,0 +1,63 @@
+"""The sandbox ASGI app: one FastAPI server with HubSpot's and Pinterest's paths side by side.
+
+Each API package (``sandbox.hubspot``, ``sandbox.pinterest``) exposes ``install(app, sandbox)``, which builds
+its in-memory state from the dataset and registers its routes, including its own ``/_sandbox/...``
+mutations. This module owns what both share: the dataset, the clock and the fault generators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from fastapi import FastAPI, Request
+
+from sandbox import hubspot, pinterest
+from sandbox.dataset import Dataset
+from sandbox.limits import FaultInjector
+from sandbox.settings import SandboxSettings
+
+
+class Sandbox:
+    """Shared state of one server: its world, its clock ("today") and one fault stream per API."""
+
+    def __init__(self, settings: SandboxSettings, dataset: Dataset) -> None:
+        self.settings = settings
+        self.dataset = dataset
+        self.today: dt.date = settings.today or dataset.today
+        self.faults = {
+            api: FaultInjector(settings.faults, seed=settings.seed * 1000 + offset)
+            for offset, api in enumerate(("hubspot", "pinterest"))
+        }
+
+    def now(self) -> dt.datetime:
+        """The sandbox's current instant: noon UTC of its "today" plus the wall clock's seconds past noon."""
+        wall = dt.datetime.now(dt.UTC)
+        return dt.datetime.combine(self.today, wall.time(), tzinfo=dt.UTC)
+
+
+def create_app(settings: SandboxSettings, dataset: Dataset | None = None) -> FastAPI:
+    sandbox = Sandbox(settings, dataset or Dataset.load(settings.data_dir))
+    app = FastAPI(title="pin2deal sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
+    app.state.sandbox = sandbox
+
+    latency = settings.faults.latency_ms / 1000
+    if latency:
+
+        @app.middleware("http")
+        async def add_latency(request: Request, call_next):
+            await asyncio.sleep(latency)
+            return await call_next(request)
+
+    @app.get("/_sandbox/clock")
+    def clock() -> dict[str, str]:
+        return {"today": sandbox.today.isoformat()}
+
+    @app.post("/_sandbox/clock/advance")
+    def advance(days: int = 1) -> dict[str, str]:
+        sandbox.today += dt.timedelta(days=days)
+        return {"today": sandbox.today.isoformat()}
+
+    hubspot.install(app, sandbox)
+    pinterest.install(app, sandbox)
+    return app

@@ -1,0 +1,23 @@
+"""The Airflow connections (``AIRFLOW_CONN_*`` JSON) that point pin2deal at a running sandbox."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def airflow_connections(base_url: str, config: dict[str, Any]) -> dict[str, str]:
+    """Env var name -> connection JSON for ``hubspot_default``, ``pinterest_ads_default`` and ``pinterest_conversions_default``."""
+    parts = urlsplit(base_url)
+    endpoint = {"conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme}
+    account = {"ad_account_id": config["ad_account_id"]}
+    return {
+        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps({**endpoint, "password": config["hubspot_token"]}),
+        "AIRFLOW_CONN_PINTEREST_ADS_DEFAULT": json.dumps(
+            {**endpoint, "password": config["pinterest_ads_token"], "extra": account}
+        ),
+        "AIRFLOW_CONN_PINTEREST_CONVERSIONS_DEFAULT": json.dumps(
+            {**endpoint, "password": config["pinterest_conversions_token"], "extra": account}
+        ),
+    }
