@@ -91,7 +91,7 @@ def airflow_db() -> None:
 def dagbag(airflow_db: None):
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(ROOT / "dags"), include_examples=False)
+    return DagBag(dag_folder=str(ROOT / "dags"))
 
 
 @pytest.fixture

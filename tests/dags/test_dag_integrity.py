@@ -42,7 +42,7 @@ def test_dag_files_parse_in_well_under_a_second(dagbag) -> None:
 
     for path in DAG_FILES:
         started = time.perf_counter()
-        DagBag(dag_folder=str(path), include_examples=False)
+        DagBag(dag_folder=str(path))
         assert time.perf_counter() - started < 0.5, f"{path.name} takes too long to parse"
 
 
