@@ -9,10 +9,13 @@ from pathlib import Path
 import uvicorn
 
 from sandbox.app import create_app
+from sandbox.dataset import Dataset
 from sandbox.generate import generate
 from sandbox.settings import FaultRates, HubSpotLimits, SandboxSettings
 
 DEFAULT_DATASET = Path(__file__).resolve().parent.parent / ".local" / "sandbox" / "default"
+# The demo world's clock: fixed, so the demo and saved datasets behave the same on any day.
+DEFAULT_TODAY = dt.date(2025, 6, 30)
 
 
 def _date(value: str) -> dt.date:
@@ -27,11 +30,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--deals", type=int, default=2000)
     gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--today", type=_date, default=dt.date(2025, 6, 30), help="the dataset's 'today' (YYYY-MM-DD)")
+    gen.add_argument("--today", type=_date, default=DEFAULT_TODAY, help="the dataset's 'today' (YYYY-MM-DD)")
 
     serve = commands.add_parser("serve", help="serve a dataset directory on 127.0.0.1")
     serve.add_argument("--data", type=Path, help="dataset directory (default: generate the demo's world)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 inside a container)")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config.json value (tokens, ad_account_id, today...), e.g. to match existing connections",
+    )
     serve.add_argument("--seed", type=int, default=7, help="seed of the default dataset and of injected faults")
     serve.add_argument("--deals", type=int, default=2000, help="size of the default dataset")
     serve.add_argument("--today", type=_date, help="override the dataset's clock")
@@ -52,11 +63,16 @@ def main(argv: list[str] | None = None) -> None:
         generate(args.out, deals=args.deals, seed=args.seed, today=args.today)
         print(f"wrote a {args.deals}-deal dataset to {args.out}")
         return
-    data = args.data
-    if data is None:
-        data = DEFAULT_DATASET
-        if not (data / "config.json").exists():
-            generate(data, deals=args.deals, seed=args.seed, today=dt.date(2025, 6, 30))
+    data = args.data or DEFAULT_DATASET
+    if not (data / "config.json").exists():
+        print(f"no dataset in {data}: generating the default {args.deals}-deal world (seed {args.seed})")
+        generate(data, deals=args.deals, seed=args.seed, today=DEFAULT_TODAY)
+    dataset = Dataset.load(data)
+    for assignment in args.set:
+        key, _, value = assignment.partition("=")
+        if key not in dataset.config or key == "properties":
+            raise SystemExit(f"--set {assignment}: {key!r} is not a top-level config.json value")
+        dataset.config[key] = value
     settings = SandboxSettings(
         data_dir=data,
         seed=args.seed,
@@ -71,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             latency_ms=args.latency_ms,
         ),
     )
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="info")
+    uvicorn.run(create_app(settings, dataset), host=args.host, port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 
 def airflow_connections(base_url: str, config: dict[str, Any]) -> dict[str, str]:
-    """Env var name -> connection JSON for ``hubspot_default``, ``pinterest_ads_default`` and ``pinterest_conversions_default``."""
+    """Env var name -> connection JSON of ``hubspot_default`` and both Pinterest connections."""
     parts = urlsplit(base_url)
     endpoint = {"conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme}
     account = {"ad_account_id": config["ad_account_id"]}

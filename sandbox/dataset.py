@@ -62,13 +62,13 @@ class Dataset:
         if not config_path.exists():
             raise FileNotFoundError(f"{root} is not a sandbox dataset: {config_path} is missing")
         hubspot, pinterest = root / "hubspot", root / "pinterest"
-        pipelines_path, properties_path = hubspot / "pipelines.json", hubspot / "properties.json"
+        pipelines, properties = hubspot / "pipelines.json", hubspot / "properties.json"
         return cls(
             config=json.loads(config_path.read_text(encoding="utf-8")),
             deals=list(read_jsonl(hubspot / "deals.jsonl")),
             contacts=list(read_jsonl(hubspot / "contacts.jsonl")),
-            pipelines=json.loads(pipelines_path.read_text()) if pipelines_path.exists() else {"results": []},
-            properties=json.loads(properties_path.read_text()) if properties_path.exists() else {"deals": [], "contacts": []},
+            pipelines=json.loads(pipelines.read_text()) if pipelines.exists() else {"results": []},
+            properties=json.loads(properties.read_text()) if properties.exists() else {"deals": [], "contacts": []},
             **{name: list(read_jsonl(pinterest / f"{name}.jsonl")) for name in PINTEREST_FILES},
         )
 

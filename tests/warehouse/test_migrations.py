@@ -56,7 +56,7 @@ def test_two_concurrent_runners_apply_each_file_once(scratch_db: str) -> None:
         try:
             with psycopg.connect(scratch_db) as conn:
                 results.append(apply_migrations(conn))
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:  # reported by the assertion below
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -77,7 +77,9 @@ def test_broken_migration_names_file_and_leaves_database_unchanged(scratch_db: s
         with pytest.raises(MigrationError, match=r"002_broken\.sql: .*nosuchtype"):
             apply_migrations(conn, tmp_path)
     with psycopg.connect(scratch_db) as conn:
-        tables = [row[0] for row in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='raw'")]
+        tables = [
+            row[0] for row in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='raw'")
+        ]
         versions = [row[0] for row in conn.execute("SELECT version FROM ops.schema_migrations")]
     assert tables == ["good"]
     assert versions == ["001"]
