@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
             latency_ms=args.latency_ms,
         ),
     )
-    uvicorn.run(create_app(settings, dataset), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, dataset), host=args.host, port=args.port, log_level="info", date_header=False
+    )
 
 
 if __name__ == "__main__":

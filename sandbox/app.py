@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from email.utils import format_datetime
 
 from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import hubspot, pinterest
 from sandbox.dataset import Dataset
@@ -36,10 +38,35 @@ class Sandbox:
         return dt.datetime.combine(self.today, wall.time(), tzinfo=dt.UTC)
 
 
+class SandboxDateHeader:
+    """Send the sandbox's clock as the HTTP ``Date`` header (servers run with uvicorn's own header off).
+
+    Clients read "today" from ``Date`` as from the real APIs, so a saved dataset answers consistently on any day.
+    """
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app, self.sandbox = app, sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != b"date"]
+                stamp = format_datetime(self.sandbox.now(), usegmt=True).encode()
+                message = {**message, "headers": [*headers, (b"date", stamp)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
+
+
 def create_app(settings: SandboxSettings, dataset: Dataset | None = None) -> FastAPI:
     sandbox = Sandbox(settings, dataset or Dataset.load(settings.data_dir))
     app = FastAPI(title="pin2deal sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
     app.state.sandbox = sandbox
+    app.add_middleware(SandboxDateHeader, sandbox=sandbox)
 
     latency = settings.faults.latency_ms / 1000
     if latency:

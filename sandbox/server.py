@@ -19,7 +19,9 @@ class SandboxServer:
     def __init__(self, settings: SandboxSettings, dataset: Dataset | None = None, port: int = 0) -> None:
         self.app = create_app(settings, dataset)
         self._server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", date_header=False
+            )
         )
         self._thread = threading.Thread(target=self._server.run, name="sandbox", daemon=True)
 

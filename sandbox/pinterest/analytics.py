@@ -1,0 +1,165 @@
+"""Ad spend and delivery metrics as Pinterest reports them: per ad per day, rolled up, provisional near "today".
+
+The dataset's ``pinterest/analytics.jsonl`` holds one final row per ad per day in API column names. Reading it
+through ``Metrics`` adds what a real account shows:
+
+- **Late data**: a day is provisional while it is one of the last ``PROVISIONAL_DAYS`` days before "today" (or
+  "today" itself): every metric is reported at ``PROVISIONAL_SHARE`` (80 %, integers rounded down) of its final
+  value. When the clock advances past it the full value is reported: a sum taken earlier is restated. Days after
+  "today" have not happened yet and are not reported at all. ``/v5/resources/metrics_ready_state`` tells which days
+  are final.
+- **Restatement**: ``restate`` replaces an ad's metrics for a day (``POST /_sandbox/pinterest/restate``).
+- **Roll-up**: campaign, ad group and account rows are sums of their ads' rows (DESIGN.md); derived columns
+  (``SPEND_IN_DOLLAR``, CPC, CPM, CTR) are computed from the sums. Conversion columns are served as the dataset has
+  them whatever the attribution windows asked (the windows are validated, not applied).
+
+A requested column with no value (not in the dataset, not derivable) is left out of the row, as the spec allows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+PROVISIONAL_DAYS = 2
+PROVISIONAL_SHARE = Fraction(4, 5)
+
+ID_COLUMNS = ("AD_ID", "AD_GROUP_ID", "CAMPAIGN_ID")
+GRANULARITIES = ("TOTAL", "DAY", "HOUR", "WEEK", "MONTH")
+
+
+def id_order(value: str) -> tuple[int, int | str]:
+    """Sort key putting numeric ids in numeric order (Pinterest ids are digit strings of varying length)."""
+    return (0, int(value)) if value.isdigit() else (1, value)
+
+
+def is_final(day: dt.date, today: dt.date) -> bool:
+    """Metrics of ``day`` are final once it is more than ``PROVISIONAL_DAYS`` days before ``today``."""
+    return day < today - dt.timedelta(days=PROVISIONAL_DAYS)
+
+
+def provisional(value: int | float) -> int | float:
+    if isinstance(value, int):
+        return value * PROVISIONAL_SHARE.numerator // PROVISIONAL_SHARE.denominator
+    return value * float(PROVISIONAL_SHARE)
+
+
+def _is_metric(name: str, value: Any) -> bool:
+    return name not in ID_COLUMNS and name != "DATE" and isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def bucket(day: dt.date, granularity: str) -> dt.date | None:
+    """The ``DATE`` a day is reported under: itself (DAY), its ISO week's Monday (WEEK), its month's first day."""
+    if granularity == "DAY":
+        return day
+    if granularity == "WEEK":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "MONTH":
+        return day.replace(day=1)
+    return None  # TOTAL: one row for the whole range, without DATE
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Which ad group and campaign an ad belongs to (from ads.jsonl, else from its analytics rows)."""
+
+    ad_group_of: dict[str, str]
+    campaign_of: dict[str, str]
+
+
+class Metrics:
+    """The final per-ad-per-day metrics (thread-safe: restatements arrive while reads run)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], ads: Iterable[dict[str, Any]]) -> None:
+        self._lock = threading.Lock()
+        self._days: dict[dt.date, dict[str, dict[str, int | float]]] = {}  # day -> ad id -> metrics
+        ad_group_of: dict[str, str] = {}
+        campaign_of: dict[str, str] = {}
+        for ad in ads:
+            ad_group_of[str(ad["id"])] = str(ad.get("ad_group_id"))
+            campaign_of[str(ad["id"])] = str(ad.get("campaign_id"))
+        for number, row in enumerate(rows, start=1):
+            try:
+                ad_id, day = str(row["AD_ID"]), dt.date.fromisoformat(str(row["DATE"]))
+            except (KeyError, ValueError) as error:
+                raise ValueError(f"pinterest/analytics.jsonl line {number}: needs AD_ID and DATE ({error})") from error
+            ad_group_of.setdefault(ad_id, str(row.get("AD_GROUP_ID")))
+            campaign_of.setdefault(ad_id, str(row.get("CAMPAIGN_ID")))
+            metrics = {name: value for name, value in row.items() if _is_metric(name, value)}
+            self._days.setdefault(day, {})[ad_id] = metrics
+        self.hierarchy = Hierarchy(ad_group_of, campaign_of)
+
+    def restate(self, ad_id: str, day: dt.date, values: dict[str, int | float]) -> dict[str, int | float]:
+        """Replace some metrics of an ad's day (creating the day); return the day's final metrics."""
+        with self._lock:
+            row = self._days.setdefault(day, {}).setdefault(ad_id, {})
+            row.update(values)
+            return dict(row)
+
+    def final(self, ad_id: str, day: dt.date) -> dict[str, int | float] | None:
+        with self._lock:
+            row = self._days.get(day, {}).get(ad_id)
+            return dict(row) if row is not None else None
+
+    def reported(self, start: dt.date, end: dt.date, today: dt.date) -> Iterator[tuple[str, dt.date, dict[str, Any]]]:
+        """``(ad_id, day, metrics)`` as the API reports them on ``today`` for days in ``[start, end]``."""
+        last = min(end, today)
+        with self._lock:
+            selected = [
+                ((ad_id, day), dict(row))
+                for day in (start + dt.timedelta(days=n) for n in range((last - start).days + 1))
+                for ad_id, row in self._days.get(day, {}).items()
+            ]
+        for (ad_id, day), row in sorted(selected, key=lambda item: (id_order(item[0][0]), item[0][1])):
+            if not is_final(day, today):
+                row = {name: provisional(value) for name, value in row.items()}
+            yield ad_id, day, row
+
+    def rollup(
+        self,
+        key_of: Callable[[str], str | None],
+        start: dt.date,
+        end: dt.date,
+        today: dt.date,
+        granularity: str,
+    ) -> dict[tuple[str, dt.date | None], dict[str, int | float]]:
+        """Sums per ``(key, DATE bucket)``; ``key_of(ad_id)`` maps an ad to its entity (None: not selected)."""
+        sums: dict[tuple[str, dt.date | None], dict[str, int | float]] = {}
+        for ad_id, day, row in self.reported(start, end, today):
+            key = key_of(ad_id)
+            if key is None:
+                continue
+            total = sums.setdefault((key, bucket(day, granularity)), {})
+            for name, value in row.items():
+                total[name] = total.get(name, 0) + value
+        return sums
+
+
+def derived(name: str, metrics: dict[str, int | float]) -> int | float | None:
+    """Columns computed from summed metrics; None when the inputs are absent (or a rate's base is zero)."""
+    spend = metrics.get("SPEND_IN_MICRO_DOLLAR")
+    clicks = metrics.get("TOTAL_CLICKTHROUGH")
+    impressions = metrics.get("PAID_IMPRESSION")
+    if name == "SPEND_IN_DOLLAR" and spend is not None:
+        return spend / 1_000_000
+    if name in ("CPC_IN_MICRO_DOLLAR", "ECPC_IN_MICRO_DOLLAR") and spend is not None and clicks:
+        return spend / clicks
+    if name == "ECPC_IN_DOLLAR" and spend is not None and clicks:
+        return spend / clicks / 1_000_000
+    if name in ("CPM_IN_MICRO_DOLLAR", "ECPM_IN_MICRO_DOLLAR") and spend is not None and impressions:
+        return spend / impressions * 1000
+    if name == "CPM_IN_DOLLAR" and spend is not None and impressions:
+        return spend / impressions * 1000 / 1_000_000
+    if name in ("CTR", "ECTR") and clicks is not None and impressions:
+        return clicks / impressions
+    return None
+
+
+def metric_value(name: str, metrics: dict[str, int | float]) -> int | float | None:
+    if name in metrics:
+        return metrics[name]
+    return derived(name, metrics)
