@@ -21,7 +21,9 @@ def airflow_connections(base_url: str, config: dict[str, Any]) -> dict[str, str]
         "client_secret": oauth["pinterest_client_secret"],
     }
     return {
-        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps({**endpoint, "password": config["hubspot_token"]}),
+        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
+            {**endpoint, "password": config["hubspot_token"], "extra": {"properties": config["properties"]}}
+        ),
         "AIRFLOW_CONN_PINTEREST_ADS_DEFAULT": json.dumps(
             {**endpoint, "password": config["pinterest_ads_token"], "extra": {**account, **refresh}}
         ),

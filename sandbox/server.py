@@ -44,6 +44,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._server.should_exit = True
+        self._server.force_exit = True  # do not wait for idle keep-alive connections of the clients
         self._thread.join(timeout=10)
 
     def __enter__(self) -> SandboxServer:

@@ -82,6 +82,19 @@ def test_compose_sandbox_tokens_match_the_connections() -> None:
     assert conversions.password == overrides["pinterest_conversions_token"]
 
 
+def test_compose_connections_match_the_world_the_sandbox_generates(tmp_path: Path) -> None:
+    """The compose sandbox serves a generated world: its property names and time zone are the connections'."""
+    from sandbox.__main__ import DEFAULT_TODAY
+    from sandbox.generate import generate
+
+    config = generate(tmp_path, deals=20, seed=7, today=DEFAULT_TODAY).config
+    environment = _compose()["services"]["airflow-scheduler"]["environment"]
+    assert _connection(environment["AIRFLOW_CONN_HUBSPOT_DEFAULT"]).extra_dejson["properties"] == config["properties"]
+    ads = _connection(environment["AIRFLOW_CONN_PINTEREST_ADS_DEFAULT"])
+    assert ads.extra_dejson["timezone"] == config["timezone"]
+    assert {"refresh_token", "client_id", "client_secret"} <= set(ads.extra_dejson)
+
+
 def test_compose_and_image_use_the_pinned_airflow() -> None:
     pinned = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.txt").read_text(), flags=re.M).group(1)
     assert f"FROM apache/airflow:{pinned}-" in (ROOT / "Dockerfile").read_text()
