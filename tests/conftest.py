@@ -101,7 +101,7 @@ def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
     def run(dag_id: str, logical_date, conf: dict[str, Any] | None = None, expect: str = "success"):
         dag = dagbag.get_dag(dag_id)
         assert dag is not None, f"DAG {dag_id} not found: {dagbag.import_errors}"
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
         assert dag_run.state == expect, f"{dag_id} ended {dag_run.state}, expected {expect}"
         return dag_run
 

@@ -361,11 +361,20 @@ def load_ad_days(
     reported = {(row[0], row[1]) for row in batch.rows if row[0] in wanted and start <= row[1] <= end}
     with conn.transaction():
         begin_load(conn, run_id)
+        # A never-loaded scope (the first pull of a backfill) is one COPY; anything else is merged.
+        # (Every row in scope and none repeated: ``reported`` is the set of in-scope keys.)
+        first_load = len(reported) == len(batch.rows) and conn.execute(COUNT_SCOPE, scope).fetchone()[0] == 0
         changed = copy_upsert(
-            conn, AD_DAILY, AD_DAILY_COLUMNS, batch.rows, key=("ad_id", "date"), extra_updates=CHANGED
+            conn,
+            AD_DAILY,
+            AD_DAILY_COLUMNS,
+            batch.rows,
+            key=("ad_id", "date"),
+            extra_updates=CHANGED,
+            insert_only=first_load,
         )
         deleted = 0
-        if conn.execute(COUNT_SCOPE, scope).fetchone()[0] > len(reported):
+        if not first_load and conn.execute(COUNT_SCOPE, scope).fetchone()[0] > len(reported):
             keys = sorted(reported)
             deleted = conn.execute(
                 DELETE_UNREPORTED,

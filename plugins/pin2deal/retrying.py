@@ -41,7 +41,7 @@ def api_retrying(
     A ``Retry-After`` beyond ``max_retry_after`` raises ``RetryAfterTooLong`` at once, naming the wait, instead of
     holding a worker slot for hours; Airflow's own retries (or the next schedule) take over from there.
     """
-    backoff = wait_exponential_jitter(initial=initial_wait, max=max_wait)
+    backoff = wait_exponential_jitter(multiplier=initial_wait, max=max_wait)
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

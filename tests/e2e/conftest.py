@@ -104,9 +104,14 @@ class AirflowDeployment:
 
 @pytest.fixture(scope="module")
 def e2e_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    """A small sandbox world whose clock is today, so the scheduler's own latest run is a valid one too."""
+    """A small sandbox world whose clock is today, so the scheduler's own latest run is a valid one too.
+
+    Its ad account reports UTC days, so a daily run's days are exactly its data interval's.
+    """
     data = tmp_path_factory.mktemp("e2e-world")
-    generate(data, deals=300, seed=11, today=dt.datetime.now(dt.UTC).date())
+    world = generate(data, deals=300, seed=11, today=dt.datetime.now(dt.UTC).date())
+    world.config["timezone"] = "UTC"
+    world.save(data)
     server = SandboxServer(SandboxSettings(data_dir=data)).start()
     yield server
     server.stop()

@@ -114,3 +114,16 @@ def test_copy_upsert_merges_keeps_last_and_skips_unchanged(warehouse) -> None:
     assert unchanged == 1
     rows = warehouse.execute("SELECT id, v, loaded_at IS NOT NULL FROM raw.t_upsert ORDER BY id").fetchall()
     assert rows == [(1, "c", False), (2, "x", True)]
+
+
+def test_copy_upsert_insert_only_copies_straight_in_and_refuses_existing_keys(warehouse) -> None:
+    warehouse.execute("CREATE TABLE IF NOT EXISTS raw.t_insert_only (id int PRIMARY KEY, v text)")
+    with warehouse.transaction():
+        assert (
+            copy_upsert(warehouse, "raw.t_insert_only", ["id", "v"], [(1, "a"), (2, "b")], ["id"], insert_only=True)
+            == 2
+        )
+    assert warehouse.execute("SELECT id, v FROM raw.t_insert_only ORDER BY id").fetchall() == [(1, "a"), (2, "b")]
+    with pytest.raises(psycopg.errors.UniqueViolation), warehouse.transaction():
+        copy_upsert(warehouse, "raw.t_insert_only", ["id", "v"], [(3, "c"), (2, "x")], ["id"], insert_only=True)
+    assert warehouse.execute("SELECT id, v FROM raw.t_insert_only ORDER BY id").fetchall() == [(1, "a"), (2, "b")]

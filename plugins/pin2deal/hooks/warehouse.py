@@ -90,12 +90,16 @@ def copy_upsert(
     key: Sequence[str],
     *,
     extra_updates: str = "",
+    insert_only: bool = False,
 ) -> int:
     """COPY ``rows`` into a staging table and merge them into ``table`` in one ``INSERT ... ON CONFLICT``.
 
     Runs inside the caller's transaction, so a page and its watermark commit together. A key seen twice in
     ``rows`` keeps its last version; a row whose columns are unchanged is not rewritten (re-runs change
     nothing). ``extra_updates`` adds SQL assignments applied only to changed rows (e.g. ``loaded_at = now()``).
+    ``insert_only`` is for a caller that has established, in this transaction, that none of the keys exist and
+    that ``rows`` repeats none (e.g. a first load of a scope it counted empty): the rows are COPYed straight into
+    ``table`` in one pass, and a key that does exist fails the load instead of being merged.
     Returns the number of rows inserted or changed.
     """
     schema, name = table.split(".")
@@ -104,6 +108,13 @@ def copy_upsert(
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     keys = sql.SQL(", ").join(map(sql.Identifier, key))
     updates = [column for column in columns if column not in key]
+    if insert_only:
+        copied = 0
+        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, cols)) as copy:
+            for row in rows:
+                copy.write_row(row)
+                copied += 1
+        return copied
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
