@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 WAREHOUSE_URL = $$($(PY) scripts/local_postgres.py url)
+# Tests run in 4 workers (most tests wait on HTTP, budgets and processes; each worker has its own warehouse
+# database and Airflow home); PYTEST_ARGS="-n0 -k ..." for one test.
+PYTEST_ARGS ?= -n 4 --dist worksteal
 
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
