@@ -8,7 +8,6 @@ for the logical dates of the sandbox's fixed clock, so the demo prints the same 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -35,20 +34,6 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def warehouse_connection(url: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    return json.dumps(
-        {
-            "conn_type": "postgres",
-            "host": info.get("host", "127.0.0.1"),
-            "port": int(info.get("port", 5432)),
-            "login": info.get("user"),
-            "password": info.get("password"),
-            "schema": info.get("dbname"),
-        }
-    )
-
-
 def demo_steps(today: dt.date) -> list[tuple[str, dt.datetime, dict[str, Any]]]:
     """(DAG id, logical date, params) in pipeline order, for the sandbox world's last full day."""
     midnight = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
@@ -67,7 +52,7 @@ def main() -> None:
     url = os.environ.get("PIN2DEAL_WAREHOUSE_URL")
     if not url:
         sys.exit("PIN2DEAL_WAREHOUSE_URL is not set: run the demo with `make demo`")
-    os.environ["AIRFLOW_CONN_PIN2DEAL_WAREHOUSE"] = warehouse_connection(url)
+    os.environ["AIRFLOW_CONN_PIN2DEAL_WAREHOUSE"] = url  # a postgresql:// URL is an Airflow connection URI
 
     say(f"Airflow metadata DB in {os.environ['AIRFLOW_HOME']}")
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)

@@ -4,13 +4,13 @@ sandbox served over real HTTP, and a helper that runs DAGs for real with ``dag.t
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,19 +40,9 @@ def _local_postgres():
     return module
 
 
-def connection_json(url: str) -> str:
-    """An ``AIRFLOW_CONN_*`` JSON value for a ``postgresql://`` URL."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    return json.dumps(
-        {
-            "conn_type": "postgres",
-            "host": info.get("host", "127.0.0.1"),
-            "port": int(info.get("port", 5432)),
-            "login": info.get("user"),
-            "password": info.get("password"),
-            "schema": info.get("dbname"),
-        }
-    )
+def database_url(server_url: str, name: str) -> str:
+    """The ``postgresql://`` URL of database ``name`` on the server of ``server_url`` (also an ``AIRFLOW_CONN_*``)."""
+    return urlsplit(server_url)._replace(path=f"/{name}").geturl()
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +52,8 @@ def warehouse_url() -> Iterator[str]:
     name = f"pin2deal_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(server_url, dbname=name)
-    os.environ["AIRFLOW_CONN_PIN2DEAL_WAREHOUSE"] = connection_json(url)
+    url = database_url(server_url, name)
+    os.environ["AIRFLOW_CONN_PIN2DEAL_WAREHOUSE"] = url
     from pin2deal.hooks.warehouse import WarehouseHook
 
     WarehouseHook().migrate()

@@ -22,7 +22,7 @@ from sandbox.connections import airflow_connections
 from sandbox.generate import generate
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
-from tests.conftest import ROOT, connection_json
+from tests.conftest import ROOT, database_url
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 
@@ -127,17 +127,14 @@ def airflow_deployment(
     database = f"airflow_e2e_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(warehouse_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-    metadata_url = psycopg.conninfo.make_conninfo(warehouse_url, dbname=database)
-    info = psycopg.conninfo.conninfo_to_dict(metadata_url)
+    metadata_url = database_url(warehouse_url, database)
     port = str(_free_port())
     env = {
         **os.environ,
         **airflow_connections(e2e_world.url, e2e_world.app.state.sandbox.dataset.config),
-        "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": connection_json(warehouse_url),
+        "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": warehouse_url,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
-            f"postgresql+psycopg://{info['user']}@{info['host']}:{info['port']}/{database}"
-        ),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg://", 1),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),

@@ -15,6 +15,7 @@ def test_backfill_create_redoes_exactly_its_days_under_a_real_scheduler(
     airflow_deployment: AirflowDeployment, e2e_world, warehouse
 ) -> None:
     deployment = airflow_deployment
+    warehouse.execute("TRUNCATE raw.pinterest_ad_daily")  # this worker's earlier tests may have loaded days
     deployment.wait_for_dag("pinterest_spend")
     # A backfill only queues runs; the scheduler starts them once the DAG is unpaused.
     deployment.cli("dags", "unpause", "pinterest_spend")

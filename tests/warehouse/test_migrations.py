@@ -11,6 +11,7 @@ from psycopg import sql
 
 from pin2deal.hooks.warehouse import MigrationError, apply_migrations, copy_upsert, migration_files
 from pin2deal.paths import SCHEMA_DIR
+from tests.conftest import database_url
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def scratch_db(warehouse_url: str):
     with psycopg.connect(warehouse_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield psycopg.conninfo.make_conninfo(warehouse_url, dbname=name)
+    yield database_url(warehouse_url, name)
     with psycopg.connect(warehouse_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
