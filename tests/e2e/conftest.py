@@ -144,6 +144,9 @@ def airflow_deployment(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # Two cores run the whole suite: one parsing process, and few executor slots.
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        "AIRFLOW__CORE__PARALLELISM": "4",
         "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
     }
     deployment = AirflowDeployment(home, env, metadata_url)
