@@ -15,6 +15,7 @@ from tests.sandbox.test_pinterest_world import (
     METRICS,
     TODAY,
     PinterestClient,
+    build_world,
     expected_sums,
     serve,
 )
@@ -290,3 +291,31 @@ def test_invalid_restatements_are_refused_naming_the_field(
 
     assert response.status_code == status
     assert response.json()["message"].startswith(message)
+
+
+def test_250_ads_over_90_days_of_a_big_world_are_the_sums_of_their_rows(sandbox_server: Any, tmp_path: Path) -> None:
+    world = build_world(tmp_path, campaigns=25, groups_per_campaign=4, ads_per_group=10, days=91)
+    sparse = {ad["id"] for ad in world.ads[::7]}  # rows only for their last 30 days: fewer rows than the span
+    world.analytics = [
+        row for row in world.analytics if row["AD_ID"] not in sparse or row["DATE"] >= days(-30, 0)["start_date"]
+    ]
+    world.save(tmp_path)
+    sandbox_server(tmp_path, rate_limits=False)
+    ad_ids = [ad["id"] for ad in world.ads[1::4]]  # 250 of 1,000 ads (84,277 rows)
+    span = days(-89, 0)  # 90 days, the last three provisional
+    start, end = dt.date.fromisoformat(span["start_date"]), TODAY
+    request = {**span, "columns": COLUMNS, "ad_ids": ad_ids}
+
+    daily = PinterestClient().get(f"{ACCOUNT}/ads/analytics", {**request, "granularity": "DAY"}).json()
+    total = PinterestClient().get(f"{ACCOUNT}/ads/analytics", {**request, "granularity": "TOTAL"}).json()
+
+    expected = expected_sums(world, lambda row: row["AD_ID"] if row["AD_ID"] in ad_ids else None, start, end)
+    assert len(world.analytics) > 80_000 and len(ad_ids) == 250 and sparse & set(ad_ids)
+    assert by_key(daily, "AD_ID") == expected
+    assert [(row["AD_ID"], row["DATE"]) for row in daily] == sorted(expected, key=lambda key: (int(key[0]), key[1]))
+    totals: dict[str, dict[str, int]] = {}
+    for (ad_id, _), metrics in expected.items():
+        ad_total = totals.setdefault(ad_id, dict.fromkeys(METRICS, 0))
+        for metric, value in metrics.items():
+            ad_total[metric] += value
+    assert {row["AD_ID"]: {metric: row[metric] for metric in METRICS} for row in total} == totals
