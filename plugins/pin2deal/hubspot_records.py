@@ -30,6 +30,7 @@ from pin2deal.normalize import (
 )
 
 Issue = tuple[str, str, str, str | None]
+STAGE_ENTERED_PREFIX = "hs_v2_date_entered_"
 
 # Standard deal properties every extraction reads (custom ones and stage entry dates are added per portal).
 STANDARD_DEAL_PROPERTIES = (
@@ -76,7 +77,7 @@ _TEXT_ROLES = (
 
 DEAL_COLUMNS = (
     "deal_id", "properties", "amount", "amount_raw", "currency", "amount_in_home_currency",
-    "created_at", "closed_at", "modified_at", "pipeline", "dealstage", "is_closed_won", "won_at",
+    "created_at", "closed_at", "modified_at", "pipeline", "dealstage", "hs_is_closed_won", "stage_entered_at",
     "epik", "epik_raw", *_TEXT_ROLES[:7], "analytics_source", "analytics_source_data_1", "analytics_source_data_2",
     "ip_address", "user_agent", "ads_consent", "legacy_deal_id", "merged_object_ids", "archived", "archived_at",
     "hubspot_created_at", "hubspot_updated_at",
@@ -94,20 +95,23 @@ STAGE_COLUMNS = (
 
 @dataclass(frozen=True)
 class DealTyping:
-    """What typing a deal needs to know about the portal: custom property names and the closed-won stages."""
+    """What typing a deal needs to know about the portal: custom property names and the pipeline stages.
+
+    Every stage's entry date is read, not only the closed-won ones: which stage counts as won is decided in SQL
+    from the current stage metadata, so a stage edited into closed-won later finds its entry dates loaded."""
 
     custom_properties: dict[str, str]  # role -> internal name (configured roles only)
-    closed_won_stages: frozenset[tuple[str, str]]  # (pipeline id, stage id)
+    stage_ids: frozenset[str]
 
     @classmethod
     def for_portal(cls, custom_properties: dict[str, str], stages: Iterable[DealStage]) -> DealTyping:
-        won = frozenset((stage.pipeline_id, stage.stage_id) for stage in stages if stage.is_closed_won)
-        return cls({role: name for role, name in custom_properties.items() if name}, won)
+        stage_ids = frozenset(stage.stage_id for stage in stages)
+        return cls({role: name for role, name in custom_properties.items() if name}, stage_ids)
 
     @property
     def deal_properties(self) -> list[str]:
-        """Every deal property to request: standard, custom, and the closed-won stages' entry dates."""
-        entered = sorted({f"hs_v2_date_entered_{stage}" for _, stage in self.closed_won_stages})
+        """Every deal property to request: standard, custom, and every stage's entry date."""
+        entered = sorted(f"{STAGE_ENTERED_PREFIX}{stage}" for stage in self.stage_ids)
         names = [*STANDARD_DEAL_PROPERTIES, *self.custom_properties.values(), *entered]
         return list(dict.fromkeys(names))
 
@@ -153,17 +157,13 @@ def deal_row(deal: CrmObject, typing: DealTyping) -> tuple[tuple[Any, ...], list
     closed = typer.value(parse_timestamp, "closedate", props.get("closedate"))
     modified = typer.value(parse_timestamp, "hs_lastmodifieddate", props.get("hs_lastmodifieddate"))
     pipeline, stage = _stripped(props.get("pipeline")), _stripped(props.get("dealstage"))
-    in_won_stage = (pipeline, stage) in typing.closed_won_stages
     flagged_won = typer.value(parse_bool, "hs_is_closed_won", props.get("hs_is_closed_won"))
-    is_won = bool(flagged_won) or in_won_stage
-    won_at = None
-    if in_won_stage:
-        name = f"hs_v2_date_entered_{stage}"
-        won_at = typer.value(parse_timestamp, name, props.get(name))
-    if is_won:
-        if blank(props.get("closedate")):
-            typer.issues.append((typer.key, "closedate", "missing on a won deal", None))
-        won_at = won_at or closed
+    entered = {
+        name.removeprefix(STAGE_ENTERED_PREFIX): typer.value(parse_timestamp, name, value)
+        for name, value in props.items()
+        if name.startswith(STAGE_ENTERED_PREFIX) and not blank(value)
+    }
+    stage_entered = {stage_id: moment.isoformat() for stage_id, moment in sorted(entered.items()) if moment}
     epik_raw = prop("epik")
     epik = typer.value(validate_epik, custom.get("epik", "epik"), epik_raw)
     consent = typer.value(parse_bool, custom.get("ads_consent", "ads_consent"), prop("ads_consent"))
@@ -171,7 +171,7 @@ def deal_row(deal: CrmObject, typing: DealTyping) -> tuple[tuple[Any, ...], list
     texts = {role: _stripped(prop(role)) for role in _TEXT_ROLES}
     row = (
         deal.id, Jsonb(props), amount, props.get("amount"), currency, home_amount,
-        created, closed, modified, pipeline, stage, is_won, won_at,
+        created, closed, modified, pipeline, stage, flagged_won, Jsonb(stage_entered),
         epik, epik_raw, *(texts[role] for role in _TEXT_ROLES[:7]),
         _stripped(props.get("hs_analytics_source")), _stripped(props.get("hs_analytics_source_data_1")),
         _stripped(props.get("hs_analytics_source_data_2")),

@@ -197,20 +197,21 @@ def test_bad_records_are_loaded_and_flagged_with_field_and_reason(hubspot_world,
         ("hubspot.deal", "1", "amount", "not a number", "1,250.00 USD"),
         ("hubspot.deal", "2", "amount", "not a number", "TBD"),
         ("hubspot.deal", "3", "deal_currency_code", "not an ISO 4217 currency code", "XYZ"),
-        ("hubspot.deal", "4", "closedate", "missing on a won deal", None),
         ("hubspot.deal", "5", epik, "contains whitespace", " dj0yJnU9YWJj"),
         ("hubspot.deal", "6", epik, "URL-encoded (contains %XX escapes)", "dj0yJnU9YWJj%3D%3D"),
         ("hubspot.contact", "20", "email", "not an email address", None),  # raw PII stays out of ops
         ("hubspot.contact", "20", "phone", "not a phone number", None),
     }
     rows = {row[0]: row[1:] for row in warehouse.execute(
-        "SELECT deal_id, amount, amount_raw, currency, is_closed_won, won_at, epik, epik_raw FROM raw.hubspot_deals"
+        "SELECT deal_id, amount, amount_raw, currency, hs_is_closed_won, stage_entered_at, epik, epik_raw"
+        " FROM raw.hubspot_deals"
     )}  # fmt: skip
     assert rows[1][:2] == (None, "1,250.00 USD"), "an unparsable amount is kept raw, not turned into 0"
     assert rows[3][2] is None
-    assert rows[4][3] is True and rows[4][4] == dt.datetime(2025, 6, 8, 10, tzinfo=dt.UTC)
+    # Raw keeps HubSpot's facts typed; whether a deal is won (and when) is decided by the reconcile's SQL.
+    assert rows[4][3] is True and rows[4][4] == {"closedwon": "2025-06-08T10:00:00+00:00"}
     assert rows[5][5:] == (None, " dj0yJnU9YWJj")
-    assert rows[7][3:6] == (True, dt.datetime(2025, 6, 8, 10, tzinfo=dt.UTC), "dj0yJnU9YWJj==")
+    assert rows[7][3:6] == (True, {"closedwon": "2025-06-08T10:00:00+00:00"}, "dj0yJnU9YWJj==")
     phones = dict(warehouse.execute("SELECT contact_id, phone_e164 FROM raw.hubspot_contacts").fetchall())
     assert phones == {20: None, 21: "+33199001234"}
     stages = warehouse.execute(
