@@ -363,7 +363,7 @@ def _summary(facts: BriefingFacts) -> list[str]:
         if w.roas is not None:
             week += f", ROAS {ratio2(w.roas)}"
         lines.append(week + ".")
-        if w.revenue is not None and w.revenue_currency and w.spend_currency and w.revenue_currency != w.spend_currency:
+        if w.revenue and w.revenue_currency and w.spend_currency and w.revenue_currency != w.spend_currency:
             lines.append(
                 f"{prefix}ROAS is not computed: spend is in {w.spend_currency} and revenue in {w.revenue_currency} "
                 f"(revenue {money(w.revenue, w.revenue_currency)} this week); the two are never converted."
@@ -537,12 +537,20 @@ def render(facts: BriefingFacts, settings: BriefingSettings | None = None, chart
     )
 
 
-def slack_text(briefing: Briefing) -> str:
-    """The briefing in Slack's mrkdwn (bold titles instead of Markdown headings)."""
-    out = [f"*Pinterest briefing for {day_name(briefing.day)}*"]
-    for title, lines in briefing.sections:
-        out += ["", f"*{title}*"] + [f"• {line}" for line in lines]
-    return "\n".join(out)
+def markdown_to_slack(markdown: str) -> str:
+    """The briefing's Markdown in Slack's mrkdwn: headings in bold, bullets as dots, the chart image dropped (an
+    incoming webhook cannot upload files; the chart's path is in the message's last line instead)."""
+    out = []
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            out.append(f"*{line.lstrip('#').strip()}*")
+        elif line.startswith("- "):
+            out.append(f"\u2022 {line[2:]}")
+        elif line.startswith("!["):
+            continue
+        else:
+            out.append(line)
+    return "\n".join(out).strip() + "\n"
 
 
 # ------------------------------------------------------------------------------------------------------------- utils
