@@ -8,7 +8,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from golden_files import assert_golden
 
 from pin2deal.briefing import (
     BriefingFacts,
@@ -27,6 +26,7 @@ from pin2deal.briefing import (
     stale_notes,
 )
 from pin2deal.briefing_chart import chart_series, render_chart
+from tests.briefing.golden_files import assert_golden
 
 DAY = dt.date(2025, 6, 30)  # a Monday
 NY = ZoneInfo("America/New_York")
