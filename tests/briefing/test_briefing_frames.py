@@ -19,7 +19,14 @@ PERF_COLUMNS = [
 ]  # fmt: skip
 CHANNEL_COLUMNS = ["channel_name", "day", "spend", "spend_currency", "leads", "won", "revenue", "revenue_currency"]
 DEAL_COLUMNS = [
-    "channel", "campaign_id", "campaign_resolved_by", "has_epik", "is_won", "lead_day", "won_day", "days_to_close"
+    "channel",
+    "campaign_id",
+    "campaign_resolved_by",
+    "has_epik",
+    "is_won",
+    "lead_day",
+    "won_day",
+    "days_to_close",
 ]
 
 
