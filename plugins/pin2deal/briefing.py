@@ -358,7 +358,7 @@ def _summary(facts: BriefingFacts) -> list[str]:
         if w.cac is not None:
             week += f", CAC {money(w.cac, w.spend_currency)}"
         else:
-            week += ", no CAC (no won deals)"
+            week += ", no CAC"
         week += f" (28-day: {_cac_or_none(m)})"
         if w.roas is not None:
             week += f", ROAS {ratio2(w.roas)}"
@@ -412,7 +412,7 @@ def _channel_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[str
     if not others:
         return ["No other channel has deals or known spend this week: nothing to compare Pinterest with."]
     p = pinterest.week if pinterest else Window()
-    lines = [f"Pinterest: spend {money(p.spend, p.spend_currency)}, {p.won} won, CAC {_cac_or_none(p)}."]
+    lines = [f"Pinterest: spend {money(p.spend, p.spend_currency)}, {p.won} won, {_cac_phrase(p)}."]
     compared: list[ChannelFacts] = []
     unknown, other_currency = [], []
     for c in others:
@@ -424,7 +424,7 @@ def _channel_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[str
             compared.append(c)
             lines.append(
                 f"{c.channel}: spend {money(c.week.spend, c.week.spend_currency)}, {c.week.won} won, "
-                f"CAC {_cac_or_none(c.week)}."
+                f"{_cac_phrase(c.week)}."
             )
     if unknown:
         lines.append(
@@ -564,6 +564,10 @@ def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
 
 def _round(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _cac_phrase(window: Window) -> str:
+    return f"CAC {money(window.cac, window.spend_currency)}" if window.cac is not None else "no CAC"
 
 
 def _cac_or_none(window: Window) -> str:
