@@ -16,6 +16,8 @@ from pin2deal.tasks import migrate_warehouse
 SCHEDULE = os.environ.get("PIN2DEAL_BRIEFING_SCHEDULE", "0 7 * * *")
 # Slack delivery is off unless an HTTP connection to an incoming webhook is named here (or in the trigger form).
 SLACK_CONN_ID = os.environ.get("PIN2DEAL_BRIEFING_SLACK_CONN_ID", "")
+# The language-model rewrite is off unless an OpenAI-compatible HTTP connection is named here (or in the form).
+LLM_CONN_ID = os.environ.get("PIN2DEAL_BRIEFING_LLM_CONN_ID", "")
 
 DOC = """
 ### Daily briefing
@@ -33,6 +35,9 @@ moment the run was created when it has none (Asset-triggered and manual runs). A
    `PIN2DEAL_BRIEFING_DIR` (default `.local/briefings`), stores the day's row in `ops.briefings`, returns the text.
 2. **deliver_briefing**: its *Rendered Template* view shows the briefing as Markdown; posts it to Slack when
    `slack_conn_id` names an HTTP connection to an incoming webhook (scheduled and manual runs only).
+
+Optional: `llm_conn_id` (an OpenAI-compatible HTTP connection) has a language model rewrite the text; the rewrite
+is kept only when every number in it is one of the template's (same value, same unit), else the log says why.
 
 Thresholds of the judgement rules are the params below (docs/briefing.md). On failure: the log names the query or
 the file; a re-run is safe.
@@ -72,6 +77,13 @@ with DAG(
             title="Slack connection",
             description="HTTP connection of a Slack incoming webhook; empty: no delivery.",
         ),
+        "llm_conn_id": Param(
+            LLM_CONN_ID,
+            type="string",
+            title="Rewrite connection",
+            description="OpenAI-compatible HTTP connection for an optional rewrite (kept only if every number in it "
+            "is one of the template's); empty: no rewrite.",
+        ),
     },
     tags=["pin2deal", "briefing"],
     doc_md=DOC,
@@ -79,6 +91,7 @@ with DAG(
     write_briefing = DailyBriefingOperator(
         task_id="write_briefing",
         settings={name: "{{ params." + name + " }}" for name in SETTING_PARAMS},
+        llm_conn_id="{{ params.llm_conn_id }}",
         execution_timeout=dt.timedelta(minutes=15),
         doc_md="Reads the marts, writes the Markdown and chart files and the `ops.briefings` row of the day.",
     )

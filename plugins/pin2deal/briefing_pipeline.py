@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,7 @@ from pin2deal.briefing import (
     render,
 )
 from pin2deal.briefing_chart import render_chart
+from pin2deal.briefing_rewrite import Verdict, judge
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
 
 BRIEFING_SQL = SQL_DIR / "briefing"
@@ -284,19 +285,21 @@ def to_json(value: Any) -> str:
 
 def store(
     conn: Connection,
-    briefing: Briefing,
+    result: BriefingResult,
     facts: BriefingFacts,
     settings: BriefingSettings,
     chart: tuple[bytes, bytes],
-    files: BriefingFiles,
     run_id: str | None,
 ) -> None:
+    briefing, files = result.briefing, result.files
     conn.execute(
         sql("store"),
         {
             "briefing_date": briefing.day,
             "timezone": facts.timezone,
-            "markdown": briefing.markdown,
+            "markdown": result.markdown,
+            "template_markdown": briefing.markdown,
+            "rewrite_note": result.rewrite.reason if result.rewrite else None,
             "stale": briefing.stale,
             "facts": to_json(facts),
             "settings": to_json(settings),
@@ -314,6 +317,27 @@ def mark_delivered(conn: Connection, day: dt.date, delivered_to: str) -> None:
     conn.execute(sql("delivered"), {"briefing_date": day, "delivered_to": delivered_to})
 
 
+@dataclass(frozen=True)
+class BriefingResult:
+    briefing: Briefing  # the template's
+    markdown: str  # what readers get: the template's text, or its accepted rewrite
+    files: BriefingFiles
+    rewrite: Verdict | None  # None: no rewrite asked for
+
+
+def rewrite_or_keep(template: str, rewriter: Callable[[str], str | None] | None) -> tuple[str, Verdict | None]:
+    """The rewrite when the guard accepts it, else the template (with the reason); a failing rewriter is a refusal,
+    never a failed briefing."""
+    if rewriter is None:
+        return template, None
+    try:
+        candidate = rewriter(template)
+    except Exception as error:  # the rewrite is optional: any failure keeps the template
+        return template, Verdict(False, f"the rewrite failed: {type(error).__name__}: {error}")
+    verdict = judge(template, candidate)
+    return (candidate if verdict.accepted else template), verdict
+
+
 def build_briefing(
     conn: Connection,
     *,
@@ -322,26 +346,32 @@ def build_briefing(
     output_dir: Path,
     settings: BriefingSettings,
     run_id: str | None = None,
-) -> tuple[Briefing, BriefingFiles]:
-    """Decide the day, read, render, draw, write the files and store the row (one row per day)."""
+    rewriter: Callable[[str], str | None] | None = None,
+) -> BriefingResult:
+    """Decide the day, read, render, draw, (maybe) rewrite, write the files and store the row (one per day)."""
     timezone = account_timezone(conn)
     day = briefing_day(logical_date, run_after, timezone)
     facts = facts_from_frames(read_frames(conn, day, timezone), day, timezone)
     briefing = render(facts, settings, chart_name=f"{day.isoformat()}.png")
+    markdown, verdict = rewrite_or_keep(briefing.markdown, rewriter)
     chart = render_chart(facts)
-    files = write_files(output_dir, day, briefing.markdown, *chart)
-    store(conn, briefing, facts, settings, chart, files, run_id)
-    return briefing, files
+    files = write_files(output_dir, day, markdown, *chart)
+    result = BriefingResult(briefing, markdown, files, verdict)
+    store(conn, result, facts, settings, chart, run_id)
+    return result
 
 
-def summary(briefing: Briefing, files: BriefingFiles, sections: Sequence[str] | None = None) -> dict[str, Any]:
+def summary(result: BriefingResult) -> dict[str, Any]:
     """The task's XCom: small, and enough to find everything else."""
+    briefing, files = result.briefing, result.files
     return {
         "briefing_date": briefing.day.isoformat(),
         "stale": briefing.stale,
-        "markdown": briefing.markdown,
+        "markdown": result.markdown,
+        "rewritten": result.markdown != briefing.markdown,
+        "rewrite_note": result.rewrite.reason if result.rewrite else None,
         "markdown_path": str(files.markdown),
         "chart_png_path": str(files.png),
         "chart_svg_path": str(files.svg),
-        "sections": list(sections or (title for title, _ in briefing.sections)),
+        "sections": [title for title, _ in briefing.sections],
     }

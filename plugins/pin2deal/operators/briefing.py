@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
 from pin2deal.briefing import BriefingSettings, markdown_to_slack
+from pin2deal.briefing_rewrite import chat_answer, chat_request
+from pin2deal.hooks.llm import ChatCompletionsHook
 from pin2deal.hooks.slack_webhook import SlackWebhookHook
 from pin2deal.hooks.warehouse import WarehouseHook
 
@@ -22,7 +24,7 @@ class DailyBriefingOperator(BaseOperator):
     for runs without one (Asset-triggered, manual); see ``pin2deal.briefing_pipeline.briefing_day``.
     """
 
-    template_fields: Sequence[str] = ("output_dir", "settings", "warehouse_conn_id")
+    template_fields: Sequence[str] = ("output_dir", "settings", "llm_conn_id", "warehouse_conn_id")
     ui_color = "#e60023"
 
     def __init__(
@@ -30,13 +32,23 @@ class DailyBriefingOperator(BaseOperator):
         *,
         output_dir: str | None = None,
         settings: dict[str, Any] | None = None,
+        llm_conn_id: str | None = None,
         warehouse_conn_id: str = WarehouseHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.output_dir = output_dir
         self.settings = settings or {}
+        self.llm_conn_id = llm_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+
+    def rewriter(self) -> Callable[[str], str | None] | None:
+        """The language-model rewrite through ``llm_conn_id`` (an OpenAI-compatible API), or None: off."""
+        conn_id = (self.llm_conn_id or "").strip()
+        if not conn_id:
+            return None
+        hook = ChatCompletionsHook(conn_id)
+        return lambda markdown: chat_answer(hook.complete(chat_request(markdown)))
 
     def execute(self, context: Context) -> dict[str, Any]:
         # pandas and matplotlib load in the task, never when the scheduler parses the DAG file
@@ -46,14 +58,23 @@ class DailyBriefingOperator(BaseOperator):
         output_dir = Path(self.output_dir) if self.output_dir else default_output_dir()
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
             conn.autocommit = True
-            briefing, files = build_briefing(
+            result = build_briefing(
                 conn,
                 logical_date=context.get("logical_date"),
                 run_after=context["dag_run"].run_after,
                 output_dir=output_dir,
                 settings=settings,
                 run_id=context["run_id"],
+                rewriter=self.rewriter(),
             )
+        briefing, files = result.briefing, result.files
+        if result.rewrite is not None:
+            if result.rewrite.accepted:
+                self.log.info("Language-model rewrite accepted: %s", result.rewrite.reason)
+            else:
+                self.log.warning(
+                    "Language-model rewrite refused, the template's text is kept: %s", result.rewrite.reason
+                )
         self.log.info(
             "Briefing for %s%s: %s (chart %s)",
             briefing.day,
@@ -61,7 +82,7 @@ class DailyBriefingOperator(BaseOperator):
             files.markdown,
             files.png,
         )
-        return summary(briefing, files)
+        return summary(result)
 
 
 class BriefingDeliveryOperator(BaseOperator):
