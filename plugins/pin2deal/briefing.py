@@ -74,8 +74,8 @@ class Window:
 
     @property
     def roas(self) -> Decimal | None:
-        if not self.spend or self.revenue is None or self.revenue_currency != self.spend_currency:
-            return None
+        if not self.spend or not self.revenue or self.revenue_currency != self.spend_currency:
+            return None  # no ROAS of a week without revenue: "0 won" says it already
         return self.revenue / self.spend
 
     @property
@@ -252,7 +252,7 @@ def stale_notes(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
 
 def cac_moves(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
     """CAC of the week vs the 4 weeks before, for the account and each campaign, beyond the threshold."""
-    moves: list[tuple[Decimal, str, str]] = []
+    moves: list[tuple[tuple[Decimal, bool, str], str]] = []
     for kind, entity in [("Pinterest overall", a) for a in facts.accounts] + [("campaign", c) for c in facts.campaigns]:
         week, prior = entity.week, entity.prior4w
         if week.won < settings.cac_move_min_won or prior.won < settings.cac_move_min_won:
@@ -266,14 +266,13 @@ def cac_moves(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
         direction = "rose" if change > 0 else "fell"
         moves.append(
             (
-                -abs(change),
-                entity.label,
+                (-abs(change), kind == "campaign", entity.label),
                 f"CAC of {who} {direction} {percent(abs(change))} to {money(week.cac, week.spend_currency)} this week "
                 f"({plural(week.won, 'won deal')}; the 4 weeks before: {money(prior.cac, prior.spend_currency)}, "
                 f"{plural(prior.won, 'won deal')}).",
             )
         )
-    return [line for _, _, line in sorted(moves)]
+    return [line for _, line in sorted(moves)]
 
 
 def idle_spenders(facts: BriefingFacts) -> list[str]:

@@ -94,6 +94,7 @@ def _panel(axes, labels: list[str], lines: dict[str, tuple[float | None, ...]], 
     axes.set_ylabel(unit)
     x = list(range(len(labels)))
     axes.set_xticks(x, labels)
+    axes.set_xlim(-0.5, len(labels) - 0.5)  # every week shown, also those without a point
     axes.grid(axis="y", alpha=0.3)
     drawn = False
     for label, values in lines.items():
