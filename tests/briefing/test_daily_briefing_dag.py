@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from pin2deal.briefing import markdown_to_slack
+from sandbox.llm import faithful
 from tests.briefing.briefing_worlds import Ad, Deal, World, channel_spend_csv
 from tests.briefing.golden_files import assert_golden
 
@@ -124,7 +125,7 @@ def pipeline(
 
 
 def brief(run_dag: Callable[..., Any], logical_date: dt.datetime, **conf: Any):
-    return run_dag("daily_briefing", logical_date, conf={"slack_conn_id": "", **conf})
+    return run_dag("daily_briefing", logical_date, conf={"slack_conn_id": "", "llm_conn_id": "", **conf})
 
 
 def stored(warehouse: psycopg.Connection, day: dt.date) -> dict[str, Any]:
@@ -164,12 +165,27 @@ def test_quiet_day_then_stale_days_and_a_run_without_logical_date(
 
     # A manual run without a logical date: the day is yesterday in New York at the moment the run was created.
     dag = dagbag.get_dag("daily_briefing")
-    run = dag.test(logical_date=None, run_after=MORNING, run_conf={"slack_conn_id": ""})
+    run = dag.test(logical_date=None, run_after=MORNING, run_conf={"slack_conn_id": "", "llm_conn_id": ""})
     assert run.state == "success" and run.logical_date is None
     again = stored(warehouse, world.last_day)
     assert again["run_id"] == run.run_id
     assert again["markdown"] == quiet["markdown"] and bytes(again["png"]) == bytes(quiet["png"])  # same data, text
     assert warehouse.execute("SELECT count(*) FROM ops.briefings").fetchone()[0] == 1  # replaced, not added
+
+    # The optional rewrite through the sandbox's fake model: kept when faithful, refused when a number changed.
+    for model in ("faithful", "changed-number"):
+        connection = {"conn_type": "http", "host": f"{server.url}/_sandbox/llm", "extra": {"model": model}}
+        monkeypatch.setenv("AIRFLOW_CONN_LLM_BRIEFING", json.dumps(connection))
+        brief(run_dag, MORNING, llm_conn_id="llm_briefing")
+        row = warehouse.execute(
+            "SELECT markdown, template_markdown, rewrite_note FROM ops.briefings WHERE briefing_date = %s",
+            (world.last_day,),
+        ).fetchone()
+        assert row[1] == quiet["markdown"]
+        if model == "faithful":
+            assert row[0] == faithful(quiet["markdown"]) and row[2] == "every number of the rewrite is in the template"
+        else:
+            assert row[0] == quiet["markdown"] and row[2].startswith("the rewrite states numbers the facts do not: $")
 
     # Three days later nothing new arrived: the briefing of 3 Jul says so first.
     brief(run_dag, MORNING + dt.timedelta(days=3))
