@@ -68,7 +68,9 @@ class Window:
 
     @property
     def cac(self) -> Decimal | None:
-        if self.spend is None or not self.won:
+        """Spend / won; None without a won deal, and without spend: a deal won in a window that spent nothing was
+        bought by earlier spend, and "CAC 0" would rank it best."""
+        if not self.spend or not self.won:
             return None
         return self.spend / self.won
 
@@ -294,7 +296,7 @@ def ranked_ads(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
     qualified = [a for a in facts.ads if a.days28.won >= settings.ad_min_won and a.days28.cac is not None]
     rule = f"at least {plural(settings.ad_min_won, 'won deal')} in 28 days"
     if not qualified:
-        return [f"No pin has {rule}: too few to name a best or worst pin by CAC."]
+        return [f"No pin with spend has {rule}: too few to name a best or worst pin by CAC."]
     lines = []
     for currency in sorted({a.days28.spend_currency or "" for a in qualified}):
         ads = sorted(
@@ -310,7 +312,7 @@ def ranked_ads(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
             )
 
         if len(ads) == 1:
-            lines.append(f"Only one pin has {rule}: {describe(ads[0])}.")
+            lines.append(f"Only one pin with spend has {rule}: {describe(ads[0])}.")
         else:
             lines.append(f"Best pin by CAC ({rule}): {describe(ads[0])}.")
             lines.append(f"Worst pin by CAC ({rule}): {describe(ads[-1])}.")
@@ -381,6 +383,8 @@ def _campaign_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[st
         line = f"Pinterest campaign {quoted(c.label)} - {plural(w.leads, 'lead')}, {w.won} won"
         if w.cac is not None:
             line += f", CAC {money(w.cac, w.spend_currency)}"
+        elif w.won and w.spend is not None and not w.spend:
+            line += ", no spend this week (won from earlier spend), no CAC"
         else:
             line += f", spend {money(w.spend, w.spend_currency)}, no CAC"
         line += f" (28-day: {_cac_or_none(c.days28)})"
@@ -572,7 +576,9 @@ def _cac_phrase(window: Window) -> str:
 def _cac_or_none(window: Window) -> str:
     if window.cac is not None:
         return money(window.cac, window.spend_currency)
-    return "no won deals" if window.spend is not None else "spend unknown"
+    if window.spend is None:
+        return "spend unknown"
+    return "no won deals" if not window.won else "no spend"
 
 
 def _moment(moment: dt.datetime) -> str:

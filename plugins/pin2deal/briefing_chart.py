@@ -68,9 +68,9 @@ def render_chart(facts: BriefingFacts) -> tuple[bytes, bytes]:
         figure = Figure(figsize=(10, 7.5), dpi=100, layout="constrained")
         FigureCanvasAgg(figure)
         top, bottom = figure.subplots(2, 1)
-        title = "Pinterest CAC per campaign, 7-day weeks"
+        title = "Pinterest CAC per campaign, 7-day weeks (no point: no won deal that week)"
         if series.left_out:
-            title += f" (top {MAX_CAMPAIGN_LINES} by spend; {series.left_out} more not drawn)"
+            title += f"; top {MAX_CAMPAIGN_LINES} by spend, {series.left_out} more not drawn"
         _panel(
             top, labels, series.campaigns, title, unit, "No campaign has a won deal in these 8 weeks: no CAC to draw."
         )

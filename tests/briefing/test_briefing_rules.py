@@ -184,7 +184,7 @@ def test_one_lucky_deal_does_not_lead_the_pin_ranking():
         "(3 won deals, spend $900).",
     ]
     assert ranked_ads(quiet_facts(ads=()), SETTINGS) == [
-        "No pin has at least 2 won deals in 28 days: too few to name a best or worst pin by CAC."
+        "No pin with spend has at least 2 won deals in 28 days: too few to name a best or worst pin by CAC."
     ]
 
 
@@ -296,3 +296,16 @@ def test_chart_series_and_files():
     png, svg = render_chart(facts)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"<svg" in svg and b"Spring 2025" in svg
     assert render_chart(facts) == (png, svg)  # reproducible files
+
+
+def test_a_deal_won_without_spend_has_no_cac_and_is_not_ranked():
+    won_free = EntityFacts("9", "Outdoor", week=usd(0, won=1), days28=usd(0, won=2))
+    facts = quiet_facts(campaigns=(won_free,), ads=(EntityFacts("p", "Free pin", days28=usd(0, won=3)),))
+    text = render(facts, SETTINGS).markdown
+    assert (
+        "- Pinterest campaign 'Outdoor' - 0 leads, 1 won, no spend this week (won from earlier spend), no CAC "
+        "(28-day: no spend)." in text
+    )
+    assert ranked_ads(facts, SETTINGS) == [
+        "No pin with spend has at least 2 won deals in 28 days: too few to name a best or worst pin by CAC."
+    ]
