@@ -81,17 +81,24 @@ def airflow_db() -> None:
 def dagbag(airflow_db: None):
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(ROOT / "dags"))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    # Every param's default as parsed, before any run: dag.test() resolves a run's conf into the DAG's shared Param
+    # objects, so a later run without a key would inherit the earlier run's value (e.g. full_refresh).
+    bag.param_defaults = {dag_id: dag.params.dump() for dag_id, dag in bag.dags.items()}
+    return bag
 
 
 @pytest.fixture
 def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
-    """Run one DAG for real (``dag.test()``) for a logical date; fail the test unless the run succeeds."""
+    """Run one DAG for real (``dag.test()``) for a logical date; fail the test unless the run succeeds.
+
+    The run's conf is the DAG's param defaults updated with ``conf``, so no earlier run's conf leaks into it."""
 
     def run(dag_id: str, logical_date, conf: dict[str, Any] | None = None, expect: str = "success"):
         dag = dagbag.get_dag(dag_id)
         assert dag is not None, f"DAG {dag_id} not found: {dagbag.import_errors}"
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        full_conf = {**dagbag.param_defaults.get(dag_id, {}), **(conf or {})}
+        dag_run = dag.test(logical_date=logical_date, run_conf=full_conf)
         assert dag_run.state == expect, f"{dag_id} ended {dag_run.state}, expected {expect}"
         return dag_run
 
