@@ -28,6 +28,11 @@ os.environ.update(
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     }
 )
+# The key OAuth tokens are stored with (ops.oauth_tokens): one per session, shared by every process it starts.
+if not os.environ.get("PIN2DEAL_TOKEN_KEY"):
+    from cryptography.fernet import Fernet
+
+    os.environ["PIN2DEAL_TOKEN_KEY"] = Fernet.generate_key().decode()
 
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402

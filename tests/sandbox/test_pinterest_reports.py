@@ -62,7 +62,7 @@ def test_json_report_by_id_holds_each_entitys_daily_sums(sandbox_server: Any, tm
         for row in rows:
             assert row[key_column] == entity
             assert row["SPEND_IN_DOLLAR"] == row["SPEND_IN_MICRO_DOLLAR"] / 1e6
-            got[(entity, row["DATE"])] = {metric: row[metric] for metric in METRICS}
+            got[(entity, row["DATE"])] = {metric: row.get(metric, 0) for metric in METRICS}
     assert got == expected
 
 
@@ -203,3 +203,36 @@ def test_the_longest_report_range_is_accepted(sandbox_server: Any, tmp_path: Pat
     }
 
     assert PinterestClient().post(f"{ACCOUNT}/reports", body).status_code == 200
+
+
+def test_zero_metrics_are_left_out_of_sync_answers_and_json_reports_but_not_csv(
+    sandbox_server: Any, tmp_path: Path
+) -> None:
+    """Pinterest omits a metric whose value is 0 ("If a column has no value, it may not be returned"; JSON reports
+    "will not zero-fill"): a delivered ad-day without clicks has no TOTAL_CLICKTHROUGH at all."""
+    server, world = serve(sandbox_server, tmp_path, campaigns=1, groups_per_campaign=1, ads_per_group=1, days=5)
+    ad, day = world.ads[0]["id"], (TODAY - dt.timedelta(days=4)).isoformat()
+    httpx.post(
+        f"{server.url}/_sandbox/pinterest/restate",
+        json={"ad_id": ad, "date": day, "metrics": {"TOTAL_CLICKTHROUGH": 0, "SPEND_IN_MICRO_DOLLAR": 1_500_000}},
+    ).raise_for_status()
+    client = PinterestClient()
+    span = {"start_date": day, "end_date": day}
+
+    sync = client.get(
+        f"{ACCOUNT}/ads/analytics", {**span, "granularity": "DAY", "ad_ids": ad, "columns": ",".join(METRICS)}
+    ).json()
+    json_report = run_report(
+        client, {**span, "granularity": "DAY", "level": "PIN_PROMOTION", "columns": list(METRICS)}
+    )[0].json()
+    csv_report = run_report(
+        client,
+        {**span, "granularity": "DAY", "level": "PIN_PROMOTION", "columns": list(METRICS), "report_format": "CSV"},
+    )[0].text
+
+    for row in (sync[0], json_report[ad][0]):
+        assert row["SPEND_IN_MICRO_DOLLAR"] == 1_500_000 and row["PAID_IMPRESSION"] > 0
+        assert "TOTAL_CLICKTHROUGH" not in row
+        assert all(value != 0 for value in row.values())
+    (line,) = csv.DictReader(io.StringIO(csv_report))
+    assert line["TOTAL_CLICKTHROUGH"] == "0"
