@@ -81,7 +81,8 @@ def test_two_workers_meeting_an_expired_token_refresh_once_and_keep_the_rotated_
     cipher = Fernet(os.environ[TOKEN_KEY_ENV])
     assert cipher.decrypt(bytes(refresh)).decode() == rotated
     assert tokens.is_ads(cipher.decrypt(bytes(access)).decode())
-    assert rotated.encode() not in bytes(refresh) and configured == digest(OAUTH_EXTRA["refresh_token"])
+    assert rotated.encode() not in bytes(refresh) and configured == digest(PinterestAdsHook().token_configuration)
+    assert OAUTH_EXTRA["refresh_token"] in PinterestAdsHook().token_configuration
 
     # The next task, another process again, uses the stored token: no refresh. A second expiry rotates again,
     # from the stored refresh token (the configured one was revoked by the first rotation).
@@ -108,8 +109,8 @@ def test_a_connection_given_a_new_refresh_token_ignores_the_stored_pair(
     assert stored_row(warehouse) is not None
 
     # The app was authorised again and the connection holds the new pair: the row written from the old one is stale.
-    reauthorised = OAuthTokenStore("pinterest_ads_default", "pinr.new-authorisation", "pin2deal_warehouse")
-    assert reauthorised.read() is None
+    elsewhere = hook.token_configuration.replace(OAUTH_EXTRA["refresh_token"], "pinr.new-authorisation")
+    assert OAuthTokenStore("pinterest_ads_default", elsewhere, "pin2deal_warehouse").read() is None
     assert PinterestAdsHook().tokens == hook.tokens  # the same configured refresh token: the stored pair is current
 
 

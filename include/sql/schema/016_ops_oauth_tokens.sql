@@ -6,8 +6,9 @@ CREATE TABLE ops.oauth_tokens (
     conn_id              text        PRIMARY KEY,  -- the Airflow connection id, e.g. 'pinterest_ads_default'
     access_token         bytea       NOT NULL,     -- Fernet token of the access token
     refresh_token        bytea,                    -- Fernet token of the refresh token (NULL: none issued)
-    -- sha256 of the refresh token configured in the connection when this row was written: when the connection is
-    -- given a new one (the app was authorised again) the row is stale and the connection's tokens win.
+    -- sha256 of the connection's API address and configured refresh token when this row was written: when the
+    -- connection is given a new refresh token (the app was authorised again) or another server, the row is stale
+    -- and the connection's tokens win.
     configured_digest    text        NOT NULL,
     expires_at           timestamptz,              -- of the access token, as the token endpoint said
     refresh_expires_at   timestamptz,              -- of the refresh token

@@ -189,7 +189,13 @@ class PinterestHook(HttpHook):
         if not self._can_refresh():
             return None
         warehouse = self.extra.get("token_store_conn_id") or WarehouseHook.default_conn_name
-        return OAuthTokenStore(self.pinterest_conn_id, self.extra.get("refresh_token"), warehouse)
+        return OAuthTokenStore(self.pinterest_conn_id, self.token_configuration, warehouse)
+
+    @property
+    def token_configuration(self) -> str:
+        """What the stored tokens were derived from: the API address and the configured refresh token."""
+        connection = self.connection
+        return f"{connection.host}:{connection.port}|{self.extra.get('refresh_token')}"
 
     @property
     def tokens(self) -> OAuthTokens:

@@ -71,13 +71,13 @@ def digest(value: str | None) -> str:
 class OAuthTokenStore:
     """The stored tokens of one connection (``conn_id``) in the warehouse of ``warehouse_conn_id``.
 
-    ``configured_refresh_token`` is the refresh token the connection carries: a row written from another one is
-    stale (the app was authorised again and the connection updated) and is ignored.
+    ``configured`` identifies what the connection carries (its API address and refresh token): a row written from
+    another configuration is stale (the app was authorised again, or the connection points elsewhere) and ignored.
     """
 
-    def __init__(self, conn_id: str, configured_refresh_token: str | None, warehouse_conn_id: str) -> None:
+    def __init__(self, conn_id: str, configured: str, warehouse_conn_id: str) -> None:
         self.conn_id = conn_id
-        self.configured_digest = digest(configured_refresh_token)
+        self.configured_digest = digest(configured)
         self.warehouse_conn_id = warehouse_conn_id
         self.cipher = token_cipher()
 
