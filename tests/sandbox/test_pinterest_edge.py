@@ -99,7 +99,13 @@ def test_refreshed_tokens_are_the_same_for_the_same_seed(sandbox_server: Any, tm
             400,
             "grant_type: 'client_c",
         ),
-        ((CLIENT_ID, CLIENT_SECRET), {"grant_type": "password"}, 400, "grant_type: 'password' is not one of"),
+        pytest.param(
+            (CLIENT_ID, CLIENT_SECRET),
+            {"grant_type": "password"},
+            400,
+            "grant_type: 'password' is not one of",
+            marks=pytest.mark.pinterest_spec,
+        ),
     ],
 )
 def test_refresh_requests_with_bad_credentials_are_refused(
