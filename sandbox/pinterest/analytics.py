@@ -9,7 +9,7 @@ through ``Metrics`` adds what a real account shows:
   "today" have not happened yet and are not reported at all. ``/v5/resources/metrics_ready_state`` tells which days
   are final.
 - **Restatement**: ``restate`` replaces an ad's metrics for a day (``POST /_sandbox/pinterest/restate``).
-- **Roll-up**: campaign, ad group and account rows are sums of their ads' rows (DESIGN.md); derived columns
+- **Roll-up**: campaign, ad group and account rows are sums of their ads' rows (docs/design.md); derived columns
   (``SPEND_IN_DOLLAR``, CPC, CPM, CTR) are computed from the sums. Conversion columns are served as the dataset has
   them whatever the attribution windows asked (the windows are validated, not applied).
 

@@ -1,4 +1,4 @@
-"""The seeded world generator: determinism, the DESIGN.md dataset format, spec conformance and the world's rules."""
+"""The seeded world generator: determinism, the dataset format (docs/design.md), spec conformance, world rules."""
 
 from __future__ import annotations
 
