@@ -300,3 +300,34 @@ def test_an_empty_null_or_truncated_answer_erases_nothing_and_fails_naming_the_a
     run_dag(DAG_ID, midnight(today), conf={**DEFAULT_CONF, "deletion_max_share": 1.0})
     assert 0 < len(ad_days(warehouse)) < len(before)
     assert len(deleted_rows(warehouse)) == len(before) - len(ad_days(warehouse))
+
+
+def test_an_empty_report_erases_nothing_and_fails_naming_the_ads_and_days(
+    pinterest_world: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    warehouse: psycopg.Connection,
+    dagbag,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    today = today_utc()
+    server = pinterest_world(build_world(today, history_days=130))
+    dag = dagbag.get_dag(DAG_ID)
+    monkeypatch.setattr(dag.get_task("wait_for_reports"), "poke_interval", 1)
+    logical = midnight(today - dt.timedelta(days=119))  # interval: 120 days ago, through reports only
+    run_dag(DAG_ID, logical, conf=DEFAULT_CONF)
+    before = ad_days(warehouse)
+    assert before and all(day < today - dt.timedelta(days=90) for _, day in before)
+    requests.post(
+        f"{server.url}/_sandbox/pinterest/answer-fault", json={"kind": "empty", "answers": 0}, timeout=10
+    ).raise_for_status()
+    monkeypatch.setattr(dag.get_task("load_reports"), "retries", 0)
+
+    run_dag(DAG_ID, logical, conf=DEFAULT_CONF, expect="failed")
+
+    assert ad_days(warehouse) == before and deleted_rows(warehouse) == []
+    output = "".join(capfd.readouterr())
+    assert "UntrustworthyAnswer: Pinterest reports of ad account" in output
+    assert "the answer has no rows while" in output
+    first, last = min(day for _, day in before), max(day for _, day in before)
+    assert f"days {first}..{last}" in output
