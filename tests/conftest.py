@@ -137,7 +137,15 @@ def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
     def run(dag_id: str, logical_date, conf: dict[str, Any] | None = None, expect: str = "success"):
         dag = dagbag.get_dag(dag_id)
         assert dag is not None, f"DAG {dag_id} not found: {dagbag.import_errors}"
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        # dag.test() resolves the run's conf into the DAG's own Param objects: without this, a conf given to one
+        # run (e.g. full_refresh) would silently apply to later runs of the session's shared DAG object.
+        holders = (dag.params, *(task.params for task in dag.tasks))
+        defaults = [(param, param.value) for params in holders for param in map(params.get_param, params)]
+        try:
+            dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        finally:
+            for param, value in defaults:
+                param.value = value
         assert dag_run.state == expect, f"{dag_id} ended {dag_run.state}, expected {expect}"
         return dag_run
 

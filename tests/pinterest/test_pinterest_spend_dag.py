@@ -26,7 +26,7 @@ from tests.pinterest.pinterest_worlds import (
 
 DAG_ID = "pinterest_spend"
 ZONE = ZoneInfo(TIMEZONE)
-# Passed explicitly: a conf given to one dag.test() run of the shared DAG object leaks into later runs without one.
+# Every param, explicitly: what a run is asked to do is visible in the test.
 DEFAULT_CONF = {"lookback_days": 3, "deletion_max_share": 0.05, "deletion_max_rows": 10}
 
 
