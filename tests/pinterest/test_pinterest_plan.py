@@ -7,7 +7,15 @@ import json
 from zoneinfo import ZoneInfo
 
 from pin2deal.hooks.pinterest import MAX_IDS_PER_REQUEST, SYNC_MAX_RANGE_DAYS
-from pin2deal.pinterest_spend import AdDayRows, DeletionRule, chunks, date_windows, interval_days, plan_days
+from pin2deal.pinterest_spend import (
+    AdDayRows,
+    DeletionRule,
+    chunks,
+    date_windows,
+    interval_days,
+    last_complete_day,
+    plan_days,
+)
 
 TODAY = dt.date(2026, 6, 30)
 
@@ -107,3 +115,11 @@ def test_the_deletion_rule_trusts_small_deletions_and_refuses_empty_or_shrunken_
     assert DeletionRule(max_share=1.0, max_rows=0).refusal(
         stored=100, reported=1, unreported=99, unreported_delivered=99
     ) is None
+
+
+def test_a_run_without_a_data_interval_pulls_the_accounts_last_complete_day() -> None:
+    # 03:30 UTC on July 1st is still June 30th in New York: its last complete day is June 29th; Tokyo's is June 30th.
+    now = utc(2026, 7, 1, 3) + dt.timedelta(minutes=30)
+    assert last_complete_day(now, ZoneInfo("America/New_York")) == dt.date(2026, 6, 29)
+    assert last_complete_day(now, ZoneInfo("Asia/Tokyo")) == dt.date(2026, 6, 30)
+    assert last_complete_day(now, ZoneInfo("UTC")) == dt.date(2026, 6, 30)

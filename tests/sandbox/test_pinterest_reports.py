@@ -238,3 +238,23 @@ def test_zero_metrics_are_left_out_of_sync_answers_and_json_reports_but_not_csv(
         assert all(value != 0 for value in row.values())
     (line,) = csv.DictReader(io.StringIO(csv_report))
     assert line["TOTAL_CLICKTHROUGH"] == "0"
+
+
+def test_answer_faults_are_armed_for_a_number_of_answers_and_refuse_bad_settings(
+    sandbox_server: Any, tmp_path: Path
+) -> None:
+    server, world = serve(sandbox_server, tmp_path, campaigns=1, groups_per_campaign=1, ads_per_group=2, days=5)
+    client = PinterestClient()
+    query = {**{"start_date": START.isoformat(), "end_date": END.isoformat()}, "granularity": "DAY",
+             "ad_ids": ",".join(ad["id"] for ad in world.ads), "columns": ",".join(METRICS)}  # fmt: skip
+    full = client.get(f"{ACCOUNT}/ads/analytics", query).json()
+    armed = httpx.post(f"{server.url}/_sandbox/pinterest/answer-fault", json={"kind": "truncate", "answers": 2})
+
+    truncated = [client.get(f"{ACCOUNT}/ads/analytics", query).json() for _ in range(3)]
+
+    assert armed.json() == {"kind": "truncate", "answers": 2, "keep": 0.5}
+    assert [len(rows) for rows in truncated] == [len(full) // 2, len(full) // 2, len(full)]
+    assert truncated[0] == full[: len(full) // 2]
+    for body in ({"kind": "partial"}, {"kind": "empty", "answers": -1}, {"kind": "truncate", "keep": 1.5}):
+        refused = httpx.post(f"{server.url}/_sandbox/pinterest/answer-fault", json=body)
+        assert refused.status_code == 400 and "answer-fault" in refused.json()["message"]
