@@ -114,6 +114,9 @@ CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
 WHERE reconcile_crm.period = 'day'
 GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
 
+ANALYZE reconcile_spend;
+ANALYZE reconcile_crm;
+
 {% if full %}
 -- A view, not a table: a rebuild reads the joined rows once, while inserting them.
 CREATE TEMP VIEW reconcile_rows AS
@@ -137,6 +140,7 @@ FULL JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start);
 -- A rebuild writes every row: the key's index is built once, after them.
 TRUNCATE mart.performance;
 ALTER TABLE mart.performance DROP CONSTRAINT performance_pkey;
+DROP INDEX mart.performance_spend_period;
 {% else %}
 CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
 SELECT grain, grain_id, period, period_start FROM reconcile_spend
@@ -229,4 +233,5 @@ WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won
 
 {% if full %}
 ALTER TABLE mart.performance ADD CONSTRAINT performance_pkey PRIMARY KEY (grain, grain_id, period, period_start);
+CREATE INDEX performance_spend_period ON mart.performance (period, period_start) WHERE ad_days > 0;  -- as 023_*.sql
 {% endif %}
