@@ -284,7 +284,7 @@ def main(argv: list[str]) -> None:
             conn.commit()
             conn.autocommit = True
             conn.execute("ANALYZE raw.hubspot_deals, raw.pinterest_ad_daily")
-        incremental, inc_steps, _ = reconcile(url, "bench_incremental", full=False)
+        incremental, inc_steps, inc_slow = reconcile(url, "bench_incremental", full=False)
         with psycopg.connect(url) as conn:
             mode, changed = conn.execute(
                 "SELECT mode, deals_changed FROM ops.reconcile_runs WHERE run_id = 'bench_incremental'"
@@ -292,7 +292,11 @@ def main(argv: list[str]) -> None:
         print(f"incremental ({mode}, {changed:,} deals changed): {incremental:.2f} s  "
               + ", ".join(f"{k} {v:.2f}" for k, v in inc_steps.items()), flush=True)  # fmt: skip
         print(f"ratio full / incremental: {full / incremental:.1f}x (targets: full < 60 s, incremental < 5 s)")
+        print("slowest statements of the incremental run:")
+        for seconds, task, statement in inc_slow[:6]:
+            print(f"  {seconds:6.2f} s  {task}: {' '.join(statement.split())[:150]}")
 
+        print("slowest statements of the full rebuild:")
         for seconds, task, statement in full_slow[:6]:
             print(f"  {seconds:6.2f} s  {task}: {' '.join(statement.split())[:150]}")
         seconds, task, statement = full_slow[0]

@@ -210,7 +210,7 @@ def test_spend_and_revenue_in_two_currencies_are_never_divided(
     assert warehouse.execute("SELECT count(*) FROM mart.performance WHERE roas IS NOT NULL").fetchone() == (0,)
 
 
-def test_a_rerun_with_nothing_new_changes_nothing(
+def test_a_rerun_with_nothing_new_changes_nothing_and_a_deleted_deal_leaves_every_mart(
     serve_world: Callable[..., Any], extract: Callable[..., None], reconcile: Callable[..., Any], warehouse
 ) -> None:
     serve_world(world())
@@ -220,3 +220,13 @@ def test_a_rerun_with_nothing_new_changes_nothing(
     again = reconcile()
     assert (again["mode"], again["deals_changed"]) == ("incremental", 0)
     assert snapshot(warehouse) == before
+
+    # HubSpot no longer lists D4 (as the extraction's deletion check marks it): it counts nowhere, incrementally.
+    account_june = performance(warehouse, "account", ACCOUNT_ID, "month", JUNE)
+    warehouse.execute("UPDATE raw.hubspot_deals SET deleted_at = now(), loaded_at = now() WHERE deal_id = %s", (D4,))
+    gone = reconcile()
+    assert (gone["mode"], gone["deals_changed"]) == ("incremental", 1)
+    assert deal_row(warehouse, D4, "deal_id") is None
+    spend, leads, won, revenue, _, _ = account_june
+    after = performance(warehouse, "account", ACCOUNT_ID, "month", JUNE)
+    assert after[:4] == (spend, leads - 1, won - 1, revenue - 500)
