@@ -77,7 +77,8 @@ def test_a_killed_run_resumes_from_its_watermark_and_loses_nothing(
         "import datetime as dt\n"
         "from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator as Op\n"
         f"Op(task_id='t', data_interval_start={HOUR.isoformat()!r}, data_interval_end={NEXT_HOUR.isoformat()!r},"
-        " full_refresh=False, since=None, batch_size=200).execute({'run_id': 'killed'})\n"
+        " full_refresh=False, since=None, run_type='scheduled', run_after=None, batch_size=200)"
+        ".execute({'run_id': 'killed'})\n"
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}"}
     worker = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stderr=subprocess.PIPE)
