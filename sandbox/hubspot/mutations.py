@@ -15,6 +15,8 @@ VALIDATION_ERROR naming the field, 404 OBJECT_NOT_FOUND for an unknown or archiv
   answer this error in the 207's ``errors`` (context ``fromObjectId``) instead of its contacts, until cleared
   with ``active`` false.
 - ``deals/{id}/archive`` ``{"archivedAt"?}``: gone from search, list and batch read; listed by ``archived=true``.
+- ``token`` ``{"token"}``: the private app's token is rotated: only this one is accepted from now on (the old
+  one answers 401, as a revoked token does).
 - ``deals/{id}/purge``: the deal is deleted for good (emptied from the recycle bin): listed nowhere.
 - ``contacts/{id}/update`` ``{"properties", "modifiedAt"?}``: set contact properties; its ``lastmodifieddate``
   moves (default now), its deals' do not.
@@ -92,6 +94,15 @@ def install_mutations(app: FastAPI, state: HubSpotState) -> None:
     async def archive(deal_id: str, request: Request) -> Response:
         """Archive a deal."""
         return _deal(state, state.archive(deal_id, await _body(request)))
+
+    @app.post(f"{PREFIX}/token", tags=["sandbox: hubspot"])
+    async def rotate_token(request: Request) -> Response:
+        """Rotate the private app's access token (the previous one is refused from now on)."""
+        token = (await _body(request)).get("token")
+        if not isinstance(token, str) or not token.strip():
+            raise validation_error("field 'token' must be a non-empty string")
+        state.config["hubspot_token"] = token.strip()
+        return json_response({"rotated": True})
 
     @app.post(f"{PREFIX}/deals/{{deal_id}}/purge", tags=["sandbox: hubspot"])
     async def purge(deal_id: str) -> Response:
