@@ -3,6 +3,7 @@ sandbox served over real HTTP, and a helper that runs DAGs for real with ``dag.t
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import tempfile
@@ -84,6 +85,9 @@ def dagbag(airflow_db: None):
     return DagBag(dag_folder=str(ROOT / "dags"))
 
 
+_PARAM_DEFAULTS: dict[str, dict[str, Any]] = {}  # each DAG's params as first seen in the session
+
+
 @pytest.fixture
 def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
     """Run one DAG for real (``dag.test()``) for a logical date; fail the test unless the run succeeds."""
@@ -91,7 +95,10 @@ def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
     def run(dag_id: str, logical_date, conf: dict[str, Any] | None = None, expect: str = "success"):
         dag = dagbag.get_dag(dag_id)
         assert dag is not None, f"DAG {dag_id} not found: {dagbag.import_errors}"
-        dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
+        # dag.test() leaves a run's conf in the session's DAG object: every run states every param, so a
+        # conf given to one test (e.g. full_refresh) never leaks into the next run of the DAG.
+        defaults = _PARAM_DEFAULTS.setdefault(dag_id, copy.deepcopy(dag.params.dump()))
+        dag_run = dag.test(logical_date=logical_date, run_conf={**defaults, **(conf or {})})
         assert dag_run.state == expect, f"{dag_id} ended {dag_run.state}, expected {expect}"
         return dag_run
 
