@@ -57,7 +57,7 @@ def figures(*values: Any) -> tuple:
 
 def deal_row(warehouse: psycopg.Connection, stable_key: int, columns: str) -> tuple | None:
     return warehouse.execute(
-        f"SELECT {columns} FROM mart.deal_attribution WHERE stable_key = %s", (str(stable_key),)
+        f"SELECT {columns} FROM mart.deal_attribution WHERE stable_key = %s", (f"hubspot:{stable_key}",)
     ).fetchone()
 
 

@@ -55,13 +55,15 @@ def test_warnings_are_counted_and_blocking_checks_fail_naming_the_rows(
     recorded = warehouse.execute("SELECT warnings, checks FROM ops.reconcile_runs WHERE finished_at IS NOT NULL")
     warnings, checks = recorded.fetchone()
     assert warnings == 4 and {check["check"]: check["sample"] for check in checks}["won_without_won_time"] == [
-        f"{D7} {D7} default closedwon"
+        f"hubspot:{D7} {D7} default closedwon"
     ]
 
     # Blocking: more unresolved paid deals than allowed (2 of 11 > 5 %; "patio-launch" is the renamed campaign's old
     # name, which this world never served).
     assert check_result(warehouse, "unresolved_paid_share", max_unresolved_paid_share=0.05) == (
-        False, f"2 of 11 paid deals unresolved: {D5} utm_campaign=patio-launch, {D14} utm_campaign=mystery campaign"
+        False,
+        f"2 of 11 paid deals unresolved: hubspot:{D5} utm_campaign=patio-launch, "
+        f"hubspot:{D14} utm_campaign=mystery campaign",
     )  # fmt: skip
     assert check_result(warehouse, "unresolved_paid_share", max_unresolved_paid_share=0.25)[0] is True
     failed = states(reconcile(max_unresolved=0.05, expect="failed"))
@@ -77,7 +79,7 @@ def test_warnings_are_counted_and_blocking_checks_fail_naming_the_rows(
     assert failed["check_performance_counts"] == "failed" and failed["check_performance_ratios"] == "failed"
 
     # Blocking: two live deals share one stable key; nothing is reconciled.
-    warehouse.execute("UPDATE raw.hubspot_deal_ids SET stable_key = '1001' WHERE alias_id = '1002'")
-    assert check_result(warehouse, "duplicate_stable_keys") == (False, "1001 (deals 1001, 1002)")
+    warehouse.execute("UPDATE raw.hubspot_deal_ids SET stable_key = 'hubspot:1001' WHERE alias_id = 'hubspot:1002'")
+    assert check_result(warehouse, "duplicate_stable_keys") == (False, "hubspot:1001 (deals 1001, 1002)")
     failed = states(reconcile(expect="failed"))
     assert failed["check_duplicate_stable_keys"] == "failed" and failed["reconcile_deals"] == "upstream_failed"

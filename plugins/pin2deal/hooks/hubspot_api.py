@@ -37,6 +37,9 @@ MAX_BATCH_READ = 100
 MAX_ASSOCIATION_INPUTS = 1000
 SEARCH_RESULT_CAP = 10_000  # results per search query; paging past it is a 400
 MODIFIED = "hs_lastmodifieddate"
+# The last-modified property the search sorts and filters on, per object type.
+MODIFIED_PROPERTY = {"deals": MODIFIED, "contacts": "lastmodifieddate"}
+_SEARCH_KINDS = {"deals": "search", "contacts": "contact_search"}
 
 # The custom deal properties pin2deal reads, by role; values are the portal's internal names (connection extra
 # ``properties`` overrides any of them; an empty name switches a role off).
@@ -65,6 +68,9 @@ _API_ERRORS = (
     pipelines.ApiException,
     properties.ApiException,
 )
+
+
+_SEARCH_MODELS = {"deals": deals, "contacts": contacts}
 
 
 class HubSpotAuthError(AirflowFailException):
@@ -275,7 +281,9 @@ class HubSpotHook(BaseHook):
         crm = self._client.crm
         return {
             "search": crm.deals.search_api,
+            "contact_search": crm.contacts.search_api,
             "list": crm.deals.basic_api,
+            "deal_batch": crm.deals.batch_api,
             "contacts": crm.contacts.batch_api,
             "associations": crm.associations.v4.batch_api,
             "properties": crm.properties.core_api,
@@ -306,7 +314,7 @@ class HubSpotHook(BaseHook):
     # -- one call: budget, retries, errors ----------------------------------------------------------------------
     def _call(self, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
         api = self._apis[kind]
-        limiter = self._search_limiter if kind == "search" else self._burst_limiter
+        limiter = self._search_limiter if kind in _SEARCH_KINDS.values() else self._burst_limiter
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
 
         def attempt() -> Any:
@@ -430,31 +438,41 @@ class HubSpotHook(BaseHook):
         return stages
 
     def search_deals_modified(
-        self, properties: Sequence[str], *, from_ms: int, to_ms: int, limit: int = MAX_SEARCH_PAGE
+        self, properties: Sequence[str], *, from_ms: int, to_ms: int, limit: int = MAX_SEARCH_PAGE,
+        object_type: str = "deals",
     ) -> ObjectPage:
-        """First page of deals with ``from_ms <= hs_lastmodifieddate < to_ms``, oldest modification first."""
+        """First page of deals (or contacts) with ``from_ms <= last modified < to_ms``, oldest modification first."""
+        modified, model = MODIFIED_PROPERTY[object_type], _SEARCH_MODELS[object_type]
         filters = [
-            deals.Filter(property_name=MODIFIED, operator="GTE", value=str(from_ms)),
-            deals.Filter(property_name=MODIFIED, operator="LT", value=str(to_ms)),
+            model.Filter(property_name=modified, operator="GTE", value=str(from_ms)),
+            model.Filter(property_name=modified, operator="LT", value=str(to_ms)),
         ]
-        return self._search(filters, {"propertyName": MODIFIED, "direction": "ASCENDING"}, properties, limit)
+        return self._search(filters, {"propertyName": modified, "direction": "ASCENDING"}, properties, limit,
+                            object_type)
 
     def search_deals_modified_at(
-        self, properties: Sequence[str], *, at_ms: int, after_id: int, limit: int = MAX_SEARCH_PAGE
+        self, properties: Sequence[str], *, at_ms: int, after_id: int, limit: int = MAX_SEARCH_PAGE,
+        object_type: str = "deals",
     ) -> ObjectPage:
-        """First page of deals modified exactly at ``at_ms`` with an id above ``after_id``, by numeric id."""
+        """First page of deals (or contacts) modified exactly at ``at_ms`` with an id above ``after_id``, by id."""
+        modified, model = MODIFIED_PROPERTY[object_type], _SEARCH_MODELS[object_type]
         filters = [
-            deals.Filter(property_name=MODIFIED, operator="GTE", value=str(at_ms)),
-            deals.Filter(property_name=MODIFIED, operator="LT", value=str(at_ms + 1)),
-            deals.Filter(property_name="hs_object_id", operator="GT", value=str(after_id)),
+            model.Filter(property_name=modified, operator="GTE", value=str(at_ms)),
+            model.Filter(property_name=modified, operator="LT", value=str(at_ms + 1)),
+            model.Filter(property_name="hs_object_id", operator="GT", value=str(after_id)),
         ]
-        return self._search(filters, {"propertyName": "hs_object_id", "direction": "ASCENDING"}, properties, limit)
+        return self._search(filters, {"propertyName": "hs_object_id", "direction": "ASCENDING"}, properties, limit,
+                            object_type)
 
-    def _search(self, filters: list[Any], sort: dict[str, str], properties: Sequence[str], limit: int) -> ObjectPage:
-        request = deals.PublicObjectSearchRequest(
-            filter_groups=[deals.FilterGroup(filters=filters)], sorts=[sort], properties=list(properties), limit=limit
+    def _search(
+        self, filters: list[Any], sort: dict[str, str], properties: Sequence[str], limit: int,
+        object_type: str = "deals",
+    ) -> ObjectPage:
+        model = _SEARCH_MODELS[object_type]
+        request = model.PublicObjectSearchRequest(
+            filter_groups=[model.FilterGroup(filters=filters)], sorts=[sort], properties=list(properties), limit=limit
         )
-        response = self._call("search", "do_search", public_object_search_request=request)
+        response = self._call(_SEARCH_KINDS[object_type], "do_search", public_object_search_request=request)
         after = response.paging.next.after if response.paging and response.paging.next else None
         return ObjectPage([_object(model) for model in response.results or []], response.total, after)
 
@@ -470,8 +488,12 @@ class HubSpotHook(BaseHook):
         return ObjectPage([_object(model) for model in response.results or []], None, after)
 
     def deal_contacts(self, deal_ids: Sequence[int]) -> dict[int, list[Association]]:
-        """Every contact of each deal (v4 batch read, 1,000 deals a call, following per-deal paging)."""
+        """Every contact of each deal (v4 batch read, 1,000 deals a call, following per-deal paging).
+
+        A deal whose read failed (a 207 error other than "no associations") is left out of the answer, so the
+        caller keeps what it knew instead of replacing the deal's contacts with nothing."""
         found: dict[int, list[Association]] = {deal_id: [] for deal_id in deal_ids}
+        failed: set[int] = set()
         pending = [(deal_id, None) for deal_id in deal_ids]
         while pending:
             chunk, pending = pending[:MAX_ASSOCIATION_INPUTS], pending[MAX_ASSOCIATION_INPUTS:]
@@ -495,8 +517,27 @@ class HubSpotHook(BaseHook):
                     )
                 if result.paging and result.paging.next and result.paging.next.after:
                     pending.append((deal_id, result.paging.next.after))
-            # 207 errors name deals without associations (HubSpot answers those as errors): nothing to add.
+            for error in getattr(response, "errors", None) or []:  # a 200 answers a model without errors
+                if str(error.sub_category or "").endswith("NO_ASSOCIATIONS_FOUND"):
+                    continue  # HubSpot answers a deal without contacts as an error: it has none
+                named = {int(i) for i in (error.context or {}).get("fromObjectId") or [] if str(i).isdigit()}
+                failed |= named or {deal_id for deal_id, _ in chunk}  # unnamed: none of the chunk is trusted
+                self._count("association_errors")
+        for deal_id in failed:
+            found.pop(deal_id, None)
         return found
+
+    def read_deals(self, deal_ids: Sequence[int], properties: Sequence[str]) -> list[CrmObject]:
+        """Deals by id, 100 a call (ids HubSpot does not find are left out)."""
+        read: list[CrmObject] = []
+        for start in range(0, len(deal_ids), MAX_BATCH_READ):
+            chunk = deal_ids[start : start + MAX_BATCH_READ]
+            request = deals.BatchReadInputSimplePublicObjectId(
+                inputs=[deals.SimplePublicObjectId(id=str(deal_id)) for deal_id in chunk], properties=list(properties)
+            )
+            response = self._call("deal_batch", "read", batch_read_input_simple_public_object_id=request)
+            read.extend(_object(model) for model in response.results or [])
+        return read
 
     def read_contacts(self, contact_ids: Sequence[int], properties: Sequence[str]) -> tuple[list[CrmObject], list[int]]:
         """Contacts by id, 100 a call; returns (contacts, ids HubSpot did not find: deleted or merged away)."""
