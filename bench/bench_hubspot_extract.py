@@ -17,10 +17,12 @@ contacts >= unique contacts/100) are printed beside them.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import math
 import os
+import pstats
 import socket
 import subprocess
 import sys
@@ -90,7 +92,13 @@ def _drop(server_url: str, name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_size(deals: int, server_url: str) -> dict[str, Any]:
+def _process_cpu_seconds(pid: int) -> float:
+    """user + system CPU of a running process (Linux ``/proc``): the sandbox shares the machine's cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_size(deals: int, server_url: str, *, profile: bool = False) -> dict[str, Any]:
     data = _world(deals)
     config = json.loads((data / "config.json").read_text())
     contacts = sum(1 for _ in (data / "hubspot" / "contacts.jsonl").open())
@@ -105,12 +113,14 @@ def run_size(deals: int, server_url: str) -> dict[str, Any]:
            "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot), "AIRFLOW_HOME": tempfile.mkdtemp(prefix="bench-af-")}
     try:
         child = subprocess.run(
-            [sys.executable, "-m", "bench.bench_hubspot_extract", "--child", config["today"]],
+            [sys.executable, "-m", "bench.bench_hubspot_extract", "--child", config["today"],
+             *([str(CACHE / f"profile-{deals}.pstats")] if profile else [])],
             cwd=ROOT, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if child.returncode != 0:
             raise RuntimeError(f"extraction failed:\n{child.stderr[-4000:]}")
         result = json.loads(child.stdout.strip().splitlines()[-1])
+        result["sandbox_cpu_seconds"] = _process_cpu_seconds(sandbox.pid)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
@@ -119,8 +129,64 @@ def run_size(deals: int, server_url: str) -> dict[str, Any]:
     return result
 
 
-def child(today: str) -> None:
-    """Run the extraction task once in this process and print one JSON line: counts, calls, time, memory."""
+class ThreadProfiles:
+    """cProfile on every thread started while active (plus the caller's), in per-thread CPU time.
+
+    ``cProfile`` only sees the thread that enabled it, and the extraction runs in several threads; each one gets
+    its own profiler, merged at the end. ``time.thread_time`` makes the figures CPU, not waits."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+        self.cpu_by_thread: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._run = threading.Thread.run
+
+    def _profiled(self, target: Any) -> None:
+        profile = cProfile.Profile(time.thread_time)
+        started = time.thread_time()
+        profile.enable()
+        try:
+            target()
+        finally:
+            profile.disable()
+            name = threading.current_thread().name.rstrip("_0123456789") or "thread"
+            with self._lock:
+                self.profiles.append(profile)
+                self.cpu_by_thread[name] = self.cpu_by_thread.get(name, 0.0) + time.thread_time() - started
+
+    def __enter__(self) -> ThreadProfiles:
+        original, profiled = self._run, self._profiled
+        threading.Thread.run = lambda thread: profiled(lambda: original(thread))  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.Thread.run = self._run  # type: ignore[method-assign]
+
+    def run(self, function: Any) -> Any:
+        result: list[Any] = []
+        self._profiled(lambda: result.append(function()))
+        return result[0]
+
+    def top(self, path: Path, deals: int, limit: int = 40) -> list[tuple[str, float, float, int]]:
+        """(function, cumulative ms per 1,000 deals, own ms per 1,000 deals, calls), most cumulative first."""
+        stats = pstats.Stats(*self.profiles)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stats.dump_stats(path)
+        per_1k = 1_000_000 / max(deals, 1)  # seconds -> ms per 1,000 deals
+        rows = [
+            (f"{Path(file).name}:{line}({name})", cumulative * per_1k, own * per_1k, calls)
+            for (file, line, name), (_, calls, own, cumulative, _) in stats.stats.items()  # type: ignore[attr-defined]
+        ]
+        return sorted(rows, key=lambda row: -row[1])[:limit]
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def child(today: str, profile_path: str | None = None) -> None:
+    """Run the extraction task once in this process and print one JSON line: counts, calls, time, CPU, memory."""
     from pin2deal.hooks.warehouse import WarehouseHook
     from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator
 
@@ -145,16 +211,26 @@ def child(today: str) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    started = time.perf_counter()
-    result = operator.execute({"run_id": "bench"})
-    seconds = time.perf_counter() - started
+    profiles = ThreadProfiles() if profile_path else None
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    if profiles is not None:
+        with profiles:
+            result = profiles.run(lambda: operator.execute({"run_id": "bench"}))
+    else:
+        result = operator.execute({"run_id": "bench"})
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     running[0] = False
     sampler.join()
     with WarehouseHook().get_conn() as conn:
         loaded = conn.execute("SELECT count(*), count(DISTINCT deal_id) FROM raw.hubspot_deals").fetchone()
         unique_contacts = conn.execute("SELECT count(*) FROM raw.hubspot_contacts").fetchone()[0]
-    print(json.dumps({**result, "seconds": seconds, "rss_baseline": baseline, "rss_peak": max(peak[0], rss()),
-                      "rows": loaded[0], "distinct_rows": loaded[1], "unique_contacts": unique_contacts}))
+    extra: dict[str, Any] = {}
+    if profiles is not None:
+        extra = {"profile": profiles.top(Path(profile_path), loaded[1]), "cpu_by_thread": profiles.cpu_by_thread,
+                 "profile_path": profile_path}  # fmt: skip
+    print(json.dumps({**result, "seconds": seconds, "cpu_seconds": cpu, "rss_baseline": baseline,
+                      "rss_peak": max(peak[0], rss()), "rows": loaded[0], "distinct_rows": loaded[1],
+                      "unique_contacts": unique_contacts, **extra}))
 
 
 def bound_seconds(calls: int, limit: int, period: float) -> float:
@@ -181,22 +257,34 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
           f"(min associations {minimum['associations']}, contacts {minimum['contacts']})")
     print(f"   bound: max(floor(({search}-1)/{SEARCH_PER_SECOND})*1 s = {search_bound:.0f} s, "
           f"floor(({batch}-1)/{TEN_SECONDLY})*10 s = {batch_bound:.0f} s) = {bound:.0f} s")
+    cpu_per_1k = result["cpu_seconds"] / max(deals, 1) * 1000
     print(f"   achieved: {result['seconds']:.1f} s -> {bound / result['seconds']:.1%} of the rate-limit bound; "
           f"{deals / result['seconds']:,.0f} deals/s")
+    print(f"   extraction CPU: {result['cpu_seconds']:.1f} s = {cpu_per_1k:.3f} CPU-s per 1,000 deals, "
+          f"{result['cpu_seconds'] / result['seconds']:.1%} of one core over the run "
+          f"(the bound's pace needs {result['cpu_seconds'] / max(bound, 1):.1%} of one core); "
+          f"the sandbox serving it used {result['sandbox_cpu_seconds']:.1f} CPU-s")
     print(f"   429s: {api.get('rate_limited', 0)} seen, all handled (a 429 not retried fails the run); "
           f"5xx {api.get('server_errors', 0)}, budget wait {api.get('budget_wait_ms', 0) / 1000:.0f} s")
     print(f"   memory: RSS {result['rss_baseline'] / 2**20:.0f} MiB before, peak {result['rss_peak'] / 2**20:.0f} MiB "
           f"(+{growth:.0f} MiB during the extraction)")
+    if "profile" in result:
+        threads = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in sorted(result["cpu_by_thread"].items()))
+        print(f"   profile (cProfile, thread CPU; {result['profile_path']}); CPU by thread: {threads}")
+        print(f"   {'cumulative':>10} {'own':>8} {'calls':>10}  ms per 1,000 deals")
+        for function, cumulative, own, calls in result["profile"]:
+            print(f"   {cumulative:10.1f} {own:8.1f} {calls:10,}  {function}")
     return {"deals": deals, "seconds": result["seconds"], "bound": bound, "ratio": bound / result["seconds"],
-            "growth_mib": growth, "rate_limited": api.get("rate_limited", 0)}
+            "growth_mib": growth, "rate_limited": api.get("rate_limited", 0), "cpu_per_1k": cpu_per_1k}
 
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
-        child(argv[1])
+        child(*argv[1:3])
         return
     parser = argparse.ArgumentParser(prog="bench_hubspot_extract")
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--profile", action="store_true", help="profile the extraction (slower); see the docstring")
     args, _ = parser.parse_known_args(argv)
     server_url = os.environ.get("PIN2DEAL_WAREHOUSE_URL")
     if not server_url:
@@ -204,7 +292,7 @@ def main(argv: list[str]) -> None:
             [sys.executable, str(ROOT / "scripts" / "local_postgres.py"), "url"], capture_output=True, text=True,
             check=True,
         ).stdout.strip()  # fmt: skip
-    summaries = [report(run_size(int(size), server_url)) for size in args.sizes.split(",")]
+    summaries = [report(run_size(int(size), server_url, profile=args.profile)) for size in args.sizes.split(",")]
     if len(summaries) > 1:
         small, large = summaries[0], summaries[-1]
         print(f"-- memory growth {small['growth_mib']:.0f} MiB at {small['deals']:,} deals vs "
