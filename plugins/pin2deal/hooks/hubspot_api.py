@@ -6,6 +6,12 @@ its API objects bound once (each ``client.crm...`` access builds a new connectio
 tenacity policy for 429/5xx/transport errors (the client's ``retry=`` never retries POSTs, and exhausted urllib3
 retries escape as ``MaxRetryError``), single pages instead of ``get_all`` (which loads everything), and plain
 Python values out, so callers never see a generated model. Moving to HubSpot's date-versioned API is this file.
+
+The bulk reads (deal search and list, association and contact batches) go through the client's own API methods,
+with its auth, paths and error classes, but send plain JSON bodies and read the answer as raw bytes
+(``_preload_content=False``), decoded by ``msgspec`` straight into ``CrmObject``s: the client's models cost a
+``Configuration`` per request input (each one resets logger levels, which clears every logger's cache) and a
+model plus a ``dateutil`` parse per object, several times the CPU of everything else a deal needs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from functools import cached_property
 from typing import Any
 
 import hubspot
+import msgspec
 import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
@@ -119,15 +126,16 @@ class HubSpotSettings:
         )
 
 
-@dataclass(frozen=True)
-class CrmObject:
-    """A deal or contact as read: property strings exactly as HubSpot sent them, plus the envelope."""
+class CrmObject(msgspec.Struct, frozen=True, rename="camel"):
+    """A deal or contact as read: property strings exactly as HubSpot sent them, plus the envelope.
+
+    Also the wire schema: HubSpot's objects are decoded into it directly (``id`` arrives as a string)."""
 
     id: int
-    properties: dict[str, str | None]
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-    archived: bool
+    properties: dict[str, str | None] = {}
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    archived: bool = False
     archived_at: dt.datetime | None = None
 
 
@@ -182,15 +190,74 @@ def shared_limiter(conn_id: str, budget: str, limit: int, period: float) -> Rate
         return _LIMITERS[key]
 
 
-def _object(model: Any) -> CrmObject:
-    return CrmObject(
-        id=int(model.id),
-        properties=dict(model.properties or {}),
-        created_at=model.created_at,
-        updated_at=model.updated_at,
-        archived=bool(model.archived),
-        archived_at=model.archived_at,
-    )
+# The parts of HubSpot's answers pin2deal reads (every other field is skipped by the decoder).
+class _Cursor(msgspec.Struct):
+    after: str | None = None
+
+
+class _Paging(msgspec.Struct):
+    next: _Cursor | None = None
+
+    @property
+    def after(self) -> str | None:
+        return self.next.after if self.next else None
+
+
+class _Objects(msgspec.Struct):
+    """Search, list and batch-read answers."""
+
+    results: list[CrmObject] = []
+    total: int | None = None
+    paging: _Paging | None = None
+
+
+class _AssociationType(msgspec.Struct, rename="camel"):
+    type_id: int | None = None
+    label: str | None = None
+
+
+class _AssociationTarget(msgspec.Struct, rename="camel"):
+    to_object_id: int
+    association_types: list[_AssociationType] = []
+
+
+class _AssociationSource(msgspec.Struct):
+    id: int
+
+
+class _AssociationResult(msgspec.Struct, rename={"source": "from"}):
+    source: _AssociationSource
+    to: list[_AssociationTarget] = []
+    paging: _Paging | None = None
+
+
+class _Associations(msgspec.Struct):
+    results: list[_AssociationResult] = []
+
+
+def _decode(kind: str, body: bytes, schema: type[Any]) -> Any:
+    """HubSpot's JSON answer as ``schema`` (numeric strings read as numbers, RFC 3339 strings as datetimes).
+
+    A property value sent as a JSON number or boolean is read as its JSON text, as the generated client did (it
+    stringifies); anything else that does not fit fails naming where (``$.results[3].createdAt``)."""
+    try:
+        return msgspec.json.decode(body, type=schema, strict=False)
+    except msgspec.ValidationError as error:
+        first = error
+    except msgspec.DecodeError as error:
+        raise HubSpotAPIError(f"HubSpot {kind} answered something that is not JSON: {error}") from error
+    try:
+        answer = msgspec.json.decode(body)
+        for item in answer.get("results") or []:
+            properties = item.get("properties") if isinstance(item, dict) else None
+            if isinstance(properties, dict):
+                item["properties"] = {
+                    name: value if value is None or isinstance(value, str) else msgspec.json.encode(value).decode()
+                    for name, value in properties.items()
+                }
+        return msgspec.convert(answer, schema, strict=False)
+    except (msgspec.ValidationError, AttributeError):
+        raise HubSpotAPIError(f"HubSpot {kind} answered JSON pin2deal cannot read: {first}") from first
 
 
 def _error_details(error: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -305,15 +372,24 @@ class HubSpotHook(BaseHook):
 
     # -- one call: budget, retries, errors ----------------------------------------------------------------------
     def _call(self, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``method`` of the ``kind`` API object: the client's model, or with ``_preload_content=False`` the body's
+        bytes (read inside the attempt, so a connection dropped mid-body is retried like any transport error)."""
         api = self._apis[kind]
         limiter = self._search_limiter if kind == "search" else self._burst_limiter
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        raw = kwargs.get("_preload_content") is False
 
         def attempt() -> Any:
             waited = limiter.acquire()
             self._count(f"requests.{kind}", waited_ms=waited * 1000)
             try:
-                return getattr(api, method)(*args, _request_timeout=timeout, **kwargs)
+                response = getattr(api, method)(*args, _request_timeout=timeout, **kwargs)
+                if not raw:
+                    return response
+                try:
+                    return response.data
+                finally:
+                    response.release_conn()
             except _API_ERRORS as error:
                 raise self._translate(error, kind) from error
             except urllib3.exceptions.HTTPError as error:
@@ -434,8 +510,8 @@ class HubSpotHook(BaseHook):
     ) -> ObjectPage:
         """First page of deals with ``from_ms <= hs_lastmodifieddate < to_ms``, oldest modification first."""
         filters = [
-            deals.Filter(property_name=MODIFIED, operator="GTE", value=str(from_ms)),
-            deals.Filter(property_name=MODIFIED, operator="LT", value=str(to_ms)),
+            {"propertyName": MODIFIED, "operator": "GTE", "value": str(from_ms)},
+            {"propertyName": MODIFIED, "operator": "LT", "value": str(to_ms)},
         ]
         return self._search(filters, {"propertyName": MODIFIED, "direction": "ASCENDING"}, properties, limit)
 
@@ -444,19 +520,20 @@ class HubSpotHook(BaseHook):
     ) -> ObjectPage:
         """First page of deals modified exactly at ``at_ms`` with an id above ``after_id``, by numeric id."""
         filters = [
-            deals.Filter(property_name=MODIFIED, operator="GTE", value=str(at_ms)),
-            deals.Filter(property_name=MODIFIED, operator="LT", value=str(at_ms + 1)),
-            deals.Filter(property_name="hs_object_id", operator="GT", value=str(after_id)),
+            {"propertyName": MODIFIED, "operator": "GTE", "value": str(at_ms)},
+            {"propertyName": MODIFIED, "operator": "LT", "value": str(at_ms + 1)},
+            {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
         ]
         return self._search(filters, {"propertyName": "hs_object_id", "direction": "ASCENDING"}, properties, limit)
 
-    def _search(self, filters: list[Any], sort: dict[str, str], properties: Sequence[str], limit: int) -> ObjectPage:
-        request = deals.PublicObjectSearchRequest(
-            filter_groups=[deals.FilterGroup(filters=filters)], sorts=[sort], properties=list(properties), limit=limit
-        )
-        response = self._call("search", "do_search", public_object_search_request=request)
-        after = response.paging.next.after if response.paging and response.paging.next else None
-        return ObjectPage([_object(model) for model in response.results or []], response.total, after)
+    def _search(
+        self, filters: list[dict[str, str]], sort: dict[str, str], properties: Sequence[str], limit: int
+    ) -> ObjectPage:
+        request = {"filterGroups": [{"filters": filters}], "sorts": [sort], "properties": list(properties),
+                   "limit": limit}  # fmt: skip
+        body = self._call("search", "do_search", public_object_search_request=request, _preload_content=False)
+        answer = _decode("search", body, _Objects)
+        return ObjectPage(answer.results, answer.total, answer.paging.after if answer.paging else None)
 
     def list_deals(
         self, properties: Sequence[str], *, archived: bool, after: str | None = None, limit: int = MAX_LIST_PAGE
@@ -465,9 +542,8 @@ class HubSpotHook(BaseHook):
         kwargs: dict[str, Any] = {"limit": limit, "properties": list(properties), "archived": archived}
         if after:
             kwargs["after"] = after
-        response = self._call("list", "get_page", **kwargs)
-        after = response.paging.next.after if response.paging and response.paging.next else None
-        return ObjectPage([_object(model) for model in response.results or []], None, after)
+        answer = _decode("list", self._call("list", "get_page", _preload_content=False, **kwargs), _Objects)
+        return ObjectPage(answer.results, None, answer.paging.after if answer.paging else None)
 
     def deal_contacts(self, deal_ids: Sequence[int]) -> dict[int, list[Association]]:
         """Every contact of each deal (v4 batch read, 1,000 deals a call, following per-deal paging)."""
@@ -475,26 +551,23 @@ class HubSpotHook(BaseHook):
         pending = [(deal_id, None) for deal_id in deal_ids]
         while pending:
             chunk, pending = pending[:MAX_ASSOCIATION_INPUTS], pending[MAX_ASSOCIATION_INPUTS:]
-            inputs = [associations_v4.PublicFetchAssociationsBatchRequest(id=str(deal_id), after=after)
-                      for deal_id, after in chunk]
-            response = self._call(
-                "associations", "get_page", "deals", "contacts",
-                associations_v4.BatchInputPublicFetchAssociationsBatchRequest(inputs=inputs),
-            )
-            for result in response.results or []:
-                deal_id = int(result._from.id)
-                for target in result.to or []:
-                    kinds = target.association_types or []
+            inputs = [{"id": str(deal_id), **({"after": after} if after else {})} for deal_id, after in chunk]
+            body = self._call("associations", "get_page", "deals", "contacts", {"inputs": inputs},
+                              _preload_content=False)  # fmt: skip
+            for result in _decode("associations", body, _Associations).results:
+                deal_id = result.source.id
+                for target in result.to:
+                    kinds = target.association_types
                     found.setdefault(deal_id, []).append(
                         Association(
                             deal_id=deal_id,
-                            contact_id=int(target.to_object_id),
+                            contact_id=target.to_object_id,
                             type_ids=tuple(sorted({kind.type_id for kind in kinds if kind.type_id is not None})),
                             labels=tuple(sorted({kind.label for kind in kinds if kind.label})),
                         )
                     )
-                if result.paging and result.paging.next and result.paging.next.after:
-                    pending.append((deal_id, result.paging.next.after))
+                if result.paging and result.paging.after:
+                    pending.append((deal_id, result.paging.after))
             # 207 errors name deals without associations (HubSpot answers those as errors): nothing to add.
         return found
 
@@ -503,11 +576,9 @@ class HubSpotHook(BaseHook):
         read: list[CrmObject] = []
         for start in range(0, len(contact_ids), MAX_BATCH_READ):
             chunk = contact_ids[start : start + MAX_BATCH_READ]
-            request = contacts.BatchReadInputSimplePublicObjectId(
-                inputs=[contacts.SimplePublicObjectId(id=str(contact_id)) for contact_id in chunk],
-                properties=list(properties),
-            )
-            response = self._call("contacts", "read", batch_read_input_simple_public_object_id=request)
-            read.extend(_object(model) for model in response.results or [])
+            request = {"inputs": [{"id": str(contact_id)} for contact_id in chunk], "properties": list(properties)}
+            body = self._call("contacts", "read", batch_read_input_simple_public_object_id=request,
+                              _preload_content=False)  # fmt: skip
+            read.extend(_decode("contacts", body, _Objects).results)
         got = {contact.id for contact in read}
         return read, [contact_id for contact_id in contact_ids if contact_id not in got]
