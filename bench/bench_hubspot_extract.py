@@ -205,7 +205,7 @@ def child(today: str, profile_path: str | None = None) -> None:
     end = dt.datetime.combine(dt.date.fromisoformat(today), dt.time(), tzinfo=dt.UTC)
     operator = HubSpotDealsToWarehouseOperator(
         task_id="extract_hubspot_deals", data_interval_start=end - dt.timedelta(days=400), data_interval_end=end,
-        full_refresh=False, since=None,
+        full_refresh=False, since=None, run_type="backfill", run_after=None,  # exactly this window, every time
     )  # fmt: skip
     page = os.sysconf("SC_PAGE_SIZE")
 

@@ -1,4 +1,4 @@
-"""HubSpot deals, their contacts and the deal pipeline stages into ``raw.hubspot_*``, one data interval per run."""
+"""HubSpot deals, their contacts and the deal pipeline stages into ``raw.hubspot_*``, from the high-water mark on."""
 
 from __future__ import annotations
 
@@ -11,22 +11,29 @@ from pin2deal.dag_defaults import DEFAULT_ARGS, RAW_HUBSPOT_DEALS
 from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator
 from pin2deal.tasks import migrate_warehouse
 
-# Cron of the runs (each reads the deals modified in its interval); override with PIN2DEAL_HUBSPOT_DEALS_SCHEDULE.
+# Cron of the runs; override with PIN2DEAL_HUBSPOT_DEALS_SCHEDULE.
 SCHEDULE = os.environ.get("PIN2DEAL_HUBSPOT_DEALS_SCHEDULE", "0 * * * *")
+# Each run re-reads this much before the high-water mark (HubSpot's search index lags writes).
+OVERLAP = dt.timedelta(minutes=float(os.environ.get("PIN2DEAL_HUBSPOT_OVERLAP_MINUTES", "10")))
+# A scheduled run waits until its interval's end is this old before reading (the overlap covers the rest).
+SEARCH_INDEX_LAG = dt.timedelta(seconds=float(os.environ.get("PIN2DEAL_HUBSPOT_SEARCH_LAG_SECONDS", "30")))
 
 DOC = """
 ### HubSpot deals
 
-Each run reads the deals whose `hs_lastmodifieddate` falls in its data interval (search API, keyset-paged,
-complete past the 10,000-result cap), their associated contacts and the deal pipeline stages, and merges them
-into `raw.hubspot_deals`, `raw.hubspot_contacts`, `raw.hubspot_deal_contacts`, `raw.hubspot_deal_ids` and
+Each run reads the deals whose `hs_lastmodifieddate` falls between the **high-water mark** (the end of the last
+completed read, minus a 10-minute overlap for HubSpot's search-index lag) and its interval's end (now, for a
+manual trigger without a logical date), so intervals skipped by the scheduler or lost to a failed run are covered
+by the next success. A backfill (`airflow backfill create`) re-reads exactly its own intervals. Search is
+keyset-paged, complete past the 10,000-result cap; with the deals come their contacts and the pipeline stages,
+merged into `raw.hubspot_deals`, `raw.hubspot_contacts`, `raw.hubspot_deal_contacts`, `raw.hubspot_deal_ids` and
 `raw.hubspot_pipeline_stages`. A run killed midway resumes from its watermark (`ops.watermarks`, source
-`hubspot.deals`); re-running an interval rewrites nothing that did not change. Bad values are loaded and listed
-in `ops.record_issues`.
+`hubspot.deals`); re-reading rewrites nothing that did not change. Bad values are loaded and listed in
+`ops.record_issues`.
 
-Trigger with **full_refresh** after a CRM migration or to pick up association changes and archived deals (HubSpot
-does not move a deal's modified date for those), or with **since** to re-read everything modified from a date.
-Backfill: `airflow backfill create --dag-id hubspot_deals --from-date A --to-date B`. See docs/hubspot.md.
+Trigger with **full_refresh** after a CRM migration (`airflow dags trigger hubspot_deals --conf
+'{"full_refresh": true}'`), or with **since** to re-read everything modified from a date. Deletions, drift and
+contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.md.
 """
 
 with DAG(
@@ -49,7 +56,7 @@ with DAG(
             type=["null", "string"],
             format="date",
             title="Since",
-            description="Read the deals modified from this date (UTC) to the interval's end.",
+            description="Read the deals modified from this date (UTC) to the run's end (interval end, or now).",
         ),
     },
     tags=["pin2deal", "hubspot", "extract"],
@@ -57,6 +64,8 @@ with DAG(
 ) as dag:
     extract = HubSpotDealsToWarehouseOperator(
         task_id="extract_hubspot_deals",
+        overlap=OVERLAP,
+        search_index_lag=SEARCH_INDEX_LAG,
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],
         execution_timeout=dt.timedelta(hours=6),

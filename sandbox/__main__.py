@@ -49,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--no-rate-limits", action="store_true")
     serve.add_argument("--hubspot-per-10s", type=int, default=HubSpotLimits.per_ten_seconds)
     serve.add_argument("--hubspot-search-per-s", type=int, default=HubSpotLimits.search_per_second)
+    serve.add_argument(
+        "--hubspot-index-lag", type=float, default=0.0, metavar="SECONDS",
+        help="a changed HubSpot deal or contact is found by the search only this many seconds later",
+    )
     serve.add_argument("--latency-ms", type=float, default=0.0)
     serve.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 5xx")
     serve.add_argument("--burst-rate", type=float, default=0.0, help="share of requests starting a 429 burst")
@@ -78,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         today=args.today,
         rate_limits=not args.no_rate_limits,
+        search_index_lag=args.hubspot_index_lag,
         hubspot=HubSpotLimits(per_ten_seconds=args.hubspot_per_10s, search_per_second=args.hubspot_search_per_s),
         faults=FaultRates(
             server_error=args.error_rate,

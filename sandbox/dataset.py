@@ -11,18 +11,39 @@ from typing import Any
 
 HUBSPOT_FILES = ("deals", "contacts")
 PINTEREST_FILES = ("campaigns", "ad_groups", "ads", "analytics")
+CONFIG_TEXT_FIELDS = ("hubspot_token", "today")  # what the HubSpot side cannot serve without
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    for _, record in read_numbered_jsonl(path):
+        yield record
+
+
+def read_numbered_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every non-blank line; a line that is not JSON fails naming the file and line."""
     if not path.exists():
         return
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield number, json.loads(line)
                 except json.JSONDecodeError as error:
                     raise ValueError(f"{path}:{number}: not a JSON value: {error}") from error
+
+
+def _numbered(path: Path) -> tuple[list[Any], list[int]]:
+    pairs = list(read_numbered_jsonl(path))
+    return [record for _, record in pairs], [number for number, _ in pairs]
+
+
+def _json_document(path: Path, default: Any) -> Any:
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: not a JSON document: {error.msg}") from error
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
@@ -51,6 +72,15 @@ class Dataset:
     ad_groups: list[dict[str, Any]] = field(default_factory=list)
     ads: list[dict[str, Any]] = field(default_factory=list)
     analytics: list[dict[str, Any]] = field(default_factory=list)
+    # Line of each record in its .jsonl file ("deals", "contacts"), when loaded from a directory.
+    lines: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, name: str, index: int) -> str:
+        """Names record ``index`` of HubSpot file ``name`` for an error: file and line (or position)."""
+        numbers = self.lines.get(name)
+        if numbers and index < len(numbers):
+            return f"hubspot/{name}.jsonl line {numbers[index]}"
+        return f"hubspot/{name}.jsonl record {index + 1}"
 
     @property
     def today(self) -> dt.date:
@@ -62,14 +92,30 @@ class Dataset:
         if not config_path.exists():
             raise FileNotFoundError(f"{root} is not a sandbox dataset: {config_path} is missing")
         hubspot, pinterest = root / "hubspot", root / "pinterest"
-        pipelines, properties = hubspot / "pipelines.json", hubspot / "properties.json"
+        config = _json_document(config_path, {})
+        if not isinstance(config, dict):
+            raise ValueError(f"{config_path}: must be a JSON object")
+        for key in CONFIG_TEXT_FIELDS:
+            if not isinstance(config.get(key), str) or not config[key]:
+                raise ValueError(f"{config_path}: field {key!r} is required (a non-empty string)")
+        try:
+            dt.date.fromisoformat(config["today"])
+        except ValueError:
+            raise ValueError(
+                f"{config_path}: field 'today' must be a date YYYY-MM-DD, got {config['today']!r}"
+            ) from None
+        if not isinstance(config.get("properties", {}), dict):
+            raise ValueError(f"{config_path}: field 'properties' must be an object of role -> property name")
+        deals, deal_lines = _numbered(hubspot / "deals.jsonl")
+        contacts, contact_lines = _numbered(hubspot / "contacts.jsonl")
         return cls(
-            config=json.loads(config_path.read_text(encoding="utf-8")),
-            deals=list(read_jsonl(hubspot / "deals.jsonl")),
-            contacts=list(read_jsonl(hubspot / "contacts.jsonl")),
-            pipelines=json.loads(pipelines.read_text()) if pipelines.exists() else {"results": []},
-            properties=json.loads(properties.read_text()) if properties.exists() else {"deals": [], "contacts": []},
+            config=config,
+            deals=deals,
+            contacts=contacts,
+            pipelines=_json_document(hubspot / "pipelines.json", {"results": []}),
+            properties=_json_document(hubspot / "properties.json", {"deals": [], "contacts": []}),
             **{name: list(read_jsonl(pinterest / f"{name}.jsonl")) for name in PINTEREST_FILES},
+            lines={"deals": deal_lines, "contacts": contact_lines},
         )
 
     def save(self, root: Path) -> None:

@@ -46,6 +46,8 @@ class SandboxSettings:
     seed: int = 7
     today: dt.date | None = None
     rate_limits: bool = True
+    # Seconds before HubSpot's search shows a changed deal or contact (its index lags writes); 0: at once.
+    search_index_lag: float = 0.0
     hubspot: HubSpotLimits = field(default_factory=HubSpotLimits)
     pinterest: PinterestLimits = field(default_factory=PinterestLimits)
     faults: FaultRates = field(default_factory=FaultRates)

@@ -52,6 +52,7 @@ from pin2deal.paths import SQL_DIR
 log = logging.getLogger(__name__)
 
 WATERMARK_SOURCE = "hubspot.deals"
+MARK_SCOPE = "high_water_mark"  # ops.watermarks scope of the end of the last completed read (hubspot_window.py)
 DEAL_ISSUES = "hubspot.deal"
 CONTACT_ISSUES = "hubspot.contact"
 # Applied to rows an upsert changes (new rows get both from the column defaults).
@@ -298,6 +299,27 @@ def read_watermark(conn: Connection, scope: str) -> tuple[dict[str, Any] | None,
         "SELECT position, completed FROM ops.watermarks WHERE source = %s AND scope = %s", (WATERMARK_SOURCE, scope)
     ).fetchone()
     return (row[0], row[1]) if row else (None, False)
+
+
+def read_mark(conn: Connection) -> dt.datetime | None:
+    """The high-water mark: the end of the last completed read of modified deals (``hubspot_window``)."""
+    position, _ = read_watermark(conn, MARK_SCOPE)
+    return dt.datetime.fromisoformat(position["read_to"]) if position else None
+
+
+def advance_mark(conn: Connection, read_to: dt.datetime, run_id: str) -> dt.datetime:
+    """Move the mark forward to ``read_to`` (never back: a late run that read less keeps the later mark)."""
+    row = conn.execute(
+        """INSERT INTO ops.watermarks (source, scope, position, completed, run_id, updated_at)
+           VALUES (%(source)s, %(scope)s, %(position)s, true, %(run_id)s, now())
+           ON CONFLICT (source, scope) DO UPDATE
+           SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()
+           WHERE (ops.watermarks.position ->> 'read_to')::timestamptz < (EXCLUDED.position ->> 'read_to')::timestamptz
+           RETURNING position ->> 'read_to'""",
+        {"source": WATERMARK_SOURCE, "scope": MARK_SCOPE, "position": Jsonb({"read_to": read_to.isoformat()}),
+         "run_id": run_id},
+    ).fetchone()
+    return read_to if row else (read_mark(conn) or read_to)
 
 
 def save_watermark(conn: Connection, scope: str, position: dict[str, Any], run_id: str, *, completed: bool) -> None:

@@ -23,7 +23,7 @@ from sandbox.hubspot.wire import HubSpotError
 
 def install(app: FastAPI, sandbox: Any) -> None:
     """Serve ``sandbox.dataset``'s HubSpot world on ``app`` (see the package docstring)."""
-    state = HubSpotState(sandbox.dataset, sandbox.now)
+    state = HubSpotState(sandbox.dataset, sandbox.now, search_index_lag=sandbox.settings.search_index_lag)
     app.state.hubspot = state
 
     @app.exception_handler(HubSpotError)

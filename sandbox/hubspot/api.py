@@ -115,7 +115,7 @@ def install_api(app: FastAPI, state: HubSpotState) -> None:
     async def search(object_type: str, request: Request) -> Response:
         table = _table(state, object_type)
         parsed = parse_search(table, await _json_body(request))
-        total, records = run_search(table, parsed)
+        total, records = run_search(table, parsed, table.hidden_from_search(state.now_ms()))
         names = _returned(table, parsed.properties)
         page: dict[str, Any] = {"total": total, "results": [record.to_json(names, table.known) for record in records]}
         end = parsed.offset + len(records)

@@ -14,7 +14,8 @@
 - ``limit`` 1..200 (default 10), ``after`` = the offset as digits. ``total`` counts every match; results stop at
   10,000 and an ``after`` of 10,000 or more is a 400, as on HubSpot. Paging is by offset, so records whose
   last-modified date changes while a client pages move between pages, exactly the hazard a real client faces.
-- Archived records are never found.
+- Archived records are never found. A record changed less than the sandbox's search index lag ago
+  (``SandboxSettings.search_index_lag``) is not found either, as HubSpot's index shows writes seconds late.
 
 Windows on the last-modified property are served from the ``(modified, id)`` index by bisection: a window with
 no other filter, sorted on that property, costs two bisections and one slice whatever the table size.
@@ -295,8 +296,10 @@ def _window(table: Table, group: list[Filter]) -> tuple[int, int, list[Filter]] 
     return low, high, rest
 
 
-def run_search(table: Table, request: SearchRequest) -> tuple[int, list[Record]]:
-    """``(total, page)`` for a parsed search request."""
+def run_search(
+    table: Table, request: SearchRequest, hidden: frozenset[int] = frozenset()
+) -> tuple[int, list[Record]]:
+    """``(total, page)`` for a parsed search request; ``hidden``: keys the search index does not show yet."""
     records = table.records
     start, stop = request.offset, min(request.offset + request.limit, RESULT_CAP)
     modified = table.kind.modified_property
@@ -308,8 +311,9 @@ def run_search(table: Table, request: SearchRequest) -> tuple[int, list[Record]]
     if len(windows) == 1 and windows[0] is not None and (sort_name == modified or (
             sort_name == "hs_object_id" and _one_instant(table, windows[0]))):
         low, high, rest = windows[0]
-        if rest or request.query:
-            keys = [key for key in table.by_modified[low:high] if _keep(table, records[str(key[1])], rest, request)]
+        if rest or request.query or hidden:
+            keys = [key for key in table.by_modified[low:high]
+                    if key[1] not in hidden and _keep(table, records[str(key[1])], rest, request)]
         else:
             keys = table.by_modified[low:high]
         total = len(keys)
@@ -321,7 +325,7 @@ def run_search(table: Table, request: SearchRequest) -> tuple[int, list[Record]]
 
     # No filter, id order: page the id index.
     if not request.groups and not request.query and sort_name in (None, "hs_object_id"):
-        ids = table.active_ids
+        ids = [key for key in table.active_ids if key not in hidden] if hidden else table.active_ids
         total = len(ids)
         positions = range(start, min(stop, total))
         chosen = [ids[total - 1 - p] for p in positions] if request.descending else ids[start:stop]
@@ -333,11 +337,11 @@ def run_search(table: Table, request: SearchRequest) -> tuple[int, list[Record]]
         for (low, high, rest) in windows:  # type: ignore[misc]
             for _, key in table.by_modified[low:high]:
                 record = records[str(key)]
-                if key not in matches and _keep(table, record, rest, request):
+                if key not in matches and key not in hidden and _keep(table, record, rest, request):
                     matches[key] = record
     else:
         for record in table.active():
-            if any(_keep(table, record, group, request) for group in groups):
+            if record.key not in hidden and any(_keep(table, record, group, request) for group in groups):
                 matches[record.key] = record
     return len(matches), _ordered(table, list(matches.values()), sort_name, request.descending)[start:stop]
 

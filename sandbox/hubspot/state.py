@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sandbox.dataset import Dataset
-from sandbox.hubspot.store import CONTACTS, DEALS, ObjectKind, Record, Table, record_from_json
+from sandbox.hubspot.store import CONTACTS, DEALS, ObjectKind, Record, Table, inferred_type, record_from_json
 from sandbox.hubspot.wire import HubSpotError, iso_ms, parse_instant, to_millis, validation_error
 
 _EPOCH_ISO = "2020-01-01T00:00:00.000Z"
@@ -26,12 +26,20 @@ def _not_found(what: str) -> HubSpotError:
 
 def normalise_properties(kind: str, properties: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Property definitions with every field the client's ``Property`` model requires (filled when a hand-written
-    properties.json leaves them out)."""
+    properties.json leaves them out). HubSpot's own properties keep HubSpot's type whatever the file says (a
+    ``hs_lastmodifieddate`` typed ``string`` would make every date filter compare text)."""
     group = {"deals": "dealinformation", "contacts": "contactinformation"}[kind]
+    if not isinstance(properties, list):
+        raise ValueError(f"hubspot/properties.json: {kind!r} must be a list of property definitions")
     completed = []
     for position, spec in enumerate(properties):
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise ValueError(f"hubspot/properties.json: {kind}[{position}] needs a 'name'")
+        if "type" in spec and not isinstance(spec["type"], str):
+            raise ValueError(f"hubspot/properties.json: {kind}[{position}] ({spec['name']!r}): 'type' must be a string")
+        builtin = inferred_type(spec["name"])
+        if builtin != "string":
+            spec = {**spec, "type": builtin}
         completed.append({
             "name": spec["name"], "label": spec["name"], "type": "string", "fieldType": "text", "groupName": group,
             "description": "", "options": [], "displayOrder": -1, "hidden": False, "formField": False,
@@ -69,14 +77,14 @@ def normalise_pipelines(document: dict[str, Any]) -> list[dict[str, Any]]:
     return pipelines
 
 
-def _load(kind: ObjectKind, rows: list[dict[str, Any]]) -> list[Record]:
+def _load(kind: ObjectKind, dataset: Dataset) -> list[Record]:
     # A million records are a million new containers: the cyclic GC would rescan them all many times over
     # (it roughly doubles the load time); none of them are cyclic garbage, so pause it while building.
     paused = gc.isenabled()
     gc.disable()
     try:
-        return [record_from_json(kind, row, f"hubspot/{kind.name}.jsonl record {number}")
-                for number, row in enumerate(rows, start=1)]
+        return [record_from_json(kind, row, dataset.where(kind.name, index))
+                for index, row in enumerate(getattr(dataset, kind.name))]
     finally:
         if paused:
             gc.enable()
@@ -85,27 +93,38 @@ def _load(kind: ObjectKind, rows: list[dict[str, Any]]) -> list[Record]:
 class HubSpotState:
     """Everything the HubSpot emulator serves, built from a dataset; ``clock()`` is the sandbox's ``now()``."""
 
-    def __init__(self, dataset: Dataset, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self, dataset: Dataset, clock: Callable[[], dt.datetime], *, search_index_lag: float = 0.0
+    ) -> None:
         self.config = dataset.config
         self.clock = clock
+        # A record changed now becomes visible to the search this many seconds later, as HubSpot's index lags.
+        self.index_lag_ms = round(search_index_lag * 1000)
         self.properties = {
             kind: normalise_properties(kind, dataset.properties.get(kind, [])) for kind in ("deals", "contacts")
         }
         schemas = {kind: {spec["name"]: spec for spec in specs} for kind, specs in self.properties.items()}
         self.pipelines = normalise_pipelines(dataset.pipelines)
-        self.contacts = Table(CONTACTS, schemas["contacts"], _load(CONTACTS, dataset.contacts))
-        self.deals = Table(DEALS, schemas["deals"], _load(DEALS, dataset.deals))
+        self.contacts = Table(CONTACTS, schemas["contacts"], _load(CONTACTS, dataset))
+        self.deals = Table(DEALS, schemas["deals"], _load(DEALS, dataset))
         self.tables = {"deals": self.deals, "contacts": self.contacts}
         self.deal_contacts: dict[str, list[str]] = {}
         for number, row in enumerate(dataset.deals, start=1):
             contacts = (row.get("associations") or {}).get("contacts") or []
             if contacts:
                 self.deal_contacts[str(row["id"])] = self._contact_ids(
-                    contacts, f"hubspot/deals.jsonl record {number} (id {row['id']!r}): associations.contacts"
+                    contacts, f"{dataset.where('deals', number - 1)} (id {row['id']!r}): associations.contacts"
                 )
 
     def now_ms(self) -> int:
         return to_millis(self.clock())
+
+    def changed(self, table: Table, records: Iterable[Record]) -> None:
+        """Records just written: hidden from the search until the index lag has passed."""
+        if self.index_lag_ms:
+            visible_at = self.now_ms() + self.index_lag_ms
+            for record in records:
+                table.unindexed[record.key] = visible_at
 
     # --- lookups -------------------------------------------------------------------------------------------------
     def deal(self, deal_id: str) -> Record:
@@ -148,6 +167,7 @@ class HubSpotState:
         self._set(record, properties)
         if body.get("bumpModified", True):
             self.deals.set_modified(record, self._instant(body, "modifiedAt"))
+        self.changed(self.deals, [record])
         return record
 
     def _set(self, record: Record, properties: dict[str, str | None]) -> None:
@@ -176,6 +196,7 @@ class HubSpotState:
             f"hs_v2_date_entered_{stage['id']}": closed_at,
         })
         self.deals.set_modified(record, self._instant(body, "modifiedAt"))
+        self.changed(self.deals, [record])
         return record
 
     def set_associations(self, deal_id: str, body: dict[str, Any]) -> list[str]:
@@ -233,6 +254,7 @@ class HubSpotState:
         self.deals.remove(merged)
         self.deals.merged_into[merged.id] = primary.id
         self.deals.set_modified(primary, self.now_ms())
+        self.changed(self.deals, [primary])
         return primary
 
     def re_id(self, body: dict[str, Any]) -> dict[str, str]:
@@ -260,6 +282,7 @@ class HubSpotState:
         moved = {old.id: self.deal_contacts.pop(old.id, []) for old, _ in pairs}
         for old, new in pairs:
             self._store_associations(new.id, moved[old.id])
+        self.changed(self.deals, [new for _, new in pairs])
         return {old.id: new.id for old, new in pairs}
 
     def bulk_touch(self, body: dict[str, Any]) -> tuple[list[str], int]:
@@ -279,6 +302,7 @@ class HubSpotState:
         for record in records:
             self._set(record, properties)
         self.deals.set_modified_many(records, millis)
+        self.changed(self.deals, records)
         return [record.id for record in records], millis
 
     def add_records(self, body: dict[str, Any]) -> dict[str, list[str]]:
@@ -311,6 +335,8 @@ class HubSpotState:
         for record in new_deals:
             self.deals.add(record)
         self.deal_contacts.update(associations)
+        self.changed(self.contacts, new_contacts)
+        self.changed(self.deals, new_deals)
         return {"deals": [record.id for record in new_deals], "contacts": [record.id for record in new_contacts]}
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.hubspot.wire import canonical, iso_ms, parse_instant
+from sandbox.hubspot.wire import CANONICAL, canonical, iso_ms, parse_instant
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,10 @@ def record_from_json(kind: ObjectKind, raw: dict[str, Any], where: str) -> Recor
         name: value if value is None or type(value) is str else _property_value(value, f"{where}: property {name!r}")
         for name, value in given.items()
     }
+    for name, value in properties.items():  # HubSpot's own datetimes must be instants (cheap when canonical)
+        if value and not CANONICAL.fullmatch(value) and inferred_type(name) == "datetime" and (
+                parse_instant(value) is None):
+            raise ValueError(f"{where}: property {name!r} is not an ISO-8601 or epoch-milliseconds instant: {value!r}")
     created = _instant_field(raw, "createdAt", properties.get("createdate"), where)
     updated = _instant_field(raw, "updatedAt", properties.get(kind.modified_property) or iso_ms(created), where)
     modified = parse_instant(properties.get(kind.modified_property))
@@ -170,6 +174,16 @@ class Table:
         self.reindex()
         self.merged_into: dict[str, str] = {}
         self.highest = max((record.key for record in self.records.values()), default=0)
+        self.unindexed: dict[int, int] = {}  # key -> when (epoch ms) the search index shows its last change
+
+    def hidden_from_search(self, now_ms: int) -> frozenset[int]:
+        """Keys of records changed less than the search index lag ago (``HubSpotState.changed``)."""
+        if not self.unindexed:
+            return frozenset()
+        for key, visible_at in list(self.unindexed.items()):
+            if visible_at <= now_ms:
+                del self.unindexed[key]
+        return frozenset(self.unindexed)
 
     def reindex(self) -> None:
         """Rebuild the indexes from ``records`` (load time, and batch mutations: cheaper than many insorts)."""
@@ -179,8 +193,12 @@ class Table:
         self.by_modified = sorted((record.modified, record.key) for record in active)
 
     def property_type(self, name: str) -> str:
+        """HubSpot's type for its own properties (whatever properties.json says), else the dataset's."""
+        builtin = inferred_type(name)
+        if builtin != "string":
+            return builtin
         spec = self.schema.get(name)
-        return spec.get("type", "string") if spec else inferred_type(name)
+        return spec.get("type", "string") if spec else builtin
 
     def get(self, object_id: str) -> Record | None:
         """The active record with this id, following merges to the surviving record as HubSpot does."""

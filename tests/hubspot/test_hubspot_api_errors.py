@@ -19,7 +19,7 @@ def _extract(**kwargs) -> dict:
     """The extraction task itself (its result is the XCom: counts and API statistics)."""
     operator = HubSpotDealsToWarehouseOperator(
         task_id="extract_hubspot_deals", data_interval_start=HOUR, data_interval_end=NEXT_HOUR, full_refresh=False,
-        since=None, **kwargs,
+        since=None, run_type="backfill", run_after=None, **kwargs,
     )  # fmt: skip
     return operator.execute({"run_id": "test"})
 
