@@ -34,7 +34,15 @@ from typing import Any
 from psycopg import ClientCursor, Connection
 from psycopg.types.json import Jsonb
 
-from pin2deal.hooks.hubspot_api import MAX_LIST_PAGE, MAX_SEARCH_PAGE, MODIFIED, Association, CrmObject, HubSpotHook
+from pin2deal.hooks.hubspot_api import (
+    MAX_LIST_PAGE,
+    MAX_SEARCH_PAGE,
+    MODIFIED,
+    MODIFIED_PROPERTY,
+    Association,
+    CrmObject,
+    HubSpotHook,
+)
 from pin2deal.hooks.warehouse import copy_upsert, replace_record_issues
 from pin2deal.hubspot_records import (
     CONTACT_COLUMNS,
@@ -71,11 +79,12 @@ class DealBatch:
     missing_contacts: list[int] = field(default_factory=list)
 
 
-def modified_ms(deal: CrmObject) -> int:
-    """The deal's ``hs_lastmodifieddate`` in epoch ms (the search's sort key), falling back to ``updatedAt``."""
+def modified_ms(deal: CrmObject, name: str = MODIFIED) -> int:
+    """The deal's ``hs_lastmodifieddate`` (a contact's ``lastmodifieddate``) in epoch ms (the search's sort key),
+    falling back to ``updatedAt``."""
     moment = None
     try:
-        moment = parse_timestamp(deal.properties.get(MODIFIED))
+        moment = parse_timestamp(deal.properties.get(name))
     except ValueError:
         pass
     moment = moment or deal.updated_at
@@ -96,8 +105,10 @@ def modified_deal_batches(
     *,
     batch_size: int = 1000,
     page_size: int = MAX_SEARCH_PAGE,
+    object_type: str = "deals",
 ) -> Iterator[DealBatch]:
-    """Every deal with ``position['from_ms'] <= hs_lastmodifieddate < end``, exactly once, in batches.
+    """Every deal with ``position['from_ms'] <= hs_lastmodifieddate < end``, exactly once, in batches (contacts
+    and their ``lastmodifieddate`` with ``object_type="contacts"``; the batch's ``deals`` are then contacts).
 
     ``position`` (JSON): ``from_ms`` (next lower bound, inclusive), ``seen_ids`` (deals at ``from_ms`` already
     read), ``instant`` (``{"at_ms", "after_id"}`` while one instant is read by id). See the module docstring.
@@ -115,7 +126,8 @@ def modified_deal_batches(
         before = snapshot()
         if instant is not None:
             page = hook.search_deals_modified_at(
-                properties, at_ms=instant["at_ms"], after_id=instant["after_id"], limit=page_size
+                properties, at_ms=instant["at_ms"], after_id=instant["after_id"], limit=page_size,
+                object_type=object_type,
             )
             pending.extend(deal for deal in page.objects if deal.id not in seen)
             if len(page.objects) < page_size:  # the instant is exhausted: continue after it
@@ -126,9 +138,12 @@ def modified_deal_batches(
         else:
             if from_ms >= end_ms:
                 break
-            page = hook.search_deals_modified(properties, from_ms=from_ms, to_ms=end_ms, limit=page_size)
+            page = hook.search_deals_modified(
+                properties, from_ms=from_ms, to_ms=end_ms, limit=page_size, object_type=object_type
+            )
             deals = page.objects
-            stamps = [modified_ms(deal) for deal in deals]
+            modified = MODIFIED_PROPERTY[object_type]
+            stamps = [modified_ms(deal, modified) for deal in deals]
             pending.extend(
                 deal for deal, at in zip(deals, stamps, strict=True) if not (at == from_ms and deal.id in seen)
             )
@@ -147,7 +162,7 @@ def modified_deal_batches(
         if done:
             break
         if snapshot() == before:  # only if the search broke its own filter or sort: fail rather than loop forever
-            raise RuntimeError(f"HubSpot search made no progress at {MODIFIED} {from_ms} (position {before})")
+            raise RuntimeError(f"HubSpot {object_type} search made no progress at {from_ms} (position {before})")
         if len(pending) > batch_size - page_size:  # one more page could overflow the batch (and its 1,000-deal calls)
             yield DealBatch(pending, snapshot())
             pending = []
@@ -212,6 +227,7 @@ class LoadCounts:
     deal_issues: int = 0
     contact_issues: int = 0
     missing_contacts: int = 0
+    association_errors: int = 0  # deals whose contacts could not be read: their stored links were kept
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -247,7 +263,7 @@ class DealBatchLoader:
                     self.conn, "raw.hubspot_contacts", CONTACT_COLUMNS, contacts, ["contact_id"],
                     extra_updates=CHANGED,
                 )
-                self._replace_associations(deal_ids, links)
+                self._replace_associations([deal_id for deal_id in deal_ids if deal_id in batch.associations], links)
                 with ClientCursor(self.conn) as cur:
                     cur.execute(self.after_page_sql, {"deal_ids": deal_ids})
                 replace_record_issues(self.conn, DEAL_ISSUES, map(str, deal_ids), deal_issues, self.run_id)
@@ -264,6 +280,7 @@ class DealBatchLoader:
         counts.deal_issues += len(deal_issues)
         counts.contact_issues += len(contact_issues)
         counts.missing_contacts += len(batch.missing_contacts)
+        counts.association_errors += sum(1 for deal_id in deal_ids if deal_id not in batch.associations)
 
     def _replace_associations(self, deal_ids: list[int], links: list[tuple[Any, ...]]) -> None:
         """A loaded deal's contacts are exactly those just read: drop the pairs that are gone, upsert the rest."""
@@ -293,21 +310,23 @@ def load_stages(conn: Connection, stages: list[Any]) -> int:
         )
 
 
-def read_watermark(conn: Connection, scope: str) -> tuple[dict[str, Any] | None, bool]:
+def read_watermark(
+    conn: Connection, scope: str, source: str = WATERMARK_SOURCE
+) -> tuple[dict[str, Any] | None, bool]:
     """(position, completed) of a scope, or (None, False) when it was never started."""
     row = conn.execute(
-        "SELECT position, completed FROM ops.watermarks WHERE source = %s AND scope = %s", (WATERMARK_SOURCE, scope)
+        "SELECT position, completed FROM ops.watermarks WHERE source = %s AND scope = %s", (source, scope)
     ).fetchone()
     return (row[0], row[1]) if row else (None, False)
 
 
-def read_mark(conn: Connection) -> dt.datetime | None:
+def read_mark(conn: Connection, source: str = WATERMARK_SOURCE) -> dt.datetime | None:
     """The high-water mark: the end of the last completed read of modified deals (``hubspot_window``)."""
-    position, _ = read_watermark(conn, MARK_SCOPE)
+    position, _ = read_watermark(conn, MARK_SCOPE, source)
     return dt.datetime.fromisoformat(position["read_to"]) if position else None
 
 
-def advance_mark(conn: Connection, read_to: dt.datetime, run_id: str) -> dt.datetime:
+def advance_mark(conn: Connection, read_to: dt.datetime, run_id: str, source: str = WATERMARK_SOURCE) -> dt.datetime:
     """Move the mark forward to ``read_to`` (never back: a late run that read less keeps the later mark)."""
     row = conn.execute(
         """INSERT INTO ops.watermarks (source, scope, position, completed, run_id, updated_at)
@@ -316,20 +335,23 @@ def advance_mark(conn: Connection, read_to: dt.datetime, run_id: str) -> dt.date
            SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = now()
            WHERE (ops.watermarks.position ->> 'read_to')::timestamptz < (EXCLUDED.position ->> 'read_to')::timestamptz
            RETURNING position ->> 'read_to'""",
-        {"source": WATERMARK_SOURCE, "scope": MARK_SCOPE, "position": Jsonb({"read_to": read_to.isoformat()}),
+        {"source": source, "scope": MARK_SCOPE, "position": Jsonb({"read_to": read_to.isoformat()}),
          "run_id": run_id},
     ).fetchone()
-    return read_to if row else (read_mark(conn) or read_to)
+    return read_to if row else (read_mark(conn, source) or read_to)
 
 
-def save_watermark(conn: Connection, scope: str, position: dict[str, Any], run_id: str, *, completed: bool) -> None:
+def save_watermark(
+    conn: Connection, scope: str, position: dict[str, Any], run_id: str, *, completed: bool,
+    source: str = WATERMARK_SOURCE,
+) -> None:
     conn.execute(
         """INSERT INTO ops.watermarks (source, scope, position, completed, run_id, updated_at)
            VALUES (%s, %s, %s, %s, %s, now())
            ON CONFLICT (source, scope) DO UPDATE
            SET position = EXCLUDED.position, completed = EXCLUDED.completed, run_id = EXCLUDED.run_id,
                updated_at = now()""",
-        (WATERMARK_SOURCE, scope, Jsonb(position), completed, run_id),
+        (source, scope, Jsonb(position), completed, run_id),
     )
 
 

@@ -10,7 +10,8 @@
   surviving record; 200, or 207 with one OBJECT_NOT_FOUND error listing the missing ids |
 | associations | ``POST /crm/v4/associations/{deals|0-3}/{contacts|0-1}/batch/read``: ``inputs[{id, after?}]``
   1..1,000; 500 contacts a page with ``paging.next.after`` per result; a deal without contacts (or unknown) is a
-  NO_ASSOCIATIONS_FOUND error of a 207, as HubSpot answers |
+  NO_ASSOCIATIONS_FOUND error of a 207, as HubSpot answers; a deal given an association error (mutation) is that
+  error in the 207 instead of its contacts |
 | properties | ``GET /crm/v3/properties/{type}`` and ``/{name}`` (404 when missing) |
 | pipelines | ``GET /crm/v3/pipelines/{deals|0-3}`` |
 
@@ -170,6 +171,9 @@ def install_api(app: FastAPI, state: HubSpotState) -> None:
                 raise validation_error(f"inputs[{number}].after must be a cursor returned as paging.next.after")
             start = int(after)
             record = source.get(deal_id)
+            if record is not None and record.id in state.association_errors:
+                errors.append(state.association_errors[record.id])
+                continue
             contacts = state.deal_contacts.get(record.id, []) if record is not None else []
             if not contacts[start:]:
                 errors.append({

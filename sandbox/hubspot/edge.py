@@ -110,7 +110,9 @@ class HubSpotGate:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() == "bearer" and token.strip() == self.token:
+                # The config's token (the private app's current one, see the token mutation), else the initial one.
+                current = self.sandbox.dataset.config.get("hubspot_token", self.token)
+                if scheme.lower() == "bearer" and token.strip() == current:
                     return None
         return error_response(401, "INVALID_AUTHENTICATION", AUTH_MESSAGE)
 

@@ -11,7 +11,15 @@ VALIDATION_ERROR naming the field, 404 OBJECT_NOT_FOUND for an unknown or archiv
   ``hs_v2_date_entered_<stage>`` = ``closedAt`` (default now); modified now.
 - ``deals/{id}/associations`` ``{"contacts": [ids], "mode"?: "set"|"add"|"remove"}``: change the deal's contacts;
   the deal's modified date does NOT move.
+- ``deals/{id}/association-error`` ``{"category"?, "message"?, "active"?: true}``: the deal's v4 association reads
+  answer this error in the 207's ``errors`` (context ``fromObjectId``) instead of its contacts, until cleared
+  with ``active`` false.
 - ``deals/{id}/archive`` ``{"archivedAt"?}``: gone from search, list and batch read; listed by ``archived=true``.
+- ``token`` ``{"token"}``: the private app's token is rotated: only this one is accepted from now on (the old
+  one answers 401, as a revoked token does).
+- ``deals/{id}/purge``: the deal is deleted for good (emptied from the recycle bin): listed nowhere.
+- ``contacts/{id}/update`` ``{"properties", "modifiedAt"?}``: set contact properties; its ``lastmodifieddate``
+  moves (default now), its deals' do not.
 - ``deals/merge`` ``{"primaryObjectId", "objectIdToMerge"}``: see ``HubSpotState.merge``.
 - ``deals/re-id`` ``{"ids"?: [ids], "firstId"?}``: new ids as a CRM migration gives; answers
   ``{"ids": {old: new}}``.
@@ -77,10 +85,35 @@ def install_mutations(app: FastAPI, state: HubSpotState) -> None:
         contacts = state.set_associations(deal_id, await _body(request))
         return json_response({"id": deal_id, "contacts": contacts})
 
+    @app.post(f"{PREFIX}/deals/{{deal_id}}/association-error", tags=["sandbox: hubspot"])
+    async def association_error(deal_id: str, request: Request) -> Response:
+        """Make a deal's association reads fail (a per-input error of the 207), or clear it."""
+        return json_response({"id": deal_id, "error": state.association_error(deal_id, await _body(request))})
+
     @app.post(f"{PREFIX}/deals/{{deal_id}}/archive", tags=["sandbox: hubspot"])
     async def archive(deal_id: str, request: Request) -> Response:
         """Archive a deal."""
         return _deal(state, state.archive(deal_id, await _body(request)))
+
+    @app.post(f"{PREFIX}/token", tags=["sandbox: hubspot"])
+    async def rotate_token(request: Request) -> Response:
+        """Rotate the private app's access token (the previous one is refused from now on)."""
+        token = (await _body(request)).get("token")
+        if not isinstance(token, str) or not token.strip():
+            raise validation_error("field 'token' must be a non-empty string")
+        state.config["hubspot_token"] = token.strip()
+        return json_response({"rotated": True})
+
+    @app.post(f"{PREFIX}/deals/{{deal_id}}/purge", tags=["sandbox: hubspot"])
+    async def purge(deal_id: str) -> Response:
+        """Delete a deal for good."""
+        return json_response({"id": state.purge(deal_id)})
+
+    @app.post(f"{PREFIX}/contacts/{{contact_id}}/update", tags=["sandbox: hubspot"])
+    async def update_contact(contact_id: str, request: Request) -> Response:
+        """Set contact properties; bumps its ``lastmodifieddate``."""
+        record = state.update_contact(contact_id, await _body(request))
+        return json_response(record.to_json(sorted(record.properties)))
 
     @app.post(f"{PREFIX}/deals/merge", tags=["sandbox: hubspot"])
     async def merge(request: Request) -> Response:

@@ -109,6 +109,8 @@ class HubSpotState:
         self.deals = Table(DEALS, schemas["deals"], _load(DEALS, dataset))
         self.tables = {"deals": self.deals, "contacts": self.contacts}
         self.deal_contacts: dict[str, list[str]] = {}
+        # deal id -> the 207 error entry its association reads answer instead of its contacts (fault injection)
+        self.association_errors: dict[str, dict[str, Any]] = {}
         for number, row in enumerate(dataset.deals, start=1):
             contacts = (row.get("associations") or {}).get("contacts") or []
             if contacts:
@@ -224,6 +226,48 @@ class HubSpotState:
             self.deal_contacts[deal_id] = contacts
         else:
             self.deal_contacts.pop(deal_id, None)
+
+    def association_error(self, deal_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Make the v4 association reads of a deal answer a per-input error (``active`` false clears it)."""
+        record = self.deal(deal_id)
+        if not body.get("active", True):
+            self.association_errors.pop(record.id, None)
+            return None
+        category = body.get("category") or "INTERNAL_ERROR"
+        message = body.get("message") or f"The associations of deal {record.id} could not be read. Try again later."
+        if not isinstance(category, str) or not isinstance(message, str):
+            raise validation_error("fields 'category' and 'message' must be strings")
+        error = {"status": "error", "category": category, "message": message,
+                 "context": {"fromObjectId": [record.id]}}
+        self.association_errors[record.id] = error
+        return error
+
+    def purge(self, deal_id: str) -> str:
+        """Delete a deal for good (emptied from the recycle bin): neither listed, archived, searched nor read."""
+        record = self.deals.records.get(str(deal_id))
+        if record is None:
+            raise _not_found(f"deal {deal_id} does not exist")
+        self.deals.remove(record)
+        self._store_associations(record.id, [])
+        self.association_errors.pop(record.id, None)
+        return record.id
+
+    def update_contact(self, contact_id: str, body: dict[str, Any]) -> Record:
+        """Set a contact's properties; its ``lastmodifieddate`` moves to ``modifiedAt`` (default now). Its deals'
+        modified dates do not move (as on HubSpot)."""
+        record = self.contacts.records.get(str(contact_id))
+        if record is None or record.archived:
+            raise _not_found(f"contact {contact_id} does not exist (or is archived)")
+        properties = body.get("properties") or {}
+        protected = ("hs_object_id", CONTACTS.modified_property)
+        if not isinstance(properties, dict) or any(
+                name in protected or (value is not None and not isinstance(value, str))
+                for name, value in properties.items()):
+            raise validation_error("field 'properties' must map property names (not the id or date) to strings")
+        self._set(record, properties)
+        self.contacts.set_modified(record, self._instant(body, "modifiedAt"))
+        self.changed(self.contacts, [record])
+        return record
 
     def archive(self, deal_id: str, body: dict[str, Any]) -> Record:
         record = self.deal(deal_id)

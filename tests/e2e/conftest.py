@@ -120,8 +120,14 @@ def e2e_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServe
 
 
 @pytest.fixture(scope="module")
+def e2e_env() -> dict[str, str]:
+    """Extra environment for the deployment's processes; a test module overrides it (e.g. a faster schedule)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def airflow_deployment(
-    warehouse_url: str, e2e_world: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+    warehouse_url: str, e2e_world: SandboxServer, tmp_path_factory: pytest.TempPathFactory, e2e_env: dict[str, str]
 ) -> Iterator[AirflowDeployment]:
     home = tmp_path_factory.mktemp("airflow-e2e")
     database = f"airflow_e2e_{uuid.uuid4().hex[:8]}"
@@ -148,6 +154,7 @@ def airflow_deployment(
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+        **e2e_env,
     }
     deployment = AirflowDeployment(home, env, metadata_url)
     deployment.cli("db", "migrate")

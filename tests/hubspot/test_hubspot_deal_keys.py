@@ -89,7 +89,8 @@ def test_a_merge_of_two_known_deals_keeps_the_survivors_key(hubspot_world, run_d
         f"{server.url}/_sandbox/hubspot/deals/merge", json={"primaryObjectId": "601", "objectIdToMerge": "602"}
     ).raise_for_status()
     today = server.app.state.sandbox.today
-    run_dag("hubspot_deals", dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC), conf={"since": today.isoformat()})
+    tomorrow = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    run_dag("hubspot_deals", tomorrow, conf={"since": today.isoformat()})
 
     keys = _keys(warehouse)
     assert keys["hubspot:601"] == "hubspot:601"

@@ -1,4 +1,4 @@
-"""The seeded world generator: determinism, the DESIGN.md dataset format, spec conformance and the world's rules."""
+"""The seeded world generator: determinism, the dataset format (docs/design.md), spec conformance, world rules."""
 
 from __future__ import annotations
 
@@ -208,6 +208,7 @@ def declared(spec: dict[str, Any], schema: dict[str, Any]) -> set[str]:
     return names
 
 
+@pytest.mark.pinterest_spec
 @pytest.mark.parametrize(
     ("file", "schema"),
     [("campaigns", "CampaignResponse"), ("ad_groups", "AdGroupResponse"), ("ads", "AdResponse")],
@@ -230,6 +231,7 @@ def test_pinterest_objects_match_the_v5_list_response_schemas(
     assert len({r["id"] for r in records}) == len(records)
 
 
+@pytest.mark.pinterest_spec
 def test_analytics_rows_use_real_column_names_and_add_up(world: Dataset, spec: dict[str, Any]) -> None:
     columns = set(spec["components"]["parameters"]["query_columns"]["schema"]["items"]["enum"])
     row_schema = json_schema(spec["components"]["schemas"]["AdsAnalyticsResponse"])
@@ -461,3 +463,17 @@ def test_each_kind_of_bad_record_is_there_as_documented(world: Dataset) -> None:
     assert found == {kind: expected for kind in gen.BAD_RECORD_KINDS}
     assert len(spoilt) == found.total() - found["phone_not_a_number"], "one spoilt field per deal"
     assert not [d["id"] for d in world.deals if d["id"] in spoilt and d["archived"]]
+
+
+def test_the_sample_channel_spend_csv_is_deterministic_and_valid(tmp_path: Path) -> None:
+    from pin2deal.channel_spend import parse_channel_spend
+
+    for name in ("a", "b"):
+        gen.generate(tmp_path / name, deals=50, seed=5, today=TODAY)
+    first = (tmp_path / "a" / gen.CHANNEL_SPEND_FILE).read_text()
+    assert first == (tmp_path / "b" / gen.CHANNEL_SPEND_FILE).read_text()
+    parsed = parse_channel_spend(first, "other_channels.csv")
+    assert parsed.issues == []
+    assert len(parsed.rows) == gen.HISTORY_DAYS * len(gen.OTHER_CHANNEL_SPEND)
+    assert {row[0] for row in parsed.rows} == {"google", "facebook", "instagram"}
+    assert max(row[2] for row in parsed.rows) == TODAY - dt.timedelta(days=1)

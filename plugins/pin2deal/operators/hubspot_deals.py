@@ -68,8 +68,10 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        data_interval_start: Any = "{{ data_interval_start }}",
-        data_interval_end: Any = "{{ data_interval_end }}",
+        # From dag_run: a run without a data interval (a manual trigger without a logical date) has no
+        # `data_interval_start` in its context at all, only a dag_run whose interval is None.
+        data_interval_start: Any = "{{ dag_run.data_interval_start }}",
+        data_interval_end: Any = "{{ dag_run.data_interval_end }}",
         full_refresh: Any = "{{ params.full_refresh }}",
         since: Any = "{{ params.since }}",
         run_type: Any = "{{ dag_run.run_type }}",

@@ -1,0 +1,20 @@
+-- Rule: what a counted Pinterest deal adds to mart.performance. A Pinterest-paid deal is a lead on its lead day and,
+-- when won, a won deal with its revenue (home currency) on its won day, for its ad account (resolved or not) and for
+-- each of its campaign, ad group and ad that resolved; a lead won by now also counts for its lead day's cohort.
+-- Won Pinterest deals, paid and organic, with and without an epik, feed the truth-vs-platform comparison.
+-- mart.performance sums these per grain and period (days, then weeks and months from the days).
+CREATE OR REPLACE VIEW mart.deal_contributions AS
+SELECT deal.stable_key, deal.report_account_id AS ad_account_id, deal.campaign_id, deal.ad_group_id, deal.ad_id,
+       event.day, event.leads, event.won, event.revenue, event.leads_won_to_date, event.pinterest_won,
+       event.pinterest_won_with_epik
+FROM mart.deal_attribution AS deal
+CROSS JOIN LATERAL (SELECT deal.channel = 'pinterest_paid' AS paid) AS kind
+CROSS JOIN LATERAL (
+    VALUES (deal.lead_day, kind.paid::integer, 0, 0::numeric, (kind.paid AND deal.is_won)::integer, 0, 0),
+           (deal.won_day, 0, kind.paid::integer, CASE WHEN kind.paid THEN COALESCE(deal.amount_home, 0) ELSE 0 END,
+            0, 1, (deal.epik IS NOT NULL)::integer)
+) AS event (day, leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik)
+WHERE deal.channel IN ('pinterest_paid', 'pinterest_organic')
+  AND deal.report_account_id IS NOT NULL
+  AND event.day IS NOT NULL
+  AND event.leads + event.won + event.leads_won_to_date + event.pinterest_won > 0;

@@ -1,0 +1,80 @@
+"""``HubSpotReconcileOperator``: deletions, drift and contact changes the modified-date search never shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+
+class HubSpotReconcileOperator(BaseOperator):
+    """List every HubSpot deal id and mark what raw holds accordingly (``deleted_at``, archive flags, never a
+    deleted row), load live deals raw lacks, and re-read the contacts modified since the last reconciliation.
+    See ``pin2deal.hubspot_reconcile``. Returns counts only (XCom)."""
+
+    template_fields: Sequence[str] = ("max_deleted_share",)
+    ui_color = "#ff7a59"
+
+    def __init__(
+        self,
+        *,
+        max_deleted_share: Any = "{{ params.max_deleted_share }}",
+        hubspot_conn_id: str = "hubspot_default",
+        warehouse_conn_id: str = "pin2deal_warehouse",
+        batch_size: int = 1000,
+        contacts_overlap: dt.timedelta = dt.timedelta(minutes=10),
+        search_index_lag: dt.timedelta = dt.timedelta(seconds=30),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_deleted_share = max_deleted_share
+        self.hubspot_conn_id = hubspot_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self.batch_size = batch_size
+        self.contacts_overlap = contacts_overlap
+        self.search_index_lag = search_index_lag
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from pin2deal.hooks.hubspot_api import HubSpotHook
+        from pin2deal.hooks.warehouse import WarehouseHook
+        from pin2deal.hubspot_reconcile import (
+            ReconcileCounts,
+            listed_deal_ids,
+            load_missing_deals,
+            mark_deleted_and_archived,
+            refresh_contacts,
+        )
+        from pin2deal.hubspot_records import DealTyping
+
+        run_id = str(context["run_id"])
+        share = float(self.max_deleted_share)
+        if not 0 <= share <= 1:
+            raise ValueError(f"max_deleted_share must be between 0 and 1, got {share}")
+        hubspot = HubSpotHook(self.hubspot_conn_id)
+        typing = DealTyping.for_portal(hubspot.settings.custom_properties, hubspot.deal_stages())
+        counts = ReconcileCounts()
+        started = dt.datetime.now(dt.UTC)
+        active = listed_deal_ids(hubspot, archived=False)
+        archived = listed_deal_ids(hubspot, archived=True)
+        counts.listed, counts.listed_archived = len(active), len(archived)
+        with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
+            conn.autocommit = True
+            verdict = mark_deleted_and_archived(
+                conn, active + archived, started=started, run_id=run_id, max_deleted_share=share
+            )
+            counts.deleted, counts.restored, counts.archive_changed = (
+                verdict["deleted"], verdict["restored"], verdict["archive_changed"]
+            )
+            counts.missing_loaded = load_missing_deals(
+                conn, hubspot, typing, [deal_id for deal_id, _, _ in active], run_id=run_id,
+                batch_size=self.batch_size,
+            )
+            mark = refresh_contacts(
+                conn, hubspot, typing, end=started - self.search_index_lag, overlap=self.contacts_overlap,
+                run_id=run_id, counts=counts,
+            )
+        counts.api = dict(hubspot.stats)
+        self.log.info("HubSpot reconciliation: %s; contacts read up to %s", counts.as_dict(), mark)
+        return {**counts.as_dict(), "contacts_read_to": mark and mark.isoformat()}
