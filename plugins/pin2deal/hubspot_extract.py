@@ -50,8 +50,8 @@ from pin2deal.hubspot_records import (
     DEAL_CONTACT_COLUMNS,
     STAGE_COLUMNS,
     DealTyping,
-    contact_row,
-    deal_row,
+    contact_rows,
+    deal_rows,
     stage_row,
 )
 from pin2deal.normalize import parse_timestamp, to_epoch_ms
@@ -245,16 +245,8 @@ class DealBatchLoader:
         self.after_page_sql = AFTER_DEAL_PAGE_SQL.read_text(encoding="utf-8")
 
     def __call__(self, batch: DealBatch) -> None:
-        deal_rows, deal_issues = [], []
-        for deal in batch.deals:
-            row, issues = deal_row(deal, self.typing)
-            deal_rows.append(row)
-            deal_issues.extend(issues)
-        contact_rows, contact_issues = [], []
-        for contact in batch.contacts:
-            row, issues = contact_row(contact, self.typing, self.region)
-            contact_rows.append(row)
-            contact_issues.extend(issues)
+        deals, deal_issues = deal_rows(batch.deals, self.typing)
+        contacts, contact_issues = contact_rows(batch.contacts, self.typing, self.region)
         deal_ids = [deal.id for deal in batch.deals]
         links = [
             (link.deal_id, link.contact_id, list(link.type_ids), list(link.labels))
@@ -263,12 +255,12 @@ class DealBatchLoader:
         ]
         with self.conn.transaction():
             self.conn.execute("SELECT set_config('pin2deal.run_id', %s, true)", (self.run_id,))
-            if deal_rows:
+            if deals:
                 self.counts.deals_changed += copy_upsert(
-                    self.conn, "raw.hubspot_deals", DEAL_COLUMNS, deal_rows, ["deal_id"], extra_updates=CHANGED
+                    self.conn, "raw.hubspot_deals", DEAL_COLUMNS, deals, ["deal_id"], extra_updates=CHANGED
                 )
                 self.counts.contacts_changed += copy_upsert(
-                    self.conn, "raw.hubspot_contacts", CONTACT_COLUMNS, contact_rows, ["contact_id"],
+                    self.conn, "raw.hubspot_contacts", CONTACT_COLUMNS, contacts, ["contact_id"],
                     extra_updates=CHANGED,
                 )
                 self._replace_associations([deal_id for deal_id in deal_ids if deal_id in batch.associations], links)
@@ -282,8 +274,8 @@ class DealBatchLoader:
             save_watermark(self.conn, self.scope, batch.position, self.run_id, completed=False)
         counts = self.counts
         counts.batches += 1
-        counts.deals += len(deal_rows)
-        counts.contacts += len(contact_rows)
+        counts.deals += len(deals)
+        counts.contacts += len(contacts)
         counts.associations += len(links)
         counts.deal_issues += len(deal_issues)
         counts.contact_issues += len(contact_issues)

@@ -37,7 +37,7 @@ from pin2deal.hubspot_extract import (
     read_watermark,
     save_watermark,
 )
-from pin2deal.hubspot_records import CONTACT_COLUMNS, DealTyping, contact_row
+from pin2deal.hubspot_records import CONTACT_COLUMNS, DealTyping, contact_rows
 from pin2deal.paths import SQL_DIR
 
 log = logging.getLogger(__name__)
@@ -168,12 +168,7 @@ def refresh_contacts(
         ids = [contact.id for contact in batch.deals]
         known = {row[0] for row in conn.execute(
             "SELECT contact_id FROM raw.hubspot_contacts WHERE contact_id = ANY(%s)", (ids,))}
-        rows, issues = [], []
-        for contact in batch.deals:
-            if contact.id in known:
-                row, found = contact_row(contact, typing, region)
-                rows.append(row)
-                issues.extend(found)
+        rows, issues = contact_rows([contact for contact in batch.deals if contact.id in known], typing, region)
         with conn.transaction():
             conn.execute("SELECT set_config('pin2deal.run_id', %s, true)", (run_id,))
             if rows:

@@ -58,8 +58,10 @@ FROM (
     SELECT DISTINCT ON (merged.stable_key) merged.stable_key AS merged_key, own.stable_key AS survivor_key
     FROM raw.hubspot_deals AS survivor
     JOIN raw.hubspot_deal_ids AS own ON own.alias_id = 'hubspot:' || survivor.deal_id
-    JOIN raw.hubspot_deal_ids AS merged
-      ON merged.alias_id = ANY(SELECT 'hubspot:' || merged_id FROM unnest(survivor.merged_object_ids) AS merged_id)
+    -- unnest, then join by key: an ANY(subquery) join condition is evaluated for every (page deal, id) pair, a
+    -- scan of the whole id map per page (58 s a page at 44,000 ids)
+    CROSS JOIN LATERAL unnest(survivor.merged_object_ids) AS merged_id
+    JOIN raw.hubspot_deal_ids AS merged ON merged.alias_id = 'hubspot:' || merged_id
     WHERE survivor.deal_id = ANY(%(deal_ids)s) AND merged.stable_key <> own.stable_key
     ORDER BY merged.stable_key, survivor.deal_id
 ) AS absorbed

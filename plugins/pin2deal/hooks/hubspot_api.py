@@ -6,6 +6,12 @@ its API objects bound once (each ``client.crm...`` access builds a new connectio
 tenacity policy for 429/5xx/transport errors (the client's ``retry=`` never retries POSTs, and exhausted urllib3
 retries escape as ``MaxRetryError``), single pages instead of ``get_all`` (which loads everything), and plain
 Python values out, so callers never see a generated model. Moving to HubSpot's date-versioned API is this file.
+
+The bulk reads (deal search and list, association and contact batches) go through the client's own API methods,
+with its auth, paths and error classes, but send plain JSON bodies and read the answer as raw bytes
+(``_preload_content=False``), decoded by ``msgspec`` straight into ``CrmObject``s: the client's models cost a
+``Configuration`` per request input (each one resets logger levels, which clears every logger's cache) and a
+model plus a ``dateutil`` parse per object, several times the CPU of everything else a deal needs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from functools import cached_property
 from typing import Any
 
 import hubspot
+import msgspec
 import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
@@ -68,9 +75,6 @@ _API_ERRORS = (
     pipelines.ApiException,
     properties.ApiException,
 )
-
-
-_SEARCH_MODELS = {"deals": deals, "contacts": contacts}
 
 
 class HubSpotAuthError(AirflowFailException):
@@ -125,15 +129,16 @@ class HubSpotSettings:
         )
 
 
-@dataclass(frozen=True)
-class CrmObject:
-    """A deal or contact as read: property strings exactly as HubSpot sent them, plus the envelope."""
+class CrmObject(msgspec.Struct, frozen=True, rename="camel"):
+    """A deal or contact as read: property strings exactly as HubSpot sent them, plus the envelope.
+
+    Also the wire schema: HubSpot's objects are decoded into it directly (``id`` arrives as a string)."""
 
     id: int
-    properties: dict[str, str | None]
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-    archived: bool
+    properties: dict[str, str | None] = {}
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    archived: bool = False
     archived_at: dt.datetime | None = None
 
 
@@ -188,15 +193,80 @@ def shared_limiter(conn_id: str, budget: str, limit: int, period: float) -> Rate
         return _LIMITERS[key]
 
 
-def _object(model: Any) -> CrmObject:
-    return CrmObject(
-        id=int(model.id),
-        properties=dict(model.properties or {}),
-        created_at=model.created_at,
-        updated_at=model.updated_at,
-        archived=bool(model.archived),
-        archived_at=model.archived_at,
-    )
+# The parts of HubSpot's answers pin2deal reads (every other field is skipped by the decoder).
+class _Cursor(msgspec.Struct):
+    after: str | None = None
+
+
+class _Paging(msgspec.Struct):
+    next: _Cursor | None = None
+
+    @property
+    def after(self) -> str | None:
+        return self.next.after if self.next else None
+
+
+class _Objects(msgspec.Struct):
+    """Search, list and batch-read answers."""
+
+    results: list[CrmObject] = []
+    total: int | None = None
+    paging: _Paging | None = None
+
+
+class _AssociationType(msgspec.Struct, rename="camel"):
+    type_id: int | None = None
+    label: str | None = None
+
+
+class _AssociationTarget(msgspec.Struct, rename="camel"):
+    to_object_id: int
+    association_types: list[_AssociationType] = []
+
+
+class _AssociationSource(msgspec.Struct):
+    id: int
+
+
+class _AssociationResult(msgspec.Struct, rename={"source": "from"}):
+    source: _AssociationSource
+    to: list[_AssociationTarget] = []
+    paging: _Paging | None = None
+
+
+class _AssociationError(msgspec.Struct, rename="camel"):
+    sub_category: str | None = None
+    context: dict[str, Any] = {}
+
+
+class _Associations(msgspec.Struct):
+    results: list[_AssociationResult] = []
+    errors: list[_AssociationError] = []  # 207 answers: one per deal that could not be read
+
+
+def _decode(kind: str, body: bytes, schema: type[Any]) -> Any:
+    """HubSpot's JSON answer as ``schema`` (numeric strings read as numbers, RFC 3339 strings as datetimes).
+
+    A property value sent as a JSON number or boolean is read as its JSON text, as the generated client did (it
+    stringifies); anything else that does not fit fails naming where (``$.results[3].createdAt``)."""
+    try:
+        return msgspec.json.decode(body, type=schema, strict=False)
+    except msgspec.ValidationError as error:
+        first = error
+    except msgspec.DecodeError as error:
+        raise HubSpotAPIError(f"HubSpot {kind} answered something that is not JSON: {error}") from error
+    try:
+        answer = msgspec.json.decode(body)
+        for item in answer.get("results") or []:
+            properties = item.get("properties") if isinstance(item, dict) else None
+            if isinstance(properties, dict):
+                item["properties"] = {
+                    name: value if value is None or isinstance(value, str) else msgspec.json.encode(value).decode()
+                    for name, value in properties.items()
+                }
+        return msgspec.convert(answer, schema, strict=False)
+    except (msgspec.ValidationError, AttributeError):
+        raise HubSpotAPIError(f"HubSpot {kind} answered JSON pin2deal cannot read: {first}") from first
 
 
 def _error_details(error: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -313,15 +383,24 @@ class HubSpotHook(BaseHook):
 
     # -- one call: budget, retries, errors ----------------------------------------------------------------------
     def _call(self, kind: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``method`` of the ``kind`` API object: the client's model, or with ``_preload_content=False`` the body's
+        bytes (read inside the attempt, so a connection dropped mid-body is retried like any transport error)."""
         api = self._apis[kind]
         limiter = self._search_limiter if kind in _SEARCH_KINDS.values() else self._burst_limiter
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        raw = kwargs.get("_preload_content") is False
 
         def attempt() -> Any:
             waited = limiter.acquire()
             self._count(f"requests.{kind}", waited_ms=waited * 1000)
             try:
-                return getattr(api, method)(*args, _request_timeout=timeout, **kwargs)
+                response = getattr(api, method)(*args, _request_timeout=timeout, **kwargs)
+                if not raw:
+                    return response
+                try:
+                    return response.data
+                finally:
+                    response.release_conn()
             except _API_ERRORS as error:
                 raise self._translate(error, kind) from error
             except urllib3.exceptions.HTTPError as error:
@@ -442,10 +521,10 @@ class HubSpotHook(BaseHook):
         object_type: str = "deals",
     ) -> ObjectPage:
         """First page of deals (or contacts) with ``from_ms <= last modified < to_ms``, oldest modification first."""
-        modified, model = MODIFIED_PROPERTY[object_type], _SEARCH_MODELS[object_type]
+        modified = MODIFIED_PROPERTY[object_type]
         filters = [
-            model.Filter(property_name=modified, operator="GTE", value=str(from_ms)),
-            model.Filter(property_name=modified, operator="LT", value=str(to_ms)),
+            {"propertyName": modified, "operator": "GTE", "value": str(from_ms)},
+            {"propertyName": modified, "operator": "LT", "value": str(to_ms)},
         ]
         return self._search(filters, {"propertyName": modified, "direction": "ASCENDING"}, properties, limit,
                             object_type)
@@ -455,26 +534,25 @@ class HubSpotHook(BaseHook):
         object_type: str = "deals",
     ) -> ObjectPage:
         """First page of deals (or contacts) modified exactly at ``at_ms`` with an id above ``after_id``, by id."""
-        modified, model = MODIFIED_PROPERTY[object_type], _SEARCH_MODELS[object_type]
+        modified = MODIFIED_PROPERTY[object_type]
         filters = [
-            model.Filter(property_name=modified, operator="GTE", value=str(at_ms)),
-            model.Filter(property_name=modified, operator="LT", value=str(at_ms + 1)),
-            model.Filter(property_name="hs_object_id", operator="GT", value=str(after_id)),
+            {"propertyName": modified, "operator": "GTE", "value": str(at_ms)},
+            {"propertyName": modified, "operator": "LT", "value": str(at_ms + 1)},
+            {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
         ]
         return self._search(filters, {"propertyName": "hs_object_id", "direction": "ASCENDING"}, properties, limit,
                             object_type)
 
     def _search(
-        self, filters: list[Any], sort: dict[str, str], properties: Sequence[str], limit: int,
+        self, filters: list[dict[str, str]], sort: dict[str, str], properties: Sequence[str], limit: int,
         object_type: str = "deals",
     ) -> ObjectPage:
-        model = _SEARCH_MODELS[object_type]
-        request = model.PublicObjectSearchRequest(
-            filter_groups=[model.FilterGroup(filters=filters)], sorts=[sort], properties=list(properties), limit=limit
-        )
-        response = self._call(_SEARCH_KINDS[object_type], "do_search", public_object_search_request=request)
-        after = response.paging.next.after if response.paging and response.paging.next else None
-        return ObjectPage([_object(model) for model in response.results or []], response.total, after)
+        request = {"filterGroups": [{"filters": filters}], "sorts": [sort], "properties": list(properties),
+                   "limit": limit}  # fmt: skip
+        kind = _SEARCH_KINDS[object_type]
+        body = self._call(kind, "do_search", public_object_search_request=request, _preload_content=False)
+        answer = _decode(kind, body, _Objects)
+        return ObjectPage(answer.results, answer.total, answer.paging.after if answer.paging else None)
 
     def list_deals(
         self, properties: Sequence[str], *, archived: bool, after: str | None = None, limit: int = MAX_LIST_PAGE
@@ -483,9 +561,8 @@ class HubSpotHook(BaseHook):
         kwargs: dict[str, Any] = {"limit": limit, "properties": list(properties), "archived": archived}
         if after:
             kwargs["after"] = after
-        response = self._call("list", "get_page", **kwargs)
-        after = response.paging.next.after if response.paging and response.paging.next else None
-        return ObjectPage([_object(model) for model in response.results or []], None, after)
+        answer = _decode("list", self._call("list", "get_page", _preload_content=False, **kwargs), _Objects)
+        return ObjectPage(answer.results, None, answer.paging.after if answer.paging else None)
 
     def deal_contacts(self, deal_ids: Sequence[int]) -> dict[int, list[Association]]:
         """Every contact of each deal (v4 batch read, 1,000 deals a call, following per-deal paging).
@@ -497,30 +574,28 @@ class HubSpotHook(BaseHook):
         pending = [(deal_id, None) for deal_id in deal_ids]
         while pending:
             chunk, pending = pending[:MAX_ASSOCIATION_INPUTS], pending[MAX_ASSOCIATION_INPUTS:]
-            inputs = [associations_v4.PublicFetchAssociationsBatchRequest(id=str(deal_id), after=after)
-                      for deal_id, after in chunk]
-            response = self._call(
-                "associations", "get_page", "deals", "contacts",
-                associations_v4.BatchInputPublicFetchAssociationsBatchRequest(inputs=inputs),
-            )
-            for result in response.results or []:
-                deal_id = int(result._from.id)
-                for target in result.to or []:
-                    kinds = target.association_types or []
+            inputs = [{"id": str(deal_id), **({"after": after} if after else {})} for deal_id, after in chunk]
+            body = self._call("associations", "get_page", "deals", "contacts", {"inputs": inputs},
+                              _preload_content=False)  # fmt: skip
+            answer = _decode("associations", body, _Associations)
+            for result in answer.results:
+                deal_id = result.source.id
+                for target in result.to:
+                    kinds = target.association_types
                     found.setdefault(deal_id, []).append(
                         Association(
                             deal_id=deal_id,
-                            contact_id=int(target.to_object_id),
+                            contact_id=target.to_object_id,
                             type_ids=tuple(sorted({kind.type_id for kind in kinds if kind.type_id is not None})),
                             labels=tuple(sorted({kind.label for kind in kinds if kind.label})),
                         )
                     )
-                if result.paging and result.paging.next and result.paging.next.after:
-                    pending.append((deal_id, result.paging.next.after))
-            for error in getattr(response, "errors", None) or []:  # a 200 answers a model without errors
-                if str(error.sub_category or "").endswith("NO_ASSOCIATIONS_FOUND"):
+                if result.paging and result.paging.after:
+                    pending.append((deal_id, result.paging.after))
+            for error in answer.errors:  # 207: per-deal errors beside the results
+                if (error.sub_category or "").endswith("NO_ASSOCIATIONS_FOUND"):
                     continue  # HubSpot answers a deal without contacts as an error: it has none
-                named = {int(i) for i in (error.context or {}).get("fromObjectId") or [] if str(i).isdigit()}
+                named = {int(i) for i in error.context.get("fromObjectId") or [] if str(i).isdigit()}
                 failed |= named or {deal_id for deal_id, _ in chunk}  # unnamed: none of the chunk is trusted
                 self._count("association_errors")
         for deal_id in failed:
@@ -532,11 +607,10 @@ class HubSpotHook(BaseHook):
         read: list[CrmObject] = []
         for start in range(0, len(deal_ids), MAX_BATCH_READ):
             chunk = deal_ids[start : start + MAX_BATCH_READ]
-            request = deals.BatchReadInputSimplePublicObjectId(
-                inputs=[deals.SimplePublicObjectId(id=str(deal_id)) for deal_id in chunk], properties=list(properties)
-            )
-            response = self._call("deal_batch", "read", batch_read_input_simple_public_object_id=request)
-            read.extend(_object(model) for model in response.results or [])
+            request = {"inputs": [{"id": str(deal_id)} for deal_id in chunk], "properties": list(properties)}
+            body = self._call("deal_batch", "read", batch_read_input_simple_public_object_id=request,
+                              _preload_content=False)  # fmt: skip
+            read.extend(_decode("deal_batch", body, _Objects).results)
         return read
 
     def read_contacts(self, contact_ids: Sequence[int], properties: Sequence[str]) -> tuple[list[CrmObject], list[int]]:
@@ -544,11 +618,9 @@ class HubSpotHook(BaseHook):
         read: list[CrmObject] = []
         for start in range(0, len(contact_ids), MAX_BATCH_READ):
             chunk = contact_ids[start : start + MAX_BATCH_READ]
-            request = contacts.BatchReadInputSimplePublicObjectId(
-                inputs=[contacts.SimplePublicObjectId(id=str(contact_id)) for contact_id in chunk],
-                properties=list(properties),
-            )
-            response = self._call("contacts", "read", batch_read_input_simple_public_object_id=request)
-            read.extend(_object(model) for model in response.results or [])
+            request = {"inputs": [{"id": str(contact_id)} for contact_id in chunk], "properties": list(properties)}
+            body = self._call("contacts", "read", batch_read_input_simple_public_object_id=request,
+                              _preload_content=False)  # fmt: skip
+            read.extend(_decode("contacts", body, _Objects).results)
         got = {contact.id for contact in read}
         return read, [contact_id for contact_id in contact_ids if contact_id not in got]
