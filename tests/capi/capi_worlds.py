@@ -50,7 +50,8 @@ def outbox_row(number: int, won_at: dt.datetime, **changes: Any) -> dict[str, An
         "contacts": [contact(number)],
         **changes,
     }
-    row["inputs_hash"] = hashlib.md5(json.dumps({k: v for k, v in row.items() if k != "deal_id"}, default=str).encode()).hexdigest()  # fmt: skip
+    inputs = json.dumps({key: value for key, value in row.items() if key != "deal_id"}, default=str)
+    row["inputs_hash"] = hashlib.md5(inputs.encode()).hexdigest()
     return row
 
 
