@@ -6,7 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +31,7 @@ from tests.capi.capi_worlds import (
     script_faults,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime.now(dt.UTC)
 
 
@@ -307,3 +312,48 @@ def test_transient_failures_outlasting_the_retries_fail_the_task_and_the_next_ru
     assert (summary["sent"], summary["possible_repeats"]) == (30, 0)
     assert set(received_counts(server).values()) == {1}
     assert {e["attempts"] for e in ledger(warehouse).values()} == {7}
+
+
+def test_a_worker_killed_between_request_and_ledger_write_is_resent_under_the_same_ids_and_flagged(
+    capi_sandbox, warehouse, send_conversions
+) -> None:
+    server = capi_sandbox(faults=FaultRates(hang_seconds=120))
+    rows = won_deals(1500)
+    arrange_outbox(warehouse, rows)
+    script_faults(server, ["lost_answer"])  # Pinterest processes the first request; its answer never comes
+    script = (
+        "from pin2deal.operators.pinterest_capi import PinterestConversionsOperator as Op\n"
+        "Op(task_id='send_conversions', request_timeout=300).execute({'run_id': 'killed'})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}"}
+    worker = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(received(server)) < 1000:
+            assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "the worker never sent its first request"
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert worker.poll() is None, "the worker must be waiting for the lost answer"
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        worker.wait(timeout=30)
+    first_batch = {row["event_id"] for row in rows[:1000]}
+    entries = ledger(warehouse)
+    assert {event_id for event_id, e in entries.items() if e["state"] == "in_flight"} == first_batch
+    assert len(entries) == 1000 and {e["run_id"] for e in entries.values()} == {"killed"}
+
+    summary = send_conversions(run_id="retry")
+
+    assert (summary["processed"], summary["sent"], summary["possible_repeats"]) == (1500, 1500, 1000)
+    counts = received_counts(server)
+    assert {event_id for event_id, count in counts.items() if count == 2} == first_batch
+    assert set(counts) == {row["event_id"] for row in rows} and max(counts.values()) == 2
+    entries = assert_every_deal_explained(warehouse, rows)
+    assert {event_id for event_id, e in entries.items() if e["possible_repeat"]} == first_batch
+    assert {e["attempts"] for event_id, e in entries.items() if event_id in first_batch} == {2}
+    for event in received(server)[1000:2000]:  # the re-sent first batch: same event_id and order_id
+        assert event["event_id"] in first_batch and event["deduplicated"]
+        assert event["event"]["custom_data"]["order_id"] == event["event_id"].removeprefix("won_")
+    assert_duplicates_flagged(server, warehouse)
+    assert send_conversions(run_id="again")["processed"] == 0
