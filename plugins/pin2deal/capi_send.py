@@ -230,9 +230,6 @@ class ConversionsSender:
                     "request_id": request_id,
                     "run_id": self.run_id,
                     "event_ids": [p.row["event_id"] for p in batch],
-                    "stable_keys": [p.row["stable_key"] for p in batch],
-                    "deal_ids": [p.row["deal_id"] for p in batch],
-                    "inputs_hashes": [p.row["inputs_hash"] for p in batch],
                     "payload_hashes": [p.payload_hash for p in batch],
                 },
             )
