@@ -91,9 +91,23 @@ def main() -> None:
             if run.state != "success":
                 sys.exit(f"{dag_id} ended {run.state}; see the task logs under {os.environ['AIRFLOW_HOME']}/logs")
             say(f"{dag_id}: {run.state}")
+            if dag_id == "pinterest_capi":
+                say_conversions(run)
     finally:
         server.stop()
     report(url)
+
+
+def say_conversions(run: Any) -> None:
+    """The sender's summary (its task's return value): what went to Pinterest and why the rest did not."""
+    task = next(ti for ti in run.get_task_instances() if ti.task_id == "send_conversions")
+    summary = task.xcom_pull(task_ids="send_conversions") or {}
+    reasons = ", ".join(f"{reason} {count}" for reason, count in summary.get("skipped_by_reason", {}).items())
+    say(
+        f"Conversions API: {summary.get('sent', 0)} won deals sent in {summary.get('requests', 0)} request(s), "
+        f"{summary.get('failed', 0)} refused, {summary.get('skipped', 0)} skipped ({reasons or 'none'}); "
+        "every decision is in ops.capi_ledger"
+    )
 
 
 def report(url: str) -> None:
