@@ -357,3 +357,25 @@ def test_a_worker_killed_between_request_and_ledger_write_is_resent_under_the_sa
         assert event["event"]["custom_data"]["order_id"] == event["event_id"].removeprefix("won_")
     assert_duplicates_flagged(server, warehouse)
     assert send_conversions(run_id="again")["processed"] == 0
+
+
+def test_an_event_of_unknown_outcome_that_became_unsendable_says_pinterest_may_have_it(
+    capi_sandbox, warehouse, send_conversions
+) -> None:
+    capi_sandbox()
+    row = won_deals(1)[0]
+    arrange_outbox(warehouse, [row])
+    warehouse.execute(
+        "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, attempts, request_id, run_id) "
+        "VALUES (%s, %s, %s, 'in_flight', 1, gen_random_uuid(), 'killed')",
+        (row["event_id"], row["stable_key"], row["deal_id"]),
+    )
+    assert send_conversions(dry_run=True)["skipped_by_reason"] == {"dry_run": 1}
+    assert ledger(warehouse)[row["event_id"]]["state"] == "in_flight"  # a dry run resolves nothing
+
+    arrange_outbox(warehouse, [outbox_row(1, row["won_at"], deal_consent=False)])
+    send_conversions()
+
+    entry = ledger(warehouse)[row["event_id"]]
+    assert (entry["state"], entry["reason"]) == ("skipped", "consent_denied")
+    assert "is unknown: Pinterest may have this event" in entry["error_message"]

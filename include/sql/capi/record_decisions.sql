@@ -1,6 +1,7 @@
 -- Events decided without a real request: skipped with a reason (dry_run and test_mode included, with the payload
 -- hash and, for test_mode, Pinterest's test verdict). A sent event is never touched; a dry or test run leaves an
--- in_flight event alone (its outcome is still unknown and the next real run resolves it).
+-- in_flight event alone (its outcome is still unknown and the next real run resolves it). A real skip of an event
+-- whose last request has an unknown outcome (e.g. too old by now) says so: Pinterest may have it.
 INSERT INTO ops.capi_ledger AS l (
     event_id, stable_key, deal_id, state, reason, inputs_hash, payload_hash, http_status, event_status,
     error_message, warning_message, run_id
@@ -21,7 +22,10 @@ ON CONFLICT (event_id) DO UPDATE SET
     payload_hash = EXCLUDED.payload_hash,
     http_status = EXCLUDED.http_status,
     event_status = EXCLUDED.event_status,
-    error_message = EXCLUDED.error_message,
+    error_message = CASE WHEN l.state = 'in_flight'
+                         THEN 'the outcome of request ' || l.request_id || ' is unknown: Pinterest may have this '
+                              || 'event; now ' || coalesce(EXCLUDED.error_message, EXCLUDED.reason)
+                         ELSE EXCLUDED.error_message END,
     warning_message = EXCLUDED.warning_message,
     run_id = EXCLUDED.run_id,
     updated_at = now()
