@@ -1,7 +1,9 @@
-"""Pinterest API v5 on the HTTP provider: ``PinterestHook`` (the plumbing) and ``PinterestAdsHook`` (Ads reads).
+"""Pinterest API v5 on the HTTP provider: ``PinterestHook`` (the plumbing), ``PinterestAdsHook`` (Ads reads) and
+``PinterestConversionsHook`` (the Conversions API).
 
-``PinterestHook`` owns what every Pinterest call needs, so that a hook per product (``PinterestAdsHook`` here, a
-``PinterestConversionsHook`` on ``pinterest_conversions_default`` later) only adds its endpoints:
+``PinterestHook`` owns what every Pinterest call needs, so that a hook per product (``PinterestAdsHook`` on
+``pinterest_ads_default``, ``PinterestConversionsHook`` on ``pinterest_conversions_default``) only adds its
+endpoints:
 
 - the connection: host/port/schema as ``HttpHook`` reads them (production ``https://api.pinterest.com``, the sandbox
   ``http://127.0.0.1:PORT``), the access token as password, settings and OAuth secrets in the extra. ``HttpHook``
