@@ -205,9 +205,8 @@ def check_conversions(conn: psycopg.Connection, expected: Expected, events: list
 # --- 4. no leak -----------------------------------------------------------------------------------------------------
 def airflow_texts() -> dict[str, str]:
     """Every place Airflow keeps what tasks said or returned: task log files, XCom, rendered templates, run confs."""
-    from sqlalchemy import text
-
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
     texts: dict[str, str] = {}
     logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
@@ -218,7 +217,7 @@ def airflow_texts() -> dict[str, str]:
     with create_session() as session:
         for label, query in (
             ("xcom", "SELECT dag_id, task_id, run_id, key, value FROM xcom"),
-            ("rendered template", "SELECT dag_id, task_id, run_id, '', rendered_fields FROM rendered_task_instance_fields"),
+            ("rendered", "SELECT dag_id, task_id, run_id, '', rendered_fields FROM rendered_task_instance_fields"),
             ("dag run conf", "SELECT dag_id, '', run_id, '', conf FROM dag_run"),
         ):
             for dag_id, task_id, run_id, key, value in session.execute(text(query)):
