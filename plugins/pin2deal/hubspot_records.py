@@ -21,6 +21,7 @@ from pin2deal.normalize import (
     normalize_email,
     normalize_phone,
     parse_bool,
+    parse_business_timestamp,
     parse_currency,
     parse_decimal,
     parse_id_list,
@@ -136,15 +137,27 @@ class _Typer:
             return None
 
 
+def _without_nul(properties: dict[str, Any], typer: _Typer) -> dict[str, Any]:
+    """PostgreSQL text and jsonb cannot hold NUL characters (some CRM imports carry them): removed and reported."""
+    if not any(isinstance(value, str) and "\x00" in value for value in properties.values()):
+        return properties
+    cleaned = dict(properties)
+    for name, value in properties.items():
+        if isinstance(value, str) and "\x00" in value:
+            cleaned[name] = value.replace("\x00", "")
+            typer.issues.append((typer.key, name, "contains a NUL character (removed)", None))
+    return cleaned
+
+
 def _stripped(value: str | None) -> str | None:
     return None if blank(value) else value.strip()
 
 
 def deal_row(deal: CrmObject, typing: DealTyping) -> tuple[tuple[Any, ...], list[Issue]]:
     """The ``raw.hubspot_deals`` row of a deal and its issues (field = the HubSpot property name)."""
-    props = deal.properties
     custom = typing.custom_properties
     typer = _Typer(str(deal.id))
+    props = _without_nul(deal.properties, typer)
 
     def prop(role: str) -> str | None:
         name = custom.get(role)
@@ -153,13 +166,13 @@ def deal_row(deal: CrmObject, typing: DealTyping) -> tuple[tuple[Any, ...], list
     amount = typer.value(parse_decimal, "amount", props.get("amount"))
     currency = typer.value(parse_currency, "deal_currency_code", props.get("deal_currency_code"))
     home_amount = typer.value(parse_decimal, "amount_in_home_currency", props.get("amount_in_home_currency"))
-    created = typer.value(parse_timestamp, "createdate", props.get("createdate"))
-    closed = typer.value(parse_timestamp, "closedate", props.get("closedate"))
+    created = typer.value(parse_business_timestamp, "createdate", props.get("createdate"))
+    closed = typer.value(parse_business_timestamp, "closedate", props.get("closedate"))
     modified = typer.value(parse_timestamp, "hs_lastmodifieddate", props.get("hs_lastmodifieddate"))
     pipeline, stage = _stripped(props.get("pipeline")), _stripped(props.get("dealstage"))
     flagged_won = typer.value(parse_bool, "hs_is_closed_won", props.get("hs_is_closed_won"))
     entered = {
-        name.removeprefix(STAGE_ENTERED_PREFIX): typer.value(parse_timestamp, name, value)
+        name.removeprefix(STAGE_ENTERED_PREFIX): typer.value(parse_business_timestamp, name, value)
         for name, value in props.items()
         if name.startswith(STAGE_ENTERED_PREFIX) and not blank(value)
     }
@@ -185,8 +198,8 @@ def contact_row(
     contact: CrmObject, typing: DealTyping, default_region: str
 ) -> tuple[tuple[Any, ...], list[Issue]]:
     """The ``raw.hubspot_contacts`` row of a contact and its issues (raw PII is never copied into an issue)."""
-    props = contact.properties
     typer = _Typer(str(contact.id))
+    props = _without_nul(contact.properties, typer)
     email = typer.value(normalize_email, "email", props.get("email"), keep_raw=False)
     phone_field = "phone" if not blank(props.get("phone")) else "mobilephone"
     region = phone_region(props.get("country"), default_region)
@@ -196,7 +209,7 @@ def contact_row(
     row = (
         contact.id, Jsonb(props), props.get("email"), email, props.get("phone"), props.get("mobilephone"), phone,
         _stripped(props.get("firstname")), _stripped(props.get("lastname")), consent,
-        typer.value(parse_timestamp, "createdate", props.get("createdate")),
+        typer.value(parse_business_timestamp, "createdate", props.get("createdate")),
         typer.value(parse_timestamp, "lastmodifieddate", props.get("lastmodifieddate")),
         contact.archived, _utc(contact.created_at), _utc(contact.updated_at),
     )  # fmt: skip
