@@ -70,17 +70,17 @@ def require_conversions(has_conversions: bool) -> None:
 
 @pytest.fixture
 def pipeline(dagbag, run_dag: Callable[..., Any]) -> Callable[..., list[str]]:
-    """``pipeline(expect={dag_id: state}, skip=(...))``: run every built DAG of the pipeline in order, each for
-    real; return the DAG ids run. A DAG not built yet ends the pipeline (its successors need it)."""
+    """``pipeline(skip=(...), conf={dag_id: params})``: run every built DAG of the pipeline in order, each for
+    real and successful; return the DAG ids run. A DAG not built yet ends the pipeline (its successors need it)."""
 
-    def run(expect: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> list[str]:
+    def run(skip: tuple[str, ...] = (), conf: dict[str, dict[str, Any]] | None = None) -> list[str]:
         ran = []
         for dag_id, logical_date, params in PIPELINE:
             if dagbag.get_dag(dag_id) is None:
                 break
             if dag_id in skip:
                 continue
-            run_dag(dag_id, logical_date, conf=params, expect=(expect or {}).get(dag_id, "success"))
+            run_dag(dag_id, logical_date, conf=(conf or {}).get(dag_id, params))
             ran.append(dag_id)
         return ran
 
