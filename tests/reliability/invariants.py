@@ -36,7 +36,10 @@ import psycopg
 from sandbox.dataset import Dataset
 
 FINAL_STATES = {"sent", "failed", "skipped"}
-_EMAIL_TOKEN = re.compile(r"[^\s\"'<>(),;:\[\]{}\\]+@[^\s\"'<>(),;:\[\]{}\\]+")
+_EMAIL_CHAR = r"[^\s\"'<>(),;:\[\]{}\\]"
+_LOCAL_PART = re.compile(rf"{_EMAIL_CHAR}+$")
+_DOMAIN = re.compile(rf"{_EMAIL_CHAR}+")
+MAX_EMAIL_CHARS = 254
 _PHONE_TOKEN = re.compile(r"\+?\d[\d ().\-]{6,}\d")
 MIN_PHONE_DIGITS = 9  # shorter digit runs are ids and dates, not phone numbers
 
@@ -238,13 +241,24 @@ def warehouse_texts(conn: psycopg.Connection) -> dict[str, str]:
     return texts
 
 
+def _email_tokens(content: str):
+    """Every ``local@domain`` around each ``@`` (linear in the text: a 10 MB value without ``@`` costs one scan)."""
+    at = content.find("@")
+    while at != -1:
+        local = _LOCAL_PART.search(content, max(0, at - MAX_EMAIL_CHARS), at)
+        domain = _DOMAIN.match(content, at + 1, at + 1 + MAX_EMAIL_CHARS)
+        if local and domain:
+            yield f"{local[0]}@{domain[0]}"
+        at = content.find("@", at + 1)
+
+
 def find_leaks(texts: dict[str, str], expected: Expected) -> list[str]:
     problems = []
     for where, content in texts.items():
         for secret in expected.secrets:
             if secret in content:
                 problems.append(f"{where}: contains a secret ({secret[:6]}...)")
-        for token in _EMAIL_TOKEN.findall(content):
+        for token in _email_tokens(content):
             if token.strip(".").lower() in expected.emails:
                 problems.append(f"{where}: contains an e-mail address of the dataset ({token[:3]}...)")
         for token in _PHONE_TOKEN.findall(content):

@@ -49,7 +49,12 @@ HUBSPOT_TASK = (
     "op = Op(task_id='extract_hubspot_deals', full_refresh=True, since=None, data_interval_start=None, "
     "data_interval_end=None, run_type='manual', run_after=None, batch_size=10)\n"
 )
-CAPI_TASK = (
+CAPI_TASK = (  # the pinterest_capi DAG's two tasks, in one process: fill the outbox, send
+    "from pin2deal.capi_send import fill_outbox\n"
+    "from pin2deal.hooks.warehouse import WarehouseHook\n"
+    "with WarehouseHook().get_conn() as conn:\n"
+    "    conn.autocommit = True\n"
+    "    fill_outbox(conn)\n"
     "from pin2deal.operators.pinterest_capi import PinterestConversionsOperator as Op\n"
     "op = Op(task_id='send_conversions', request_timeout=5.0, batch_size=10)\n"
 )
@@ -158,7 +163,7 @@ def test_two_runs_of_each_dag_at_once_load_and_send_everything_once(
 ) -> None:
     """A backfill overlapping the schedule: the extraction and the conversions sender each run twice at the same
     time, in two worker processes (plus the pipeline's own runs)."""
-    server = serve(world, faults=FaultRates(latency_ms=30))
+    server = serve(world, faults=FaultRates(latency_ms=300))  # each run takes seconds: they overlap
     first = [_operator_process(HUBSPOT_TASK) for _ in range(2)]
     outputs = [process.communicate(timeout=300)[0] for process in first]
     assert all(process.returncode == 0 for process in first), outputs
@@ -194,6 +199,30 @@ def test_a_sender_killed_mid_batch_is_finished_by_the_next_run_without_a_double_
     repeats = warehouse.execute("SELECT count(*) FROM ops.capi_ledger WHERE possible_repeat").fetchone()[0]
     assert repeats > 0, "the killed batch's events were re-sent under the same ids and flagged"
     assert_invariants(world, server, [*ran, "pinterest_capi"], extra_texts={"killed worker output": output})
+
+
+@pytest.mark.slow
+def test_an_extraction_killed_mid_page_loses_nothing_once_the_pipeline_runs_again(
+    tmp_path, serve, pipeline, assert_invariants, warehouse
+) -> None:
+    world = pipeline_world(tmp_path / "world", deals=600)
+    server = serve(world, faults=FaultRates(latency_ms=150))
+    worker = _operator_process(HUBSPOT_TASK)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and worker.poll() is None:
+            if warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] >= 100:
+                break  # at least one page committed, the next ones in flight
+            time.sleep(0.02)
+        assert worker.poll() is None, worker.communicate()[0][-3000:]
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        output = worker.communicate(timeout=30)[0]
+    assert 100 <= warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] < 600
+
+    ran = pipeline()
+
+    assert_invariants(world, server, ran, extra_texts={"killed worker output": output})
 
 
 def _throwaway_postgres(tmp_path):
