@@ -2,11 +2,11 @@
 -- else the deals whose raw rows changed since the last reconcile (and their lineage). The removed and added rows'
 -- contributions go to mart.performance_pending, which the performance step applies in its own transaction.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+SET LOCAL work_mem = '256MB';
 CREATE TEMP TABLE reconcile_changed (deal_id bigint PRIMARY KEY) ON COMMIT DROP;
 
 {% if full %}
 TRUNCATE mart.deal_attribution, mart.performance_pending;
-INSERT INTO reconcile_changed SELECT deal_id FROM raw.hubspot_deals;
 {% else %}
 INSERT INTO reconcile_changed
 SELECT deal_id FROM raw.hubspot_deals
@@ -40,7 +40,7 @@ FROM reconcile_changed AS changed
 JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self';
 
 INSERT INTO mart.performance_pending
-SELECT grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, period, period_start,
+SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
        -leads, -won, -revenue, -leads_won_to_date, -pinterest_won, -pinterest_won_with_epik
 FROM mart.deal_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
@@ -112,7 +112,7 @@ LEFT JOIN LATERAL (
 
 {% if not full %}
 INSERT INTO mart.performance_pending
-SELECT grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, period, period_start,
+SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
        leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik
 FROM mart.deal_contributions
 WHERE stable_key IN (
@@ -120,4 +120,6 @@ WHERE stable_key IN (
 );
 {% endif %}
 
-UPDATE ops.reconcile_runs SET deals_changed = (SELECT count(*) FROM reconcile_changed) WHERE run_id = %(run_id)s;
+UPDATE ops.reconcile_runs
+SET deals_changed = (SELECT count(*) FROM {% if full %}raw.hubspot_deals{% else %}reconcile_changed{% endif %})
+WHERE run_id = %(run_id)s;
