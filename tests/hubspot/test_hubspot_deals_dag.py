@@ -161,8 +161,10 @@ def test_associations_merges_archives_and_migrations(hubspot_world, run_dag, war
     assert _links(warehouse, 3) == [103, 104]
     assert deal_rows[new_id][3] == "6"
     keys = dict(warehouse.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
-    assert keys[str(new_id)] == keys["6"] == "6", "a migrated deal keeps its stable key"
-    assert keys["4"] == "4" and keys["3"] == "3", "an id, once keyed, keeps its key"
+    # A legacy id lives in its own namespace: the re-id'd deal's legacy id "6" is not HubSpot deal 6's id.
+    assert keys[f"hubspot:{new_id}"] == keys["legacy:6"] == f"hubspot:{new_id}"
+    assert keys["hubspot:6"] == "hubspot:6"
+    assert keys["hubspot:4"] == keys["hubspot:3"] == "hubspot:3", "a merge of known deals keeps the survivor's key"
     assert deal_rows[5][2] is False  # search never returns archived deals
 
     run_dag("hubspot_deals", tomorrow, conf={"full_refresh": True})

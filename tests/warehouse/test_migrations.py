@@ -128,3 +128,25 @@ def test_copy_upsert_insert_only_copies_straight_in_and_refuses_existing_keys(wa
     with pytest.raises(psycopg.errors.UniqueViolation), warehouse.transaction():
         copy_upsert(warehouse, "raw.t_insert_only", ["id", "v"], [(3, "c"), (2, "x")], ["id"], insert_only=True)
     assert warehouse.execute("SELECT id, v FROM raw.t_insert_only ORDER BY id").fetchall() == [(1, "a"), (2, "b")]
+
+
+def test_010_namespaces_the_existing_deal_aliases_and_keys(scratch_db: str, tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migration_files():
+        if path.name < "010":
+            (before / path.name).write_text(path.read_text())
+    with psycopg.connect(scratch_db) as conn:
+        apply_migrations(conn, before)
+        conn.execute(
+            "INSERT INTO raw.hubspot_deal_ids (alias_id, stable_key, via, deal_id) VALUES "
+            "('6', '6', 'self', 6), ('1006', '6', 'self', 1006), ('6-old', '6', 'legacy', 1006), "
+            "('7', '7', 'self', 7), ('8', '7', 'merged', 7)"
+        )
+        conn.commit()
+        apply_migrations(conn)
+        rows = conn.execute("SELECT alias_id, stable_key, via FROM raw.hubspot_deal_ids ORDER BY 1").fetchall()
+    assert rows == [
+        ("hubspot:1006", "hubspot:6", "self"), ("hubspot:6", "hubspot:6", "self"), ("hubspot:7", "hubspot:7", "self"),
+        ("hubspot:8", "hubspot:7", "merged"), ("legacy:6-old", "hubspot:6", "legacy"),
+    ]  # fmt: skip

@@ -1,0 +1,99 @@
+"""Stable deal keys cannot collide: namespaced aliases, a key never held by two live deals (flagged, naming
+both), a merge of two known deals keeps the survivor's key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from deal_worlds import HOUR, HOUR_MS, deal
+
+H = 3_600_000
+FIRST, SECOND = HOUR + dt.timedelta(hours=1), HOUR + dt.timedelta(hours=2)
+
+
+def _keys(warehouse) -> dict[str, str]:
+    return dict(warehouse.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
+
+
+def _key_issues(warehouse) -> list[tuple]:
+    return warehouse.execute(
+        "SELECT record_key, reason, raw_value FROM ops.record_issues WHERE source = 'hubspot.deal_key' ORDER BY 1"
+    ).fetchall()
+
+
+def test_a_legacy_id_equal_to_another_deals_hubspot_id_does_not_share_its_key(
+    hubspot_world, run_dag, warehouse
+) -> None:
+    hubspot_world([deal(101, HOUR_MS), deal(202, HOUR_MS + 1, legacy_deal_id="101")])
+
+    run_dag("hubspot_deals", FIRST)
+
+    keys = _keys(warehouse)
+    assert keys == {"hubspot:101": "hubspot:101", "hubspot:202": "hubspot:202", "legacy:101": "hubspot:202"}
+    assert _key_issues(warehouse) == []
+
+
+def test_a_cloned_deal_with_the_same_legacy_id_is_refused_the_key_and_flagged(
+    hubspot_world, run_dag, warehouse
+) -> None:
+    deals = [
+        deal(301, HOUR_MS, legacy_deal_id="SF-1"),
+        deal(401, HOUR_MS + 1, legacy_deal_id="SF-2"), deal(402, HOUR_MS + 2, legacy_deal_id="SF-2"),  # one page
+        deal(302, HOUR_MS + H, legacy_deal_id="SF-1"),  # cloned from 301 an hour later
+    ]  # fmt: skip
+    hubspot_world(deals)
+    run_dag("hubspot_deals", FIRST)
+    run_dag("hubspot_deals", SECOND)
+
+    keys = _keys(warehouse)
+    assert keys["hubspot:301"] == keys["legacy:SF-1"] == "hubspot:301"
+    assert keys["hubspot:302"] == "hubspot:302", "the clone keys itself: one key never belongs to two live deals"
+    assert keys["hubspot:401"] != keys["hubspot:402"]
+    selves = warehouse.execute(
+        "SELECT stable_key, count(*) FROM raw.hubspot_deal_ids WHERE via = 'self' GROUP BY 1 HAVING count(*) > 1"
+    ).fetchall()
+    assert selves == []
+    issues = _key_issues(warehouse)
+    assert issues[0] == (
+        "302",
+        "legacy id already keys live deal 301 (stable key hubspot:301): deal 302 keeps its own key hubspot:302",
+        "SF-1",
+    )
+    assert len(issues) == 2 and issues[1][0] in ("401", "402") and issues[1][2] == "SF-2"
+    assert {"401", "402"} <= set(issues[1][1].replace(",", " ").split()), "both deals are named"
+
+
+def test_a_deal_reimported_with_the_legacy_id_of_a_gone_deal_inherits_its_key(
+    hubspot_world, run_dag, warehouse
+) -> None:
+    server = hubspot_world([deal(501, HOUR_MS, legacy_deal_id="SF-3")])
+    run_dag("hubspot_deals", FIRST)
+    httpx.post(f"{server.url}/_sandbox/hubspot/deals/501/archive", json={}).raise_for_status()
+    today = server.app.state.sandbox.today
+    midnight = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+    run_dag("hubspot_deals", midnight, conf={"full_refresh": True})  # finds 501 archived
+    httpx.post(f"{server.url}/_sandbox/hubspot/deals", json={
+        "deals": [deal(502, HOUR_MS + H, legacy_crm_deal_id="SF-3")]}).raise_for_status()
+    run_dag("hubspot_deals", midnight, conf={"since": "2025-06-01"})
+
+    keys = _keys(warehouse)
+    assert keys["hubspot:502"] == keys["hubspot:501"] == "hubspot:501", "501 is archived: 502 carries its lineage"
+    assert _key_issues(warehouse) == []
+
+
+def test_a_merge_of_two_known_deals_keeps_the_survivors_key(hubspot_world, run_dag, warehouse) -> None:
+    server = hubspot_world([deal(601, HOUR_MS), deal(602, HOUR_MS + 1, legacy_deal_id="SF-6")])
+    run_dag("hubspot_deals", FIRST)
+    httpx.post(
+        f"{server.url}/_sandbox/hubspot/deals/merge", json={"primaryObjectId": "601", "objectIdToMerge": "602"}
+    ).raise_for_status()
+    today = server.app.state.sandbox.today
+    run_dag("hubspot_deals", dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC), conf={"since": today.isoformat()})
+
+    keys = _keys(warehouse)
+    assert keys["hubspot:601"] == "hubspot:601"
+    assert keys["hubspot:602"] == keys["legacy:SF-6"] == "hubspot:601", "the merged lineage is the survivor's alias"
+    assert warehouse.execute(
+        "SELECT count(*) FROM raw.hubspot_deal_ids WHERE via = 'self'"
+    ).fetchone() == (2,), "one self row per deal, the merged one included"
