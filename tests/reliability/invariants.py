@@ -164,7 +164,9 @@ def received_events(sandbox_url: str) -> list[dict[str, Any]]:
 
 def check_conversions(conn: psycopg.Connection, expected: Expected, events: list[dict[str, Any]]) -> list[str]:
     problems = []
-    keys = dict(conn.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
+    # A deal's own alias is 'hubspot:<id>' (namespaced keys), or '<id>' before them.
+    aliases = dict(conn.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
+    keys = {alias.removeprefix("hubspot:"): key for alias, key in aliases.items() if not alias.startswith("legacy:")}
     ledger = conn.execute("SELECT event_id, stable_key, state, possible_repeat FROM ops.capi_ledger").fetchall()
     by_key: dict[str, list[tuple]] = defaultdict(list)
     for row in ledger:
@@ -252,9 +254,15 @@ def _email_tokens(content: str):
         at = content.find("@", at + 1)
 
 
+MAX_XCOM_CHARS = 64 * 1024  # XCom carries counts and ids, never datasets
+
+
 def find_leaks(texts: dict[str, str], expected: Expected) -> list[str]:
+    """Secrets and personal data of the dataset in any text; and XCom values too big to be metadata."""
     problems = []
     for where, content in texts.items():
+        if where.startswith("xcom ") and len(content) > MAX_XCOM_CHARS:
+            problems.append(f"{where}: a {len(content)}-character XCom value (metadata only, at most {MAX_XCOM_CHARS})")
         for secret in expected.secrets:
             if secret in content:
                 problems.append(f"{where}: contains a secret ({secret[:6]}...)")
