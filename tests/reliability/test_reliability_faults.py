@@ -157,6 +157,25 @@ def test_an_expired_access_token_is_refreshed_and_a_revoked_refresh_token_fails_
     assert_invariants(world, server, ran, extra_secrets=("pinr.revoked-by-the-user",))
 
 
+def test_a_422_with_mixed_per_event_results_gives_each_deal_its_own_verdict(
+    world, serve, pipeline, assert_invariants, warehouse, require_conversions
+) -> None:
+    """Three won deals whose only won date is a closedate in the future (a rep's typo): Pinterest refuses those
+    events and processes the others of the same request (422); each verdict lands on its own deal."""
+    future = [world.add_deal(won_days_ago=-2, hs_v2_date_entered_closedwon=None) for _ in range(3)]
+    server = serve(world)
+
+    ran = pipeline()
+
+    rows = warehouse.execute(
+        "SELECT l.deal_id, l.state, l.http_status, l.error_message FROM ops.capi_ledger AS l WHERE l.http_status = 422"
+    ).fetchall()
+    failed = {deal_id: message for deal_id, state, _, message in rows if state == "failed"}
+    assert set(failed) == set(future) and all("in the future" in message for message in failed.values()), rows
+    assert any(state == "sent" for _, state, _, _ in rows), "the same 422 answer processed the other events"
+    assert_invariants(world, server, ran)
+
+
 @pytest.mark.slow
 def test_two_runs_of_each_dag_at_once_load_and_send_everything_once(
     world, serve, pipeline, assert_invariants, require_conversions
