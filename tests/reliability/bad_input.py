@@ -56,7 +56,7 @@ BOOL = "not a boolean"
 EMAIL = "not an email address"
 PHONE = "not a phone number"
 IMPLAUSIBLE = "implausible date (before 1980 or after 2099)"
-DEAL, CONTACT, ROW = "deal", "contact", "pinterest row"
+DEAL, CONTACT, ROW, CSV = "deal", "contact", "pinterest row", "spend CSV line"
 
 CASES: tuple[Case, ...] = (
     # amounts: separators, currency symbols, words, dates, huge and exotic numbers
@@ -155,6 +155,18 @@ CASES: tuple[Case, ...] = (
     # Only async report rows can name an ad the entity refresh did not list (the sync pull asks by listed ids):
     # this row goes through the report rows' converter (AdDayRows) with the hierarchy the run loaded.
     Case("unknown id", ROW, "AD_ID", "687199999999", "unknown ad id: not listed by the entity refresh"),
+    # other channels' spend, one CSV line per case (a bad line is not loaded; the good ones are)
+    Case("thousands separator", CSV, "spend", "1,250.00", NAN),
+    Case("currency symbol", CSV, "spend", "$120", NAN),
+    Case("negative", CSV, "spend", "-5", "negative"),
+    Case("empty", CSV, "spend", "", "missing"),
+    Case("absurd date", CSV, "day", "2025/06/01", "not an ISO date (YYYY-MM-DD)"),
+    Case("number as date", CSV, "day", "45812", "not an ISO date (YYYY-MM-DD)"),
+    Case("empty", CSV, "day", "", "missing"),
+    Case("currency symbol", CSV, "currency", "€", ISO),
+    Case("empty", CSV, "channel", "", "missing"),
+    Case("SQL metacharacters", CSV, "campaign", "=HYPERLINK(\"x\"); DROP TABLE raw.channel_spend", OK),
+    Case("unicode", CSV, "campaign", "Été 🌸 夏", OK),
 )
 
 

@@ -4,6 +4,7 @@ good records all loaded (the invariants). Then the inputs the sandbox itself mus
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -11,16 +12,18 @@ from pathlib import Path
 import pytest
 
 from sandbox.dataset import Dataset
-from tests.reliability.bad_input import CASES, CONTACT, DEAL, OK, ROW, Case
+from tests.reliability.bad_input import CASES, CONTACT, CSV, DEAL, OK, ROW, Case
 from tests.reliability.world import pipeline_world
 
-SOURCES = {DEAL: "hubspot.deal", CONTACT: "hubspot.contact", ROW: "pinterest.ad_daily"}
+SOURCES = {DEAL: "hubspot.deal", CONTACT: "hubspot.contact", ROW: "pinterest.ad_daily", CSV: "channel_spend.csv"}
+CSV_FILE = "spend-2025-06.csv"
 DEAL_COLUMNS = {"deal": "raw.hubspot_deals", "contact": "raw.hubspot_contacts"}
 
 
-def _plant(world, cases: tuple[Case, ...]) -> dict[int, str]:
-    """Put every case into the world; return case index -> the record key its issue is filed under."""
+def _plant(world, cases: tuple[Case, ...], csv_dir: Path) -> dict[int, str]:
+    """Put every case into the world (or the spend CSV); return case index -> the key its issue is filed under."""
     keys: dict[int, str] = {}
+    lines = [["channel", "campaign", "day", "spend", "currency"], ["meta", "Good line", "2025-06-01", "99.90", "USD"]]
     rows = sorted(world.dataset.analytics, key=lambda row: (row["DATE"], row["AD_ID"]))
     for index, case in enumerate(cases):
         fields = {case.field: case.raw, **dict(case.with_fields)}
@@ -32,6 +35,11 @@ def _plant(world, cases: tuple[Case, ...]) -> dict[int, str]:
             world.dataset.deals[-1]["associations"]["contacts"] = [str(contact_id)]
             keys[index] = str(contact_id)
             assert deal_id
+        elif case.record == CSV:
+            line = {"channel": "meta", "campaign": f"Spring {index}", "day": "2025-06-02", "spend": "120.00",
+                    "currency": "USD", case.field: case.raw}  # fmt: skip
+            lines.append([line["channel"], line["campaign"], line["day"], line["spend"], line["currency"]])
+            keys[index] = f"{CSV_FILE}:{len(lines)}"
         elif case.field == "AD_ID":  # a report row (see bad_input.py): converted after the run, not served
             keys[index] = f"{case.raw}/{rows[index]['DATE']}"
         else:
@@ -41,6 +49,9 @@ def _plant(world, cases: tuple[Case, ...]) -> dict[int, str]:
             else:
                 row[case.field] = case.raw
             keys[index] = f"{row['AD_ID']}/{row['DATE']}"
+    csv_dir.mkdir()
+    with (csv_dir / CSV_FILE).open("w", newline="", encoding="utf-8") as out:
+        csv.writer(out).writerows(lines)
     return keys
 
 
@@ -78,10 +89,10 @@ def test_every_bad_input_is_flagged_with_record_field_and_reason_and_the_good_re
     tmp_path, serve, pipeline, assert_invariants, warehouse
 ) -> None:
     world = pipeline_world(tmp_path / "world", deals=40)
-    keys = _plant(world, CASES)
+    keys = _plant(world, CASES, tmp_path / "spend")
     server = serve(world)
 
-    ran = pipeline()
+    ran = pipeline(conf={"attribution_reconcile": {"channel_spend_dir": str(tmp_path / "spend")}})
     _convert_report_rows(warehouse, world, keys)
 
     issues: dict[tuple[str, str], set[tuple[str, str]]] = {}
@@ -101,6 +112,10 @@ def test_every_bad_input_is_flagged_with_record_field_and_reason_and_the_good_re
         elif case.stored and case.record != ROW and (value := _stored(warehouse, case, keys[index])) != case.stored[1]:
             failures.append(f"#{index + 1} {case.field}={case.shown[:40]}: {case.stored[0]} = {value!r}")
     assert not failures, f"{len(failures)} of {len(CASES)} cases:\n" + "\n".join(failures)
+    if "attribution_reconcile" in ran:  # the good spend lines all loaded, the bad ones not
+        loaded = {row[0] for row in warehouse.execute("SELECT campaign FROM raw.channel_spend")}
+        good = {"Good line"} | {case.raw for case in CASES if case.record == CSV and case.expect == OK}
+        assert loaded == good, loaded
     big = warehouse.execute(
         "SELECT length(properties ->> 'dealname') FROM raw.hubspot_deals ORDER BY 1 DESC LIMIT 1"
     ).fetchone()[0]
