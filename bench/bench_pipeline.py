@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -121,6 +122,7 @@ def main(argv: list[str]) -> None:
         "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": urlsplit(server_url)._replace(path=f"/{name}").geturl(),
         **airflow_connections(f"http://127.0.0.1:{port}", config),
     }  # fmt: skip
+    results: list[tuple[str, dt.date, float, float, int]] = []
     hubspot = json.loads(env["AIRFLOW_CONN_HUBSPOT_DEFAULT"])
     hubspot["extra"].update(rate_limit_per_10s=100_000, search_per_second=10_000)  # the sandbox has no limits here
     env["AIRFLOW_CONN_HUBSPOT_DEFAULT"] = json.dumps(hubspot)
@@ -136,7 +138,6 @@ def main(argv: list[str]) -> None:
                 time.sleep(1)
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
         dags = {path.stem for path in (ROOT / "dags").glob("*.py")}
-        results = []
         for dag_id, logical_date, conf in steps(TODAY):
             if dag_id not in dags:
                 print(f"{dag_id}: not built in this checkout, skipped", flush=True)
@@ -163,3 +164,8 @@ def main(argv: list[str]) -> None:
         sandbox.wait(timeout=30)
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        failed = any(result[4] for result in results)
+        if failed:
+            print(f"logs kept in {home}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
