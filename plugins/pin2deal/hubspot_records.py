@@ -24,6 +24,7 @@ from pin2deal.normalize import (
     normalize_email,
     normalize_phone,
     parse_bool,
+    parse_business_timestamp,
     parse_currency,
     parse_decimal,
     parse_id_list,
@@ -146,6 +147,18 @@ def _typed(
 _json = msgspec.json.encode  # the JSON columns' encoder: C, several times json.dumps's speed
 
 
+def _without_nul(properties: dict[str, Any], record: int, issues: list[Issue]) -> dict[str, Any]:
+    """PostgreSQL text and jsonb cannot hold NUL characters (some CRM imports carry them): removed and reported."""
+    if not any(isinstance(value, str) and "\x00" in value for value in properties.values()):
+        return properties
+    cleaned = dict(properties)
+    for name, value in properties.items():
+        if isinstance(value, str) and "\x00" in value:
+            cleaned[name] = value.replace("\x00", "")
+            issues.append((str(record), name, "contains a NUL character (removed)", None))
+    return cleaned
+
+
 def _stripped(value: str | None) -> str | None:
     return (value.strip() or None) if value is not None else None
 
@@ -162,14 +175,15 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
     rows: list[tuple[Any, ...]] = []
     issues: list[Issue] = []
     for deal in deals:
-        props, deal_id = deal.properties, deal.id
+        deal_id = deal.id
+        props = _without_nul(deal.properties, deal_id, issues)
         get = props.get
         amount_raw = get("amount")
         entered = {}
         for stage_id, name in entered_names:
             raw = get(name)
             if raw is not None and raw.strip():
-                moment = _typed(parse_timestamp, raw, deal_id, name, issues)
+                moment = _typed(parse_business_timestamp, raw, deal_id, name, issues)
                 if moment:
                     entered[stage_id] = moment.isoformat()
         epik_raw = get(epik_name) if epik_name else None
@@ -178,8 +192,8 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
             deal_id, Jsonb(props, _json), _typed(parse_decimal, amount_raw, deal_id, "amount", issues), amount_raw,
             _typed(parse_currency, get("deal_currency_code"), deal_id, "deal_currency_code", issues),
             _typed(parse_decimal, get("amount_in_home_currency"), deal_id, "amount_in_home_currency", issues),
-            _typed(parse_timestamp, get("createdate"), deal_id, "createdate", issues),
-            _typed(parse_timestamp, get("closedate"), deal_id, "closedate", issues),
+            _typed(parse_business_timestamp, get("createdate"), deal_id, "createdate", issues),
+            _typed(parse_business_timestamp, get("closedate"), deal_id, "closedate", issues),
             _typed(parse_timestamp, get("hs_lastmodifieddate"), deal_id, "hs_lastmodifieddate", issues),
             _stripped(get("pipeline")), _stripped(get("dealstage")),
             _typed(parse_bool, get("hs_is_closed_won"), deal_id, "hs_is_closed_won", issues), Jsonb(entered, _json),
@@ -201,7 +215,8 @@ def contact_rows(
     rows: list[tuple[Any, ...]] = []
     issues: list[Issue] = []
     for contact in contacts:
-        props, contact_id = contact.properties, contact.id
+        contact_id = contact.id
+        props = _without_nul(contact.properties, contact_id, issues)
         get = props.get
         email, phone, mobile = get("email"), get("phone"), get("mobilephone")
         phone_field, phone_raw = ("phone", phone) if not blank(phone) else ("mobilephone", mobile)
@@ -212,7 +227,7 @@ def contact_rows(
             _typed(partial(normalize_phone, default_region=region), phone_raw, contact_id, phone_field, issues, False),
             _stripped(get("firstname")), _stripped(get("lastname")),
             _typed(parse_bool, get(consent_name), contact_id, consent_name, issues) if consent_name else None,
-            _typed(parse_timestamp, get("createdate"), contact_id, "createdate", issues),
+            _typed(parse_business_timestamp, get("createdate"), contact_id, "createdate", issues),
             _typed(parse_timestamp, get("lastmodifieddate"), contact_id, "lastmodifieddate", issues),
             contact.archived, _utc(contact.created_at), _utc(contact.updated_at),
         ))  # fmt: skip

@@ -41,6 +41,11 @@ _EPOCH_MS = re.compile(r"-?\d{1,15}")
 _EPIK = re.compile(r"[A-Za-z0-9_\-.~+/=]+")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_NUMBER_CHARS = 100  # PostgreSQL numeric holds more, but no CRM amount is this long: it is a paste accident
+MAX_EPIK_CHARS = 512  # Pinterest click ids are ~30-100 characters
+MAX_EMAIL_CHARS = 254  # RFC 5321
+# Business dates outside these years are typos or placeholders (epoch 0, 2999-12-31), not facts to compute with.
+PLAUSIBLE_YEARS = (1980, 2099)
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "granted", "opt_in", "opted_in"})
 _FALSE = frozenset({"false", "no", "n", "0", "off", "denied", "opt_out", "opted_out"})
 
@@ -54,6 +59,8 @@ def parse_decimal(value: str | None) -> Decimal | None:
     if blank(value):
         return None
     text = value.strip()
+    if len(text) > MAX_NUMBER_CHARS:
+        raise InvalidValue(f"number too long ({len(text)} characters)")
     if not _DECIMAL.fullmatch(text):
         raise InvalidValue("not a number")
     try:
@@ -91,6 +98,15 @@ def parse_timestamp(value: str | None) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC)
 
 
+def parse_business_timestamp(value: str | None) -> dt.datetime | None:
+    """``parse_timestamp`` for dates people type (created, closed, stage entered): outside ``PLAUSIBLE_YEARS`` is
+    an error, so a placeholder never becomes a time to close of 55 years."""
+    moment = parse_timestamp(value)
+    if moment is not None and not PLAUSIBLE_YEARS[0] <= moment.year <= PLAUSIBLE_YEARS[1]:
+        raise InvalidValue(f"implausible date (before {PLAUSIBLE_YEARS[0]} or after {PLAUSIBLE_YEARS[1]})")
+    return moment
+
+
 def to_epoch_ms(moment: dt.datetime) -> int:
     """An aware datetime as HubSpot's filter value for datetime properties (epoch milliseconds)."""
     if moment.tzinfo is None:
@@ -114,6 +130,8 @@ def validate_epik(value: str | None) -> str | None:
     """Pinterest's click id exactly as Pinterest issued it (sent raw to CAPI): no whitespace, no URL-encoding."""
     if blank(value):
         return None
+    if len(value) > MAX_EPIK_CHARS:
+        raise InvalidValue(f"too long ({len(value)} characters)")
     if any(char.isspace() for char in value):
         raise InvalidValue("contains whitespace")
     if _PERCENT_ESCAPE.search(value):
@@ -129,7 +147,7 @@ def normalize_email(value: str | None) -> str | None:
     if blank(value):
         return None
     email = value.strip().lower()
-    if not _EMAIL.fullmatch(email):
+    if len(email) > MAX_EMAIL_CHARS or not _EMAIL.fullmatch(email):
         raise InvalidValue("not an email address")
     return email
 

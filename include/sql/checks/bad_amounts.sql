@@ -1,5 +1,5 @@
 -- Warning: counted deals whose amount is negative or not a number (their revenue counts as 0).
-SELECT counted.stable_key, deal.deal_id, deal.amount_raw, deal.amount_in_home_currency
+SELECT counted.stable_key, deal.deal_id, left(deal.amount_raw, 200) AS amount_raw, deal.amount_in_home_currency
 FROM mart.counted_deals AS counted
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = counted.deal_id
 WHERE deal.amount < 0

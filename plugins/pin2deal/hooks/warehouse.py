@@ -170,6 +170,16 @@ class WarehouseHook(PostgresHook):
         return applied
 
 
+MAX_ISSUE_VALUE_CHARS = 200
+
+
+def _shortened(raw: str | None) -> str | None:
+    """An issue shows enough of the value to recognise it; a 10 MB paste stays in the raw table, not in ops."""
+    if raw is None or len(raw) <= MAX_ISSUE_VALUE_CHARS:
+        return raw
+    return f"{raw[:MAX_ISSUE_VALUE_CHARS]}... ({len(raw)} characters)"
+
+
 def replace_record_issues(
     conn: Connection,
     source: str,
@@ -182,7 +192,7 @@ def replace_record_issues(
     Called with every page loaded, so a record fixed at the source stops being reported on its next load.
     """
     keys = list(record_keys)
-    rows = list(issues)
+    rows = [(key, field, reason, _shortened(raw)) for key, field, reason, raw in issues]
     with conn.cursor() as cur:
         cur.execute("DELETE FROM ops.record_issues WHERE source = %s AND record_key = ANY(%s)", (source, keys))
         if rows:

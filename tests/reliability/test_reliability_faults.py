@@ -1,0 +1,299 @@
+"""The fault matrix, whole pipeline: each scenario injects its fault into runs of every built DAG and ends with the
+invariants of tests/reliability/invariants.py. tests/reliability/matrix.py maps every row of the issue's matrix to
+the test proving it (here or in the per-stage suites); docs/reliability.md shows that table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from sandbox.limits import Fault
+from sandbox.settings import FaultRates, HubSpotLimits
+from tests.conftest import ROOT
+from tests.reliability import invariants
+from tests.reliability.conftest import PIPELINE
+from tests.reliability.world import pipeline_world
+
+
+def _set_extra(name: str, **extra) -> None:
+    """Add ``extra`` to the ``AIRFLOW_CONN_<name>`` connection the sandbox fixture set."""
+    variable = f"AIRFLOW_CONN_{name.upper()}"
+    connection = json.loads(os.environ[variable])
+    connection["extra"] = {**connection.get("extra", {}), **extra}
+    os.environ[variable] = json.dumps(connection)
+
+
+def _operator_process(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A task in its own process (as a worker runs it): ``code`` builds an operator ``op`` and runs it."""
+    script = f"{code}\nprint('RESULT', op.execute({{'run_id': 'reliability__worker'}}), flush=True)\n"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+HUBSPOT_TASK = (
+    "from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator as Op\n"
+    "op = Op(task_id='extract_hubspot_deals', full_refresh=True, since=None, data_interval_start=None, "
+    "data_interval_end=None, run_type='manual', run_after=None, batch_size=10)\n"
+)
+CAPI_TASK = (  # the pinterest_capi DAG's two tasks, in one process: fill the outbox, send
+    "from pin2deal.capi_send import fill_outbox\n"
+    "from pin2deal.hooks.warehouse import WarehouseHook\n"
+    "with WarehouseHook().get_conn() as conn:\n"
+    "    conn.autocommit = True\n"
+    "    fill_outbox(conn)\n"
+    "from pin2deal.operators.pinterest_capi import PinterestConversionsOperator as Op\n"
+    "op = Op(task_id='send_conversions', request_timeout=5.0, batch_size=10)\n"
+)
+
+
+def test_baseline_the_whole_pipeline_without_faults_keeps_every_promise(
+    world, serve, pipeline, assert_invariants, warehouse
+) -> None:
+    server = serve(world)
+    ran = pipeline()
+    assert ran[:2] == ["hubspot_deals", "pinterest_spend"]
+    texts = assert_invariants(world, server, ran)
+    if "pinterest_capi" in ran:
+        states = dict(warehouse.execute("SELECT state, count(*) FROM ops.capi_ledger GROUP BY 1").fetchall())
+        assert states.get("sent", 0) >= 30, states  # the world's won deals are mostly sendable
+        assert len(invariants.received_events(server.url)) == states["sent"]
+
+    # The checker sees what the tasks said and returned, and it can fail: a lost deal, a leaked secret or e-mail.
+    assert "extract_hubspot_deals" in texts["captured task output"]
+    assert any(where.startswith("xcom hubspot_deals.extract_hubspot_deals") for where in texts)
+    expected = invariants.expected_from(world.dataset)
+    warehouse.execute("DELETE FROM raw.hubspot_deals WHERE deal_id = %s", (min(expected.deal_ids),))
+    token, email = world.dataset.config["hubspot_token"], sorted(expected.emails)[0]
+    warehouse.execute(
+        "INSERT INTO ops.watermarks (source, scope, position, completed) VALUES ('leak', 'x', %s, false)",
+        (Jsonb({"oops": f"Bearer {token} for <{email.upper()}>"}),),
+    )
+    problems, _ = invariants.check(warehouse, expected, sandbox_url=server.url, captured="", conversions=False)
+    assert [p.split(":")[0] for p in problems] == ["raw.hubspot_deals", *["warehouse ops.watermarks"] * 2], problems
+
+
+@pytest.mark.slow
+def test_5xx_429_dropped_and_hung_connections_on_every_endpoint_of_both_apis(
+    world, serve, pipeline, assert_invariants
+) -> None:
+    """Every other request of the whole pipeline fails, in turn: 5xx, 429 with Retry-After, a connection dropped
+    before the answer, an answer that never comes (the connection closes after 1 s); each is retried in its task."""
+    server = serve(world, faults=FaultRates(hang_seconds=1.0, retry_after_seconds=1))
+    hubspot, pinterest = server.app.state.sandbox.faults["hubspot"], server.app.state.sandbox.faults["pinterest"]
+    hubspot.script("/crm", [Fault.SERVER_ERROR, None, Fault.RATE_LIMIT, None, Fault.DROP_CONNECTION, None] * 20)
+    cycle = [Fault.RATE_LIMIT, None, Fault.SERVER_ERROR, None, Fault.DROP_CONNECTION, None, Fault.HANG, None]
+    pinterest.script("/v5/", cycle * 25)
+    _set_extra("hubspot_default", retry_initial_wait=0.05)
+
+    ran = pipeline()
+
+    assert len(hubspot._scripted) < 120 and len(pinterest._scripted) < 200, "the scripted faults were served"
+    assert_invariants(world, server, ran)
+
+
+@pytest.mark.slow
+def test_hubspot_rate_limit_storms_ten_secondly_secondly_and_daily(
+    tmp_path, serve, pipeline, assert_invariants
+) -> None:
+    """Our own budgets switched off (as when another app spends the portal's budget): the daily budget spent fails
+    the task at once with a clear message (no worker held until midnight); on a new day's budget the sandbox's real
+    10-second and per-second search windows answer 429s that the extraction waits out, losing nothing."""
+    from pin2deal.retrying import RetryAfterTooLong
+
+    world = pipeline_world(tmp_path / "world", deals=450)  # three search pages: more than one search a second
+    serve(world, rate_limits=True, hubspot=HubSpotLimits(daily=3))
+    _set_extra("hubspot_default", rate_limit_per_10s=10_000, search_per_second=10_000)
+    with pytest.raises(RetryAfterTooLong, match="daily request limit of the account is spent"):
+        _hubspot_operator().execute({"run_id": "reliability__daily"})
+
+    server = serve(world, rate_limits=True, hubspot=HubSpotLimits(per_ten_seconds=10, search_per_second=1))
+    _set_extra("hubspot_default", rate_limit_per_10s=10_000, search_per_second=10_000)
+    started = time.monotonic()
+    ran = pipeline(conf={"hubspot_deals": {"since": "2025-05-01"}})  # a search-based read
+    assert time.monotonic() - started > 5, "the 10-second window made the extraction wait"
+
+    texts = assert_invariants(world, server, ran)
+    stats = next(text for where, text in texts.items() if where.startswith("xcom hubspot_deals.extract_hubspot"))
+    assert "rate_limited.search" in stats and re.search(r"rate_limited\.(?!search)", stats), stats
+
+
+def _hubspot_operator():
+    from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator
+
+    return HubSpotDealsToWarehouseOperator(
+        task_id="extract_hubspot_deals", full_refresh=True, since=None, data_interval_start=None,
+        data_interval_end=None, run_type="manual", run_after=None,
+    )  # fmt: skip
+
+
+def test_an_expired_access_token_is_refreshed_and_a_revoked_refresh_token_fails_fast(
+    world, serve, pipeline, assert_invariants, run_dag
+) -> None:
+    """The refused refresh is a fail-fast error (no retries): the DAG run fails at once, naming what to fix."""
+    server = serve(world)
+    httpx.post(f"{server.url}/_sandbox/pinterest/expire-token").raise_for_status()
+    good = os.environ["AIRFLOW_CONN_PINTEREST_ADS_DEFAULT"]
+    _set_extra("pinterest_ads_default", refresh_token="pinr.revoked-by-the-user")
+    dag_id, logical_date, params = PIPELINE[1]
+
+    run_dag(dag_id, logical_date, conf=params, expect="failed")
+
+    os.environ["AIRFLOW_CONN_PINTEREST_ADS_DEFAULT"] = good
+    ran = pipeline()  # the expired token is refreshed with the valid refresh token
+    assert_invariants(world, server, ran, extra_secrets=("pinr.revoked-by-the-user",))
+
+
+def test_a_422_with_mixed_per_event_results_gives_each_deal_its_own_verdict(
+    world, serve, pipeline, assert_invariants, warehouse, require_conversions
+) -> None:
+    """Three won deals whose only won date is a closedate in the future (a rep's typo): Pinterest refuses those
+    events and processes the others of the same request (422); each verdict lands on its own deal."""
+    future = [world.add_deal(won_days_ago=-2, hs_v2_date_entered_closedwon=None) for _ in range(3)]
+    server = serve(world)
+
+    ran = pipeline()
+
+    rows = warehouse.execute(
+        "SELECT l.deal_id, l.state, l.http_status, l.error_message FROM ops.capi_ledger AS l WHERE l.http_status = 422"
+    ).fetchall()
+    failed = {deal_id: message for deal_id, state, _, message in rows if state == "failed"}
+    assert set(failed) == set(future) and all("in the future" in message for message in failed.values()), rows
+    assert any(state == "sent" for _, state, _, _ in rows), "the same 422 answer processed the other events"
+    assert_invariants(world, server, ran)
+
+
+@pytest.mark.slow
+def test_two_runs_of_each_dag_at_once_load_and_send_everything_once(
+    world, serve, pipeline, assert_invariants, require_conversions
+) -> None:
+    """A backfill overlapping the schedule: the extraction and the conversions sender each run twice at the same
+    time, in two worker processes (plus the pipeline's own runs)."""
+    server = serve(world, faults=FaultRates(latency_ms=300))  # each run takes seconds: they overlap
+    first = [_operator_process(HUBSPOT_TASK) for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0] for process in first]
+    assert all(process.returncode == 0 for process in first), outputs
+    ran = pipeline(skip=("pinterest_capi",))
+    senders = [_operator_process(CAPI_TASK) for _ in range(2)]
+    outputs += [process.communicate(timeout=300)[0] for process in senders]
+    assert all(process.returncode == 0 for process in senders), outputs[-2:]
+    assert_invariants(world, server, [*ran, "pinterest_capi"], extra_texts={"worker output": "\n".join(outputs)})
+
+
+@pytest.mark.slow
+def test_a_sender_killed_mid_batch_is_finished_by_the_next_run_without_a_double_conversion(
+    world, serve, pipeline, assert_invariants, warehouse, run_dag, require_conversions
+) -> None:
+    server = serve(world, faults=FaultRates(latency_ms=400))
+    ran = pipeline(skip=("pinterest_capi",))
+    worker = _operator_process(CAPI_TASK)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and worker.poll() is None:
+            counts = dict(warehouse.execute("SELECT state, count(*) FROM ops.capi_ledger GROUP BY 1").fetchall())
+            if counts.get("sent", 0) >= 10 and counts.get("in_flight", 0) > 0:  # mid-batch, after some batches
+                break
+            time.sleep(0.02)
+        assert worker.poll() is None, worker.communicate()[0][-3000:]
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        output = worker.communicate(timeout=30)[0]
+    assert warehouse.execute("SELECT count(*) FROM ops.capi_ledger WHERE state = 'in_flight'").fetchone()[0] > 0
+
+    run_dag(*PIPELINE[3][:2], conf=PIPELINE[3][2])
+
+    repeats = warehouse.execute("SELECT count(*) FROM ops.capi_ledger WHERE possible_repeat").fetchone()[0]
+    assert repeats > 0, "the killed batch's events were re-sent under the same ids and flagged"
+    assert_invariants(world, server, [*ran, "pinterest_capi"], extra_texts={"killed worker output": output})
+
+
+@pytest.mark.slow
+def test_an_extraction_killed_mid_page_loses_nothing_once_the_pipeline_runs_again(
+    tmp_path, serve, pipeline, assert_invariants, warehouse
+) -> None:
+    world = pipeline_world(tmp_path / "world", deals=600)
+    server = serve(world, faults=FaultRates(latency_ms=150))
+    worker = _operator_process(HUBSPOT_TASK)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and worker.poll() is None:
+            if warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] >= 100:
+                break  # at least one page committed, the next ones in flight
+            time.sleep(0.02)
+        assert worker.poll() is None, worker.communicate()[0][-3000:]
+        worker.send_signal(signal.SIGKILL)
+    finally:
+        output = worker.communicate(timeout=30)[0]
+    assert 100 <= warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] < 600
+
+    ran = pipeline()
+
+    assert_invariants(world, server, ran, extra_texts={"killed worker output": output})
+
+
+def _throwaway_postgres(tmp_path):
+    """A private PostgreSQL cluster (scripts/local_postgres.py's mechanics, in ``tmp_path``) this test may restart."""
+    spec = importlib.util.spec_from_file_location("throwaway_postgres", ROOT / "scripts" / "local_postgres.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.CLUSTER_DIR = tmp_path / "pg"
+    module.DATA_DIR, module.PORT_FILE = module.CLUSTER_DIR / "data", module.CLUSTER_DIR / "port"
+    return module
+
+
+@pytest.mark.slow
+def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes(
+    serve, tmp_path, tmp_path_factory, monkeypatch
+) -> None:
+    world = pipeline_world(tmp_path / "big-world", deals=600)
+    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    url = cluster.start()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
+        from pin2deal.hooks.warehouse import WarehouseHook
+
+        WarehouseHook().migrate()
+        serve(world, faults=FaultRates(latency_ms=150))
+        worker = _operator_process(HUBSPOT_TASK, {"AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": url})
+        with psycopg.connect(url, autocommit=True) as conn:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and worker.poll() is None:
+                if conn.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] >= 10:
+                    break
+                time.sleep(0.05)
+        assert worker.poll() is None, worker.communicate()[0][-3000:]
+        restart = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-m", "fast",
+                   "-w", "restart"]  # fmt: skip
+        threading.Thread(target=subprocess.run, args=(restart,), kwargs={"capture_output": True}).start()
+        output = worker.communicate(timeout=120)[0]
+        assert worker.returncode != 0, "the task fails when its database connection is cut"
+        cut = "terminating connection" in output or "server closed" in output
+        assert "Traceback" in output and cut, output[-2000:]
+        time.sleep(1)
+        cluster.start()  # back up (idempotent)
+
+        retry = _operator_process(HUBSPOT_TASK, {"AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": url})  # Airflow's retry
+        retried = retry.communicate(timeout=300)[0]
+        assert retry.returncode == 0, retried[-3000:]
+        with psycopg.connect(url, autocommit=True) as conn:
+            expected = invariants.expected_from(world.dataset)
+            expected.ad_days = set()  # only the extraction ran here
+            problems = invariants.check_raw_counts(conn, expected) + invariants.find_leaks(
+                {"worker output": output + retried, **invariants.warehouse_texts(conn)}, expected
+            )
+        assert not problems, problems
+    finally:
+        cluster.stop()
