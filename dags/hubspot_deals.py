@@ -27,6 +27,19 @@ in `ops.record_issues`.
 Trigger with **full_refresh** after a CRM migration or to pick up association changes and archived deals (HubSpot
 does not move a deal's modified date for those), or with **since** to re-read everything modified from a date.
 Backfill: `airflow backfill create --dag-id hubspot_deals --from-date A --to-date B`. See docs/hubspot.md.
+
+**If it fails**: read the failed task's log and its own "If it fails" note (Task details); the alert quotes it.
+"""
+
+EXTRACT_DOC = """
+Reads the deals modified in the run's interval (or every deal with `full_refresh`, or from `since`), their contacts
+and the pipeline stages, and merges them into `raw.hubspot_*`. Returns the counts (deals, contacts, pages, record
+issues) shown in the XCom tab. Runs in the `hubspot_api` pool; paces itself to the app's rate budgets.
+
+**If it fails**: a 401/403 names the connection `hubspot_default` and the missing scope or expired token (fix it,
+then clear the task); a missing property names its role (fix the connection extra's `properties`); a DAILY
+rate-limit error means the portal's daily quota is spent (clear the task tomorrow). Anything else: clear the task;
+it resumes after the last committed batch (`ops.watermarks`, source `hubspot.deals`), nothing is duplicated.
 """
 
 with DAG(
@@ -59,6 +72,13 @@ with DAG(
         task_id="extract_hubspot_deals",
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],
+        # A full refresh of a large portal is search-bound (5 requests/s): hours, not minutes. Retries resume from
+        # the watermark, so they are cheap; minutes apart because the usual cause is an API outage.
         execution_timeout=dt.timedelta(hours=6),
+        retries=4,
+        retry_delay=dt.timedelta(minutes=2),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=dt.timedelta(minutes=30),
+        doc_md=EXTRACT_DOC,
     )
     migrate_warehouse() >> extract
