@@ -94,6 +94,10 @@ def main() -> None:
     finally:
         server.stop()
     report(url)
+    say(
+        "open it in Airflow's own UI: `make ui` runs Airflow (api-server, scheduler, dag-processor, triggerer) on this "
+        "warehouse and the sandbox and prints the URL and login; the pin2deal page is in its menu; `make stop` stops it"
+    )
 
 
 def report(url: str) -> None:
