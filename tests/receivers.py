@@ -29,12 +29,12 @@ class SlackWebhook:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/services/T000/B000/secret-webhook-path"
+        self.base, self.path = f"http://127.0.0.1:{self.port}", "/services/T000/B000/secret-webhook-path"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def connection(self) -> str:
-        """``AIRFLOW_CONN_PIN2DEAL_SLACK``: the webhook URL as the connection's host."""
-        return json.dumps({"conn_type": "http", "host": self.url})
+        """``AIRFLOW_CONN_PIN2DEAL_SLACK``: the webhook's base as the host, its secret path as the password."""
+        return json.dumps({"conn_type": "http", "host": self.base, "password": self.path})
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -19,8 +19,8 @@ from airflow.sdk import BaseHook
 from airflow.sdk.bases.notifier import BaseNotifier
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-# An http connection whose host is the Slack incoming-webhook URL (https://hooks.slack.com/services/...); the URL
-# is the secret, so it is read from the connection and never logged.
+# An http connection to a Slack incoming webhook: host https://hooks.slack.com, password /services/T.../B.../...
+# (the path is the secret: read from the connection, never logged).
 SLACK_CONN_ID = "pin2deal_slack"
 # An smtp connection (host, port, login, password; extra: {"to": "a@x, b@y", "from_email": ..., "disable_tls"}).
 SMTP_CONN_ID = "pin2deal_smtp"
@@ -68,11 +68,12 @@ def alert_text(title: str, context: Mapping[str, Any]) -> str:
 
 
 def _slack_url(conn: Any) -> str:
+    """Host = the webhook's base (``https://hooks.slack.com``), password = its secret path (masked in logs like any
+    password); a host holding the whole URL works too."""
     host = conn.host or ""
-    if "://" in host:
-        return host
     port = f":{conn.port}" if conn.port else ""
-    return f"{conn.schema or 'https'}://{host}{port}/{(conn.password or '').lstrip('/')}"
+    base = host if "://" in host else f"{conn.schema or 'https'}://{host}{port}"
+    return f"{base.rstrip('/')}/{conn.password.lstrip('/')}" if conn.password else base
 
 
 def send_slack(conn: Any, text: str) -> None:
