@@ -101,6 +101,8 @@ def read_page(conn: Any, grain: str, first: dt.date | None, last: dt.date | None
 
     if last is None and "mart.performance" in present:
         last = conn.execute(_sql("newest_day")).fetchone()[0]
+    if last is None and "raw.pinterest_ad_daily" in present:
+        last = conn.execute("SELECT max(date) FROM raw.pinterest_ad_daily").fetchone()[0]
     last = last or dt.date.today()
     first = first or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     page: dict[str, Any] = {"grain": grain, "first": first, "last": last}
