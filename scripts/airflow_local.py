@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -245,23 +246,27 @@ def start_ui(warehouse_url: str) -> None:
         _say(f"already running: {_pid_file().read_text()} (`make stop` stops it)")
         _print_login(json.loads((UI_HOME / "deployment.json").read_text()))
         return
-    if not (DEFAULT_DATASET / "config.json").exists():
-        _say(f"generating the demo world in {DEFAULT_DATASET}")
-        generate(DEFAULT_DATASET, deals=2000, seed=7, today=DEFAULT_TODAY)
-    if not _warehouse_has_deals(warehouse_url):
+    # Another dataset (an incident's, docs/operations.md) and sandbox options (faults, limits) when given.
+    dataset = Path(os.environ.get("PIN2DEAL_SANDBOX_DATA") or DEFAULT_DATASET)
+    if dataset == DEFAULT_DATASET and not (dataset / "config.json").exists():
+        _say(f"generating the demo world in {dataset}")
+        generate(dataset, deals=2000, seed=7, today=DEFAULT_TODAY)
+    if dataset == DEFAULT_DATASET and not _warehouse_has_deals(warehouse_url):
         _say("the warehouse holds no demo data yet: running the demo pipeline first (`make demo`)")
         subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], check=True)
 
     sandbox_port = free_port()
     sandbox_log = (UI_HOME / "sandbox.log").open("w")
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", "--data", str(DEFAULT_DATASET), "--port", str(sandbox_port)],
+        [sys.executable, "-m", "sandbox", "serve", "--data", str(dataset), "--port", str(sandbox_port)]
+        + shlex.split(os.environ.get("PIN2DEAL_SANDBOX_ARGS", "")),
         cwd=ROOT,
         stdout=sandbox_log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    config = Dataset.load(DEFAULT_DATASET).config
+    _say(f"sandbox APIs on http://127.0.0.1:{sandbox_port} serving {dataset} (log: {UI_HOME}/sandbox.log)")
+    config = Dataset.load(dataset).config
     connections = airflow_connections(f"http://127.0.0.1:{sandbox_port}", config)
     metadata_url = create_database(warehouse_url, UI_DATABASE)
     port = int(os.environ.get("PIN2DEAL_UI_PORT") or 0) or (8080 if _port_free(8080) else free_port())
