@@ -255,6 +255,7 @@ def start_ui(warehouse_url: str) -> None:
         _say("the warehouse holds no demo data yet: running the demo pipeline first (`make demo`)")
         subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py")], check=True)
 
+    config = Dataset.load(dataset).config  # a malformed dataset stops here, naming file, line and field
     sandbox_port = free_port()
     sandbox_log = (UI_HOME / "sandbox.log").open("w")
     sandbox = subprocess.Popen(
@@ -266,7 +267,6 @@ def start_ui(warehouse_url: str) -> None:
         start_new_session=True,
     )
     _say(f"sandbox APIs on http://127.0.0.1:{sandbox_port} serving {dataset} (log: {UI_HOME}/sandbox.log)")
-    config = Dataset.load(dataset).config
     connections = airflow_connections(f"http://127.0.0.1:{sandbox_port}", config)
     metadata_url = create_database(warehouse_url, UI_DATABASE)
     port = int(os.environ.get("PIN2DEAL_UI_PORT") or 0) or (8080 if _port_free(8080) else free_port())
