@@ -124,13 +124,21 @@ class AirflowDeployment:
         port = self.env["AIRFLOW__API__PORT"]
         for name in components:
             args = ["api-server", "--host", "127.0.0.1", "--port", port] if name == "api-server" else [name]
-            log = (self.home / f"{name}.log").open("w")
-            self.processes.append(
-                subprocess.Popen(
-                    [*AIRFLOW, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
+            self.spawn(name, args)
         return [process.pid for process in self.processes]
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        """One more ``airflow <args>`` process of this deployment (e.g. a Celery worker), logged to ``<name>.log``."""
+        log = (self.home / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            [*AIRFLOW, *args],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
 
     def stop(self, grace: float = 5) -> None:
         stop_sessions([process.pid for process in self.processes], grace)
