@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import hubspot, pinterest
+from sandbox import hubspot, llm, pinterest, slack
 from sandbox.dataset import Dataset
 from sandbox.limits import FaultInjector
 from sandbox.settings import SandboxSettings
@@ -87,4 +87,6 @@ def create_app(settings: SandboxSettings, dataset: Dataset | None = None) -> Fas
 
     hubspot.install(app, sandbox)
     pinterest.install(app, sandbox)
+    slack.install(app, sandbox)
+    llm.install(app, sandbox)
     return app

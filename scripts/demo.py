@@ -41,10 +41,12 @@ def demo_steps(today: dt.date) -> list[tuple[str, dt.datetime, dict[str, Any]]]:
         ("hubspot_deals", midnight - dt.timedelta(hours=1), {"full_refresh": True}),
         # Spend as far back as the synchronous analytics reach (90 days before the clock; the run's UTC day spans
         # two account days); older days would go through async reports.
-        ("pinterest_spend", midnight - dt.timedelta(days=1), {"lookback_days": 87}),
+        # dag.test() gives a run the interval that ends at its logical date: midnight covers the last full day.
+        ("pinterest_spend", midnight, {"lookback_days": 87}),
         ("attribution_reconcile", midnight - dt.timedelta(days=1), {}),
         ("pinterest_capi", midnight - dt.timedelta(days=1), {}),
-        ("daily_briefing", midnight - dt.timedelta(days=1), {}),
+        # The morning run (07:00 UTC) briefs the last full day in the account's time zone.
+        ("daily_briefing", midnight + dt.timedelta(hours=7), {}),
     ]
 
 
@@ -103,11 +105,14 @@ def main() -> None:
 def report(url: str) -> None:
     """Print the briefing when the pipeline produced one, else what the warehouse holds so far."""
     with psycopg.connect(url) as conn:
-        has_briefing = conn.execute("SELECT to_regclass('mart.briefings')").fetchone()[0]
+        has_briefing = conn.execute("SELECT to_regclass('ops.briefings')").fetchone()[0]
         if has_briefing:
-            row = conn.execute("SELECT body FROM mart.briefings ORDER BY briefing_date DESC LIMIT 1").fetchone()
+            row = conn.execute(
+                "SELECT markdown, chart_png_path FROM ops.briefings ORDER BY briefing_date DESC LIMIT 1"
+            ).fetchone()
             if row:
                 print("\n" + row[0])
+                say(f"chart: {row[1]} (and .svg beside it); the briefing is also in ops.briefings")
                 return
         say("no briefing yet (its DAG is not built); the warehouse holds:")
         tables = conn.execute(

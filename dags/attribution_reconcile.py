@@ -1,0 +1,153 @@
+"""HubSpot deals x Pinterest spend -> ``mart.*``: what a closed deal costs per campaign, ad group and pin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.providers.common.sql.operators.sql import (
+    SQLCheckOperator,
+    SQLColumnCheckOperator,
+    SQLExecuteQueryOperator,
+    SQLTableCheckOperator,
+)
+from airflow.sdk import DAG, Param
+
+from pin2deal.dag_defaults import DEFAULT_ARGS, MART_ATTRIBUTION, RAW_HUBSPOT_DEALS, RAW_PINTEREST_SPEND
+from pin2deal.operators.reconcile import (
+    ChannelSpendCsvOperator,
+    ReconcileFinishOperator,
+    ReconcilePlanOperator,
+    SQLWarningCheckOperator,
+)
+from pin2deal.paths import PROJECT_ROOT, SQL_DIR
+from pin2deal.reconcile import RULE_FILES
+from pin2deal.tasks import migrate_warehouse
+
+WAREHOUSE = "pin2deal_warehouse"
+# Where other channels' spend CSV files are dropped (docs/attribution.md); override per run with the param.
+CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
+HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
+RUN_PARAMETERS = {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"}
+WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
+
+DOC = """
+### Attribution reconcile
+
+Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by hand), never from a data interval:
+
+1. **load_channel_spend**: every new CSV file of other channels' spend in `channel_spend_dir` into
+   `raw.channel_spend` (bad lines in `ops.record_issues` as `file:line`; a file is never loaded twice).
+2. **remember_entity_names**, **plan_reconcile**: a full rebuild (first run, a rule, the stage metadata, the ad
+   accounts or an entity name changed, or `full_rebuild`) or only what was loaded into raw since the last finished
+   run (`ops.reconcile_runs`).
+3. **define_rules**: the rules as views and functions, one file each in `include/sql/reconcile/` (won, lead, channel,
+   resolution, CAC, ROAS, periods, time to close).
+4. **check_duplicate_stable_keys** (blocking), **reconcile_deals** (`mart.deal_attribution`),
+   **reconcile_performance** (`mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`),
+   **reconcile_channels** (`mart.channel_performance`).
+5. Data-quality checks from `include/sql/checks/`: blocking ones fail naming the rows, warnings are logged and
+   counted in **finish_reconcile**'s return value, which publishes the `mart_attribution` Asset.
+
+See docs/attribution.md (the rules, with a worked example) and docs/data-model.md (the tables).
+"""
+
+with DAG(
+    dag_id="attribution_reconcile",
+    schedule=(RAW_HUBSPOT_DEALS | RAW_PINTEREST_SPEND),
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    template_searchpath=[str(SQL_DIR)],
+    params={
+        "full_rebuild": Param(False, type="boolean", title="Full rebuild", description="Rebuild every mart row."),
+        "home_currency": Param(
+            HOME_CURRENCY,
+            type="string",
+            pattern="^[A-Z]{3}$",
+            title="Home currency",
+            description="The CRM's home currency (ISO 4217): the currency of amount_in_home_currency and revenue.",
+        ),
+        "channel_spend_dir": Param(
+            CHANNEL_SPEND_DIR, type="string", title="Channel spend folder", description="Folder of spend CSV files."
+        ),
+        "max_unresolved_paid_share": Param(
+            0.25,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Max unresolved paid share",
+            description="Fail when more than this share of Pinterest-paid deals resolve to no campaign.",
+        ),
+    },
+    tags=["pin2deal", "reconcile", "mart"],
+    doc_md=DOC,
+) as dag:
+    load_channel_spend = ChannelSpendCsvOperator(task_id="load_channel_spend", folder="{{ params.channel_spend_dir }}")
+    define_rules = SQLExecuteQueryOperator(
+        task_id="define_rules", conn_id=WAREHOUSE, sql=[f"reconcile/{name}" for name in RULE_FILES]
+    )
+    remember_entity_names = SQLExecuteQueryOperator(
+        task_id="remember_entity_names", conn_id=WAREHOUSE, sql="reconcile/entity_names.sql"
+    )
+    plan_reconcile = ReconcilePlanOperator(task_id="plan_reconcile")
+    check_duplicate_stable_keys = SQLCheckOperator(
+        task_id="check_duplicate_stable_keys", conn_id=WAREHOUSE, sql="checks/duplicate_stable_keys.sql"
+    )
+    reconcile_deals = SQLExecuteQueryOperator(
+        task_id="reconcile_deals",
+        conn_id=WAREHOUSE,
+        sql="reconcile/deal_attribution.sql",
+        parameters=RUN_PARAMETERS,
+        split_statements=True,
+        execution_timeout=dt.timedelta(hours=1),
+    )
+    reconcile_performance = SQLExecuteQueryOperator(
+        task_id="reconcile_performance",
+        conn_id=WAREHOUSE,
+        sql="reconcile/performance_step.sql",
+        parameters=RUN_PARAMETERS,
+        split_statements=True,
+        execution_timeout=dt.timedelta(hours=1),
+    )
+    reconcile_channels = SQLExecuteQueryOperator(
+        task_id="reconcile_channels",
+        conn_id=WAREHOUSE,
+        sql="reconcile/channel_performance.sql",
+        parameters=RUN_PARAMETERS,
+        split_statements=True,
+    )
+    check_deal_keys = SQLColumnCheckOperator(
+        task_id="check_deal_keys",
+        conn_id=WAREHOUSE,
+        table="mart.deal_attribution",
+        column_mapping={
+            "stable_key": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
+            "deal_id": {"null_check": {"equal_to": 0}, "unique_check": {"equal_to": 0}},
+        },
+    )
+    check_performance_ratios = SQLTableCheckOperator(
+        task_id="check_performance_ratios",
+        conn_id=WAREHOUSE,
+        table="mart.performance",
+        checks={
+            "cac_null_without_won": {"check_statement": "won > 0 OR cac IS NULL"},
+            "roas_null_without_spend": {"check_statement": "spend > 0 OR roas IS NULL"},
+            "no_negative_counts": {"check_statement": "leads >= 0 AND won >= 0 AND leads_won_to_date <= leads"},
+        },
+    )
+    check_unresolved_paid_share = SQLCheckOperator(
+        task_id="check_unresolved_paid_share", conn_id=WAREHOUSE, sql="checks/unresolved_paid_share.sql"
+    )
+    warnings = [
+        SQLWarningCheckOperator(task_id=name, conn_id=WAREHOUSE, sql=f"checks/{name}.sql") for name in WARNING_CHECKS
+    ]
+    finish_reconcile = ReconcileFinishOperator(
+        task_id="finish_reconcile", warning_checks=WARNING_CHECKS, outlets=[MART_ATTRIBUTION]
+    )
+
+    migrate_warehouse() >> define_rules >> [load_channel_spend, remember_entity_names] >> plan_reconcile
+    plan_reconcile >> check_duplicate_stable_keys >> reconcile_deals >> reconcile_performance >> reconcile_channels
+    checks = [check_deal_keys, check_performance_ratios, check_unresolved_paid_share, *warnings]
+    reconcile_channels >> checks >> finish_reconcile

@@ -1,0 +1,8 @@
+-- Warning: spend on campaigns (or ads) the entity refresh never listed. It counts for the account, but no campaign
+-- row carries it. One row per campaign and ad.
+SELECT daily.campaign_id, daily.ad_id, count(*) AS days, sum(daily.spend) AS spend, min(daily.currency) AS currency
+FROM raw.pinterest_ad_daily AS daily
+WHERE NOT EXISTS (SELECT FROM raw.pinterest_campaigns AS campaign WHERE campaign.campaign_id = daily.campaign_id)
+   OR NOT EXISTS (SELECT FROM raw.pinterest_ads AS ad WHERE ad.ad_id = daily.ad_id)
+GROUP BY daily.campaign_id, daily.ad_id
+ORDER BY daily.campaign_id, daily.ad_id;

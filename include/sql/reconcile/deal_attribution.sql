@@ -1,0 +1,123 @@
+-- mart.deal_attribution from the rules (counted, won, lead, channel, resolution): every deal on a full rebuild,
+-- else the deals whose raw rows changed since the last reconcile (and their lineage). The removed and added rows'
+-- contributions go to mart.performance_pending, which the performance step applies in its own transaction.
+{% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+CREATE TEMP TABLE reconcile_changed (deal_id bigint PRIMARY KEY) ON COMMIT DROP;
+
+{% if full %}
+TRUNCATE mart.deal_attribution, mart.performance_pending;
+INSERT INTO reconcile_changed SELECT deal_id FROM raw.hubspot_deals;
+{% else %}
+INSERT INTO reconcile_changed
+SELECT deal_id FROM raw.hubspot_deals
+WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
+UNION
+SELECT deal_id FROM raw.hubspot_deal_contacts
+WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
+
+-- A changed deal's lineage: the deals merged into it, the deal it was merged into, the other ids of its key.
+INSERT INTO reconcile_changed
+SELECT merged.deal_id FROM raw.hubspot_deals AS merged JOIN reconcile_changed AS changed
+    ON merged.merged_into_deal_id = changed.deal_id
+UNION
+SELECT deal.merged_into_deal_id FROM raw.hubspot_deals AS deal JOIN reconcile_changed AS changed USING (deal_id)
+WHERE deal.merged_into_deal_id IS NOT NULL
+UNION
+SELECT other.deal_id
+FROM reconcile_changed AS changed
+JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self'
+JOIN raw.hubspot_deal_ids AS other ON other.stable_key = own.stable_key AND other.via = 'self'
+ON CONFLICT DO NOTHING;
+ANALYZE reconcile_changed;
+
+CREATE TEMP TABLE reconcile_replaced ON COMMIT DROP AS
+SELECT deal.stable_key
+FROM mart.deal_attribution AS deal
+WHERE deal.deal_id IN (SELECT deal_id FROM reconcile_changed)
+UNION
+SELECT own.stable_key
+FROM reconcile_changed AS changed
+JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self';
+
+INSERT INTO mart.performance_pending
+SELECT grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, period, period_start,
+       -leads, -won, -revenue, -leads_won_to_date, -pinterest_won, -pinterest_won_with_epik
+FROM mart.deal_contributions
+WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
+
+DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
+{% endif %}
+
+INSERT INTO mart.deal_attribution (
+    stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
+    campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
+    won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
+    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
+)
+SELECT counted.stable_key,
+       deal.deal_id,
+       channel.channel,
+       channel.channel_name,
+       deal.epik,
+       CASE WHEN pinterest THEN resolution.ad_account_id END,
+       CASE WHEN pinterest THEN resolution.campaign_id END,
+       CASE WHEN pinterest THEN resolution.ad_group_id END,
+       CASE WHEN pinterest THEN resolution.ad_id END,
+       CASE WHEN pinterest THEN resolution.campaign_resolved_by END,
+       CASE WHEN pinterest THEN resolution.ad_group_resolved_by END,
+       CASE WHEN pinterest THEN resolution.ad_resolved_by END,
+       deal.pipeline,
+       deal.dealstage,
+       won.is_won,
+       lead.lead_at,
+       (lead.lead_at AT TIME ZONE account.timezone)::date,
+       won.won_at,
+       (won.won_at AT TIME ZONE account.timezone)::date,
+       won.won_at - lead.lead_at,
+       deal.amount,
+       deal.currency,
+       COALESCE(deal.amount_in_home_currency, CASE WHEN deal.currency = %(home_currency)s THEN deal.amount END),
+       %(home_currency)s,
+       GREATEST(deal.loaded_at, contacts.loaded_at),
+       CASE WHEN pinterest THEN account.ad_account_id END,
+       deal.utm_source,
+       deal.utm_campaign,
+       deal.utm_content,
+       contacts.count,
+       lead.lineage_deal_count
+FROM mart.counted_deals AS counted
+{% if not full %}JOIN reconcile_changed AS changed ON changed.deal_id = counted.deal_id{% endif %}
+JOIN raw.hubspot_deals AS deal ON deal.deal_id = counted.deal_id
+JOIN mart.deal_won AS won ON won.deal_id = counted.deal_id
+JOIN mart.deal_lead AS lead ON lead.deal_id = counted.deal_id
+JOIN mart.deal_channel AS channel ON channel.deal_id = counted.deal_id
+JOIN mart.deal_resolution AS resolution ON resolution.deal_id = counted.deal_id
+CROSS JOIN LATERAL (SELECT channel.channel IN ('pinterest_paid', 'pinterest_organic') AS pinterest) AS kind
+-- The ad account whose days the deal is counted in: its campaign's, else the warehouse's (first) ad account.
+LEFT JOIN raw.pinterest_ad_accounts AS own_account
+       ON kind.pinterest AND own_account.ad_account_id = resolution.ad_account_id
+CROSS JOIN (
+    SELECT (SELECT ad_account_id FROM raw.pinterest_ad_accounts ORDER BY ad_account_id LIMIT 1) AS ad_account_id,
+           COALESCE((SELECT timezone FROM raw.pinterest_ad_accounts ORDER BY ad_account_id LIMIT 1), 'UTC') AS timezone
+) AS fallback_account
+CROSS JOIN LATERAL (
+    SELECT COALESCE(own_account.ad_account_id, fallback_account.ad_account_id) AS ad_account_id,
+           COALESCE(own_account.timezone, fallback_account.timezone) AS timezone
+) AS account
+LEFT JOIN LATERAL (
+    SELECT count(*)::integer AS count, max(link.loaded_at) AS loaded_at
+    FROM raw.hubspot_deal_contacts AS link
+    WHERE link.deal_id = deal.deal_id
+) AS contacts ON true;
+
+{% if not full %}
+INSERT INTO mart.performance_pending
+SELECT grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, period, period_start,
+       leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik
+FROM mart.deal_contributions
+WHERE stable_key IN (
+    SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id)
+);
+{% endif %}
+
+UPDATE ops.reconcile_runs SET deals_changed = (SELECT count(*) FROM reconcile_changed) WHERE run_id = %(run_id)s;

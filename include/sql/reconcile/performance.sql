@@ -1,0 +1,162 @@
+-- mart.performance: spend (raw.pinterest_ad_daily) and CRM outcomes (mart.deal_contributions) per grain and period.
+-- Full rebuild: every line. Incremental: spend is recomputed for the periods containing a day whose ad rows were
+-- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
+-- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
+{% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+CREATE TEMP TABLE reconcile_spend_periods (period text, period_start date, period_end date) ON COMMIT DROP;
+{% if not full %}
+INSERT INTO reconcile_spend_periods
+SELECT DISTINCT periods.period, mart.period_start(periods.period, changed.date),
+       mart.period_end(periods.period, mart.period_start(periods.period, changed.date))
+FROM (
+    SELECT DISTINCT date FROM raw.pinterest_ad_daily
+    WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
+) AS changed
+CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period);
+ANALYZE reconcile_spend_periods;
+{% endif %}
+
+CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
+SELECT CASE WHEN GROUPING(daily.ad_id) = 0 THEN 'ad'
+            WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
+            WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign'
+            ELSE 'account'
+       END AS grain,
+       CASE WHEN GROUPING(daily.ad_id) = 0 THEN daily.ad_id
+            WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
+            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id
+            ELSE daily.ad_account_id
+       END AS grain_id,
+       daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, period.period, period.period_start,
+       COALESCE(sum(daily.spend), 0) AS spend,
+       min(daily.currency) AS spend_currency,
+       COALESCE(sum(daily.impressions), 0) AS impressions,
+       COALESCE(sum(daily.clicks), 0) AS clicks,
+       COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
+       COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
+       COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts,
+       count(*)::integer AS ad_days
+FROM raw.pinterest_ad_daily AS daily
+CROSS JOIN LATERAL (
+    VALUES ('day', daily.date), ('week', mart.period_start('week', daily.date)),
+           ('month', mart.period_start('month', daily.date))
+) AS period (period, period_start)
+{% if not full %}
+WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
+  AND daily.date < (SELECT max(period_end) FROM reconcile_spend_periods)
+  AND (period.period, period.period_start) IN (SELECT period, period_start FROM reconcile_spend_periods)
+{% endif %}
+GROUP BY GROUPING SETS (
+    (period.period, period.period_start, daily.ad_account_id),
+    (period.period, period.period_start, daily.ad_account_id, daily.campaign_id),
+    (period.period, period.period_start, daily.ad_account_id, daily.campaign_id, daily.ad_group_id),
+    (period.period, period.period_start, daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id)
+);
+DELETE FROM reconcile_spend WHERE grain_id IS NULL;
+
+CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
+SELECT grain, grain_id, period, period_start, max(ad_account_id) AS ad_account_id, max(campaign_id) AS campaign_id,
+       max(ad_group_id) AS ad_group_id, max(ad_id) AS ad_id, sum(leads)::integer AS leads, sum(won)::integer AS won,
+       sum(revenue) AS revenue, sum(leads_won_to_date)::integer AS leads_won_to_date,
+       sum(pinterest_won)::integer AS pinterest_won, sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik
+FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% endif %}
+GROUP BY grain, grain_id, period, period_start;
+TRUNCATE mart.performance_pending;
+
+CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
+SELECT grain, grain_id, period, period_start FROM reconcile_spend
+UNION
+SELECT grain, grain_id, period, period_start FROM reconcile_crm
+{% if not full %}
+UNION
+SELECT performance.grain, performance.grain_id, performance.period, performance.period_start
+FROM mart.performance
+JOIN reconcile_spend_periods AS recomputed
+  ON recomputed.period = performance.period AND recomputed.period_start = performance.period_start
+WHERE performance.ad_days > 0
+{% endif %};
+ANALYZE reconcile_touched;
+
+CREATE TEMP TABLE reconcile_rows ON COMMIT DROP AS
+SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
+       COALESCE(spend.ad_account_id, crm.ad_account_id, old.ad_account_id) AS ad_account_id,
+       COALESCE(spend.campaign_id, crm.campaign_id, old.campaign_id) AS campaign_id,
+       COALESCE(spend.ad_group_id, crm.ad_group_id, old.ad_group_id) AS ad_group_id,
+       COALESCE(spend.ad_id, crm.ad_id, old.ad_id) AS ad_id,
+       {% if full %}true{% else %}recomputed.period IS NOT NULL{% endif %} AS spend_recomputed,
+       spend.spend, spend.spend_currency, spend.impressions, spend.clicks, spend.platform_checkouts,
+       spend.platform_click_checkouts, spend.platform_view_checkouts, spend.ad_days,
+       crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
+       old.spend AS old_spend, old.spend_currency AS old_spend_currency, old.impressions AS old_impressions,
+       old.clicks AS old_clicks, old.platform_checkouts AS old_platform_checkouts,
+       old.platform_click_checkouts AS old_platform_click_checkouts,
+       old.platform_view_checkouts AS old_platform_view_checkouts, old.ad_days AS old_ad_days,
+       old.leads AS old_leads, old.won AS old_won, old.revenue AS old_revenue,
+       old.leads_won_to_date AS old_leads_won_to_date, old.pinterest_won AS old_pinterest_won,
+       old.pinterest_won_with_epik AS old_pinterest_won_with_epik
+FROM reconcile_touched AS touched
+LEFT JOIN reconcile_spend AS spend USING (grain, grain_id, period, period_start)
+LEFT JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start)
+{% if not full %}
+LEFT JOIN mart.performance AS old USING (grain, grain_id, period, period_start)
+LEFT JOIN reconcile_spend_periods AS recomputed
+       ON recomputed.period = touched.period AND recomputed.period_start = touched.period_start
+{% else %}
+LEFT JOIN (SELECT * FROM mart.performance WHERE false) AS old USING (grain, grain_id, period, period_start)
+{% endif %};
+
+{% if full %}
+TRUNCATE mart.performance;
+{% else %}
+DELETE FROM mart.performance AS performance
+USING reconcile_touched AS touched
+WHERE performance.grain = touched.grain AND performance.grain_id = touched.grain_id
+  AND performance.period = touched.period AND performance.period_start = touched.period_start;
+{% endif %}
+
+INSERT INTO mart.performance (
+    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
+    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
+    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
+    pinterest_won, pinterest_won_with_epik
+)
+SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id,
+       CASE line.grain WHEN 'account' THEN account.name WHEN 'campaign' THEN campaign.name
+                      WHEN 'ad_group' THEN ad_group.name ELSE ad.name END,
+       line.period, line.period_start, mart.period_end(line.period, line.period_start),
+       value.spend, value.spend_currency, value.impressions, value.clicks, value.platform_checkouts,
+       value.platform_click_checkouts, value.platform_view_checkouts, value.leads, value.won, value.revenue,
+       %(home_currency)s,
+       mart.cac(value.spend, value.won),
+       mart.roas(value.revenue, %(home_currency)s, value.spend, value.spend_currency),
+       value.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
+FROM reconcile_rows AS line
+LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = line.ad_account_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN line.spend_recomputed THEN COALESCE(line.spend, 0) ELSE line.old_spend END AS spend,
+           COALESCE(line.spend_currency, line.old_spend_currency) AS spend_currency_found,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.impressions, 0) ELSE line.old_impressions END AS impressions,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.clicks, 0) ELSE line.old_clicks END AS clicks,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_checkouts, 0)
+                ELSE line.old_platform_checkouts END AS platform_checkouts,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_click_checkouts, 0)
+                ELSE line.old_platform_click_checkouts END AS platform_click_checkouts,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_view_checkouts, 0)
+                ELSE line.old_platform_view_checkouts END AS platform_view_checkouts,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.ad_days, 0) ELSE line.old_ad_days END AS ad_days,
+           COALESCE(line.old_leads, 0) + COALESCE(line.leads, 0) AS leads,
+           COALESCE(line.old_won, 0) + COALESCE(line.won, 0) AS won,
+           COALESCE(line.old_revenue, 0) + COALESCE(line.revenue, 0) AS revenue,
+           COALESCE(line.old_leads_won_to_date, 0) + COALESCE(line.leads_won_to_date, 0) AS leads_won_to_date,
+           COALESCE(line.old_pinterest_won, 0) + COALESCE(line.pinterest_won, 0) AS pinterest_won,
+           COALESCE(line.old_pinterest_won_with_epik, 0) + COALESCE(line.pinterest_won_with_epik, 0)
+               AS pinterest_won_with_epik
+) AS raw_value
+CROSS JOIN LATERAL (
+    SELECT raw_value.*, COALESCE(raw_value.spend_currency_found, account.currency) AS spend_currency
+) AS value
+LEFT JOIN raw.pinterest_campaigns AS campaign ON line.grain = 'campaign' AND campaign.campaign_id = line.grain_id
+LEFT JOIN raw.pinterest_ad_groups AS ad_group ON line.grain = 'ad_group' AND ad_group.ad_group_id = line.grain_id
+LEFT JOIN raw.pinterest_ads AS ad ON line.grain = 'ad' AND ad.ad_id = line.grain_id
+WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
+   OR value.pinterest_won <> 0;

@@ -1,0 +1,114 @@
+"""Operators of ``attribution_reconcile`` around its SQL steps: the plan (full or incremental), the CSV drop of other
+channels' spend, warning checks, and the run's record. Thin: the logic is in ``pin2deal.reconcile`` and the SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import BaseSQLOperator
+from airflow.sdk import BaseOperator
+
+from pin2deal.hooks.warehouse import WarehouseHook
+from pin2deal.reconcile import finish_reconcile, load_channel_spend_files, plan_reconcile
+
+WAREHOUSE = "pin2deal_warehouse"
+SAMPLE_ROWS = 20
+
+
+def _as_bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
+
+
+class ReconcilePlanOperator(BaseOperator):
+    """Decide whether this run rebuilds the marts or applies what changed in raw since the last finished run.
+
+    Never reads a data interval (asset-triggered and manual runs have none). Returns ``{"mode", "reason", "since"}``,
+    which the SQL steps read through XCom."""
+
+    template_fields: Sequence[str] = ("full_rebuild", "home_currency")
+
+    def __init__(
+        self,
+        *,
+        full_rebuild: Any = "{{ params.full_rebuild }}",
+        home_currency: str = "{{ params.home_currency }}",
+        warehouse_conn_id: str = WAREHOUSE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.full_rebuild = full_rebuild
+        self.home_currency = home_currency
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
+            return plan_reconcile(
+                conn, context["run_id"], full_rebuild=_as_bool(self.full_rebuild), home_currency=self.home_currency
+            )
+
+
+class ReconcileFinishOperator(BaseOperator):
+    """Record the run as finished with the warning checks' counts; returns the run's summary (and the warnings)."""
+
+    template_fields: Sequence[str] = ()
+
+    def __init__(self, *, warning_checks: Sequence[str], warehouse_conn_id: str = WAREHOUSE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.warning_checks = list(warning_checks)
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        results = context["ti"].xcom_pull(task_ids=self.warning_checks)
+        checks = [result for result in results if result]
+        with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
+            summary = finish_reconcile(conn, context["run_id"], checks)
+        self.log.info("Reconcile summary: %s", summary)
+        return summary
+
+
+class ChannelSpendCsvOperator(BaseOperator):
+    """Load every new CSV file of other channels' spend from ``folder`` into ``raw.channel_spend``.
+
+    A file is recognised by its content hash: loaded once, never again (renamed or re-dropped). Bad lines are
+    reported in ``ops.record_issues`` (source ``channel_spend.csv``, record ``<file>:<line>``) and never stop the
+    good ones. Returns counts."""
+
+    template_fields: Sequence[str] = ("folder",)
+
+    def __init__(self, *, folder: str, warehouse_conn_id: str = WAREHOUSE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.folder = folder
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def execute(self, context: Any) -> dict[str, int]:
+        with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
+            conn.autocommit = True
+            totals = load_channel_spend_files(conn, Path(self.folder), context["run_id"])
+        self.log.info("Channel spend from %s: %s", self.folder, totals)
+        return totals
+
+
+class SQLWarningCheckOperator(BaseSQLOperator):
+    """A data-quality check whose findings do not stop the run: the query returns one row per offending record
+    (its key first); they are logged, and the count is returned for the run's summary."""
+
+    template_fields: Sequence[str] = ("sql", "parameters", *BaseSQLOperator.template_fields)
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers = {"sql": "sql"}
+    ui_color = "#fff3c4"
+
+    def __init__(self, *, sql: str, parameters: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sql = sql
+        self.parameters = parameters
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        rows = self.get_db_hook().get_records(self.sql, self.parameters)
+        sample = [" ".join(str(value) for value in row) for row in rows[:SAMPLE_ROWS]]
+        if rows:
+            self.log.warning("%s: %d offending rows, e.g.:\n%s", self.task_id, len(rows), "\n".join(sample))
+        else:
+            self.log.info("%s: no offending rows", self.task_id)
+        return {"check": self.task_id, "count": len(rows), "sample": sample}
