@@ -8,7 +8,10 @@ way a client meets it in production:
 - ``DROP_CONNECTION``: the TCP connection is closed before any byte of a response is written (the client sees
   "server disconnected without sending a response", as behind a failing load balancer);
 - ``HANG``: no answer at all for ``FaultRates.hang_seconds`` (or until the client gives up), then the connection is
-  closed unanswered: the client's read timeout is what ends the request.
+  closed unanswered: the client's read timeout is what ends the request;
+- ``LOST_ANSWER`` (scripted only, ``FaultInjector.script``): the request *is* processed (CAPI events recorded),
+  then its answer is withheld like ``HANG``: the client cannot tell whether it happened, as after a timeout at a
+  proxy in production.
 
 Closing a connection needs the socket, which ASGI does not expose: uvicorn's ``receive`` callable is a bound method
 of its per-request cycle object, which holds the asyncio transport. The middleware therefore has to sit outside any
@@ -76,13 +79,19 @@ class FaultMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             return await self.app(scope, receive, send)
-        fault = self.injector.draw()
+        fault = self.injector.draw(scope["path"])
         if fault is None:
             return await self.app(scope, receive, send)
         log.info("injecting %s into %s %s", fault.value, scope["method"], scope["path"])
         if fault in (Fault.SERVER_ERROR, Fault.RATE_LIMIT):
             return await self.answer(fault)(scope, receive, send)
-        if fault is Fault.HANG:
+        if fault is Fault.LOST_ANSWER:
+
+            async def discard(message: Any) -> None:
+                return None
+
+            await self.app(scope, receive, discard)
+        if fault in (Fault.HANG, Fault.LOST_ANSWER):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wait_for_disconnect(receive), self.rates.hang_seconds)
         await close_connection(receive)

@@ -49,6 +49,7 @@ class Fault(Enum):
     RATE_LIMIT = "rate_limit"
     DROP_CONNECTION = "drop_connection"
     HANG = "hang"
+    LOST_ANSWER = "lost_answer"  # processed, but the answer never reaches the client (scripted only)
 
 
 class FaultInjector:
@@ -58,10 +59,19 @@ class FaultInjector:
         self.rates = rates
         self._random = random.Random(seed)
         self._burst_left = 0
+        self._scripted: deque[tuple[str, Fault | None]] = deque()
         self._lock = threading.Lock()
 
-    def draw(self) -> Fault | None:
+    def script(self, path_prefix: str, faults: list[Fault | None]) -> None:
+        """Queue ``faults`` (``None``: let one request through) for the next requests whose path starts with
+        ``path_prefix``, in order and before any random draw: a test states exactly which request fails how."""
         with self._lock:
+            self._scripted.extend((path_prefix, fault) for fault in faults)
+
+    def draw(self, path: str = "") -> Fault | None:
+        with self._lock:
+            if self._scripted and path.startswith(self._scripted[0][0]):
+                return self._scripted.popleft()[1]
             if self._burst_left:
                 self._burst_left -= 1
                 return Fault.RATE_LIMIT

@@ -32,3 +32,13 @@ means another session holds a lock on the table (find it in `pg_stat_activity`).
 def migrate_warehouse() -> list[str]:
     """Bring the warehouse schema up to date before a DAG touches it (never DDL at import)."""
     return WarehouseHook().migrate()
+
+
+@task(task_id="fill_capi_outbox")
+def fill_capi_outbox() -> int:
+    """Rebuild ``ops.capi_outbox`` from the reconciled deals (include/sql/capi/fill_outbox.sql); rows changed."""
+    from pin2deal.capi_send import fill_outbox
+
+    with WarehouseHook().get_conn() as conn:
+        conn.autocommit = True
+        return fill_outbox(conn)

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from sandbox.limits import Fault
 from sandbox.pinterest.analytics import GRANULARITIES, id_order, is_final
 from sandbox.pinterest.reporting import (
     REPORT_LEVELS,
@@ -483,6 +484,9 @@ async def send_events(call: Call) -> Any:
         raise ApiError(400, 4196, f"Invalid request: data: {len(data)} items, at most {MAX_EVENTS} allowed")
     test = call.query.flag("test")
     world = call.world
+    for index, event in enumerate(data):
+        if isinstance(event, dict) and event.get("event_id") in world.poisoned_event_ids:
+            raise ApiError(400, 4196, f"Invalid request: data[{index}]: event {event['event_id']!r} is malformed")
     now = world.now()
     answers = []
     for event in data:
@@ -592,6 +596,26 @@ def register(app: FastAPI, world: PinterestWorld, spec: PinterestSpec | None) ->
             return error.response()
         final = world.metrics.restate(ad_id, day, values)
         return json_response({"ad_id": ad_id, "date": day.isoformat(), "metrics": final})
+
+    @app.post("/_sandbox/pinterest/faults", include_in_schema=False)
+    async def script_faults(request: Request) -> Response:
+        """Script faults: ``{"path": prefix, "faults": [name or null, ...], "poison_event_ids": [...]}``.
+
+        ``faults`` (server_error, rate_limit, drop_connection, hang, lost_answer; null lets a request through) hit
+        the next requests whose path starts with ``path`` (default ``/v5/``), in order, before random faults.
+        A request to the events endpoint carrying a poisoned event id is refused whole with a 400.
+        """
+        try:
+            body = await request.json()
+            prefix = str(body.get("path", "/v5/"))
+            faults = [None if name is None else Fault(name) for name in body.get("faults", [])]
+            poison = [str(event_id) for event_id in body.get("poison_event_ids", [])]
+        except (ValueError, TypeError, AttributeError) as error:
+            names = [fault.value for fault in Fault]
+            return invalid(f"the body must be {{'path', 'faults': [one of {names} or null], ...}} ({error})").response()
+        world.sandbox.faults["pinterest"].script(prefix, faults)
+        world.poisoned_event_ids.update(poison)
+        return json_response({"scripted": len(faults), "poisoned_event_ids": sorted(world.poisoned_event_ids)})
 
     @app.get("/_sandbox/events", include_in_schema=False)
     def received_events() -> dict[str, Any]:

@@ -25,6 +25,7 @@ import email.utils
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,10 +67,13 @@ REPORT_STATUSES_FAILED = frozenset({"DOES_NOT_EXIST", "EXPIRED", "FAILED", "CANC
 class PinterestAPIError(RuntimeError):
     """A non-transient answer (4xx other than 401/429): retrying the same request cannot succeed."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: int | None = None, body: Any = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.body = body  # the decoded JSON answer, when it was JSON (a 422's per-event details)
 
 
 class PinterestTokenExpired(AirflowFailException):
@@ -263,7 +267,14 @@ class PinterestHook(HttpHook):
                 "revoked: set a new one as the connection password, or put refresh_token, client_id and "
                 "client_secret in its extra so the hook refreshes it (docs/pinterest.md)"
             )
-        raise PinterestAPIError(detail, status=response.status_code, code=code)
+        raise PinterestAPIError(detail, status=response.status_code, code=code, body=self._json_or_none(response))
+
+    @staticmethod
+    def _json_or_none(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            return None
 
     @staticmethod
     def _error_body(response: requests.Response) -> tuple[int | None, str]:
@@ -458,3 +469,105 @@ class PinterestAdsHook(PinterestHook):
         if isinstance(body, dict):
             return [row for rows in body.values() for row in (rows if isinstance(rows, list) else [rows])]
         return body or []
+
+
+@dataclass
+class EventsAnswer:
+    """Pinterest's answer to one events request (200 or 422), and how it was obtained.
+
+    ``unanswered_attempts`` counts attempts that ended without any answer (timeout, dropped connection): Pinterest
+    may have processed the events of such an attempt, so a later success may have delivered them twice.
+    """
+
+    status: int
+    body: dict[str, Any]
+    attempts: int
+    unanswered_attempts: int
+
+    def event_results(self, count: int) -> list[dict[str, Any]]:
+        """``events[]`` of the answer, one per event sent, in request order (a short list is an API error)."""
+        results = self.body.get("events")
+        if not isinstance(results, list) or len(results) != count:
+            raise PinterestAPIError(
+                f"Pinterest answered {self.status} with {len(results) if isinstance(results, list) else 'no'} "
+                f"per-event results for {count} events",
+                status=self.status,
+            )
+        return results
+
+
+@dataclass
+class SendTrace:
+    """Attempts of the last ``send_events`` call, also when it raised (the ledger records them)."""
+
+    attempts: int = 0
+    unanswered_attempts: int = 0
+
+
+class PinterestConversionsHook(PinterestHook):
+    """The Conversions API on ``pinterest_conversions_default``: the conversion access token as password,
+    ``ad_account_id`` in the extra. Sends up to 1,000 events per request and returns Pinterest's per-event
+    answer for a 200 and a 422 alike; everything else is ``PinterestHook``'s error mapping (transient failures
+    retried inside, 401 ``PinterestTokenExpired``, other 4xx ``PinterestAPIError``)."""
+
+    default_conn_name = "pinterest_conversions_default"
+    hook_name = "Pinterest Conversions"
+
+    def __init__(self, pinterest_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(pinterest_conn_id, **kwargs)
+        self.last_send = SendTrace()
+
+    def server_now(self) -> dt.datetime:
+        """The API's clock: the ``Date`` of its last answer, else of a ``HEAD /v5/`` (no auth, no budget).
+
+        Event age is Pinterest's rule on Pinterest's clock, so "too old" is decided on it, not on the worker's.
+        """
+        if self.server_time is None:
+
+            def attempt() -> None:
+                try:
+                    response = self.session().head(self.url_from_endpoint(API_PREFIX + "/"), timeout=self.timeout)
+                except (requests.ConnectionError, requests.Timeout) as error:
+                    raise TransientAPIError(f"Pinterest HEAD /v5/: {type(error).__name__} (no answer)") from error
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise TransientAPIError(f"Pinterest HEAD /v5/ answered {response.status_code}")
+                self.server_time = _parse_http_date(response.headers.get("Date")) or dt.datetime.now(dt.UTC)
+
+            self.retrying()(attempt)
+        return self.server_time or dt.datetime.now(dt.UTC)
+
+    def send_events(self, events: Sequence[dict[str, Any]], *, test: bool = False) -> EventsAnswer:
+        """``POST /v5/ad_accounts/{id}/events`` with ``{"data": events}`` (``?test=true`` records nothing).
+
+        A retry sends the very same body: event ids never change between attempts.
+        """
+        if not 1 <= len(events) <= 1000:
+            raise ValueError(f"the events endpoint takes 1 to 1,000 events per request, got {len(events)}")
+        path = f"/ad_accounts/{self.ad_account_id}/events"
+        url = self.url_from_endpoint(API_PREFIX + path)
+        body = {"data": list(events)}
+        trace = self.last_send = SendTrace()
+
+        def attempt() -> EventsAnswer:
+            trace.attempts += 1
+            request = requests.Request(
+                "POST",
+                url,
+                params={"test": "true"} if test else None,
+                json=body,
+                headers={"Authorization": f"Bearer {self.access_token}"},
+            )
+            try:
+                response = self._send(request, "ads_conversions", "POST /events")
+            except TransientAPIError as error:
+                if error.status is None:
+                    trace.unanswered_attempts += 1
+                raise
+            except PinterestAPIError as error:
+                details = error.body.get("details") if isinstance(error.body, dict) else None
+                if error.status == 422 and isinstance(details, dict):
+                    return EventsAnswer(422, details, trace.attempts, trace.unanswered_attempts)
+                raise
+            return EventsAnswer(response.status_code, response.json(), trace.attempts, trace.unanswered_attempts)
+
+        return self.retrying()(attempt)

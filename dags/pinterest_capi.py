@@ -1,0 +1,55 @@
+"""Pinterest Conversions API: one ``checkout`` per won deal, exactly once, after each reconcile and hourly."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
+
+from pin2deal.dag_defaults import DEFAULT_ARGS, MART_ATTRIBUTION
+from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
+from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
+
+DOC = """
+### Pinterest Conversions API
+
+1. **fill_capi_outbox**: one row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by
+   `won_<stable key>` (a CRM migration or merge keeps the key, so nothing is sent twice).
+2. **send_conversions**: a `checkout` event per outbox row not yet final, up to 1,000 per request; every decision
+   in `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason, or in flight). The return
+   value (XCom) is the summary: sent / processed / failed / skipped by reason.
+
+Runs after every reconcile (the `mart_attribution` Asset) and hourly, because Pinterest accepts events only for
+7 days after they happen. Uses no data interval: every run takes what is not final yet. Params: `dry_run` (build,
+validate, record, send nothing), `test_mode` (Pinterest's `?test=true`: answered, not recorded). One run at a
+time. See docs/capi.md for the rules, the ledger states and the crash window.
+"""
+
+with DAG(
+    dag_id="pinterest_capi",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("17 * * * *", timezone="UTC"), assets=[MART_ATTRIBUTION]
+    ),
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    render_template_as_native_obj=True,
+    params={
+        "dry_run": Param(
+            False, type="boolean", title="Dry run", description="Build, validate and record; send nothing."
+        ),
+        "test_mode": Param(
+            False, type="boolean", title="Test mode", description="Send with ?test=true: Pinterest records nothing."
+        ),
+    },
+    tags=["pin2deal", "pinterest", "capi"],
+    doc_md=DOC,
+) as dag:
+    send = PinterestConversionsOperator(
+        task_id="send_conversions",
+        dry_run="{{ params.dry_run }}",
+        test_mode="{{ params.test_mode }}",
+        execution_timeout=dt.timedelta(hours=1),
+    )
+    migrate_warehouse() >> fill_capi_outbox() >> send

@@ -1,0 +1,29 @@
+-- Before a request: its events are in_flight under its request id, committed before the first byte is sent.
+-- An event found in_flight here was in a request whose outcome nobody recorded: this one may repeat it.
+INSERT INTO ops.capi_ledger AS l (
+    event_id, stable_key, deal_id, state, inputs_hash, payload_hash, attempts, request_id, first_attempt_at,
+    last_attempt_at, run_id
+)
+SELECT e.event_id, e.stable_key, e.deal_id, 'in_flight', e.inputs_hash, e.payload_hash, 1, %(request_id)s, now(),
+       now(), %(run_id)s
+FROM unnest(%(event_ids)s::text[], %(stable_keys)s::text[], %(deal_ids)s::bigint[], %(inputs_hashes)s::text[],
+            %(payload_hashes)s::text[]) AS e (event_id, stable_key, deal_id, inputs_hash, payload_hash)
+ON CONFLICT (event_id) DO UPDATE SET
+    stable_key = EXCLUDED.stable_key,
+    deal_id = EXCLUDED.deal_id,
+    state = 'in_flight',
+    reason = NULL,
+    inputs_hash = EXCLUDED.inputs_hash,
+    payload_hash = EXCLUDED.payload_hash,
+    attempts = l.attempts + 1,
+    http_status = NULL,
+    event_status = NULL,
+    error_message = NULL,
+    warning_message = NULL,
+    possible_repeat = l.possible_repeat OR l.state = 'in_flight',
+    request_id = EXCLUDED.request_id,
+    first_attempt_at = coalesce(l.first_attempt_at, now()),
+    last_attempt_at = now(),
+    run_id = EXCLUDED.run_id,
+    updated_at = now()
+WHERE l.state <> 'sent'

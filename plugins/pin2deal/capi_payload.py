@@ -1,0 +1,315 @@
+"""Pure rules of the Conversions API: which won deal becomes which ``checkout`` event, hashed how, or why not.
+
+No I/O here: ``pin2deal.capi_send`` reads the outbox, calls ``decide`` per row and sends what it returns. The
+rules (docs/capi.md):
+
+- one ``checkout`` per won deal, ``event_id`` = ``won_<stable key>`` (the outbox key), ``event_time`` = won time
+  in epoch seconds, ``action_source`` a setting (``offline`` by default);
+- ``user_data``: ``em``, ``ph``, ``fn``, ``ln``, ``external_id`` as SHA-256 hex digests of normalised values (email
+  trimmed and lower-cased; phone in E.164 digits, read with the contact's country, then the default region;
+  names trimmed and lower-cased; external id ``hubspot_contact:<id>``), hashed here and nowhere else;
+  ``click_id`` = the raw ``epik``, never hashed; IP and user agent only when captured;
+- ``custom_data``: ``value`` as a decimal string, ISO 4217 ``currency``, ``order_id`` = the stable key;
+- skipped, with a reason, when Pinterest could not use it or must not get it (``SKIP_REASONS``).
+
+``validate_event``/``validate_body`` check an event against the request schema of ``POST /v5/ad_accounts/{id}/
+events`` in Pinterest's OpenAPI description (required fields, types, the closed field sets, ``user_data``'s "em,
+hashed_maids, or IP + user agent" rule, 1 to 1,000 events), so a malformed event is caught before it can turn a
+whole request into a 400.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pin2deal.normalize import (
+    ISO_4217_CODES,
+    InvalidValue,
+    blank,
+    normalize_email,
+    normalize_phone,
+    phone_region,
+    validate_epik,
+)
+
+EVENT_NAME = "checkout"
+ACTION_SOURCES = ("app_android", "app_ios", "web", "offline")
+CHANNELS = ("pinterest_paid", "pinterest_organic", "unknown", "other")
+CONSENT_SOURCES = ("deal", "contact", "deal_and_contact", "ignore")
+CONSENT_DENIED_MODES = ("suppress", "opt_out")
+MAX_EVENTS_PER_REQUEST = 1000
+PINTEREST_MAX_EVENT_AGE_DAYS = 7  # Pinterest refuses events older than this (observed; the sandbox does too)
+
+# Why a won deal was not sent (ops.capi_ledger.reason of state 'skipped').
+NO_IDENTIFIER = "no_identifier"
+CONSENT_DENIED = "consent_denied"
+TOO_OLD = "too_old"
+BAD_AMOUNT = "bad_amount"
+BAD_CURRENCY = "bad_currency"
+CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+INVALID_PAYLOAD = "invalid_payload"
+DRY_RUN = "dry_run"
+TEST_MODE = "test_mode"
+SKIP_REASONS = (
+    NO_IDENTIFIER, CONSENT_DENIED, TOO_OLD, BAD_AMOUNT, BAD_CURRENCY, CHANNEL_NOT_CONFIGURED, INVALID_PAYLOAD,
+    DRY_RUN, TEST_MODE,
+)  # fmt: skip
+# A skip that stays true until the outbox row changes: not re-decided on every run.
+FINAL_SKIPS = (TOO_OLD,)
+
+
+@dataclass(frozen=True)
+class CapiSettings:
+    """What the sender sends and how; every field is an operator argument (docs/capi.md, "Settings")."""
+
+    channels: tuple[str, ...] = ("pinterest_paid",)
+    action_source: str = "offline"
+    max_event_age_days: float = PINTEREST_MAX_EVENT_AGE_DAYS
+    consent_source: str = "deal_and_contact"
+    consent_denied: str = "suppress"
+    default_region: str = "US"
+    batch_size: int = MAX_EVENTS_PER_REQUEST
+
+    def __post_init__(self) -> None:
+        unknown = [channel for channel in self.channels if channel not in CHANNELS]
+        if unknown or not self.channels:
+            raise ValueError(f"channels: {unknown or '[]'} not a non-empty subset of {list(CHANNELS)}")
+        for name, value, allowed in (
+            ("action_source", self.action_source, ACTION_SOURCES),
+            ("consent_source", self.consent_source, CONSENT_SOURCES),
+            ("consent_denied", self.consent_denied, CONSENT_DENIED_MODES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name}: {value!r} is not one of {list(allowed)}")
+        if not 0 < self.max_event_age_days <= PINTEREST_MAX_EVENT_AGE_DAYS * 10:
+            raise ValueError(f"max_event_age_days: {self.max_event_age_days!r} is not a number of days in (0, 70]")
+        if not 1 <= self.batch_size <= MAX_EVENTS_PER_REQUEST:
+            raise ValueError(f"batch_size: {self.batch_size!r} is not in 1..{MAX_EVENTS_PER_REQUEST}")
+
+    @property
+    def max_event_age(self) -> dt.timedelta:
+        return dt.timedelta(days=self.max_event_age_days)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An event to send, or the reason (and its detail) why the deal is skipped."""
+
+    event: dict[str, Any] | None
+    reason: str | None = None
+    detail: str | None = None
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def payload_hash(event: Mapping[str, Any]) -> str:
+    """The ledger's fingerprint of what was (or would be) sent: SHA-256 of the canonical JSON."""
+    return sha256_hex(canonical_json(event))
+
+
+def normalize_name(value: str | None) -> str | None:
+    """Names as Pinterest matches them before hashing: trimmed, inner spaces collapsed, lower-cased."""
+    if blank(value):
+        return None
+    return " ".join(value.split()).lower()
+
+
+def contact_phone(contact: Mapping[str, Any], default_region: str) -> str | None:
+    """E.164 digits (no ``+``): the extraction's E.164 value, else the raw number read with the contact's country
+    and then the default region. An unusable number is no phone (the extraction already reported it)."""
+    e164 = contact.get("phone_e164")
+    if blank(e164):
+        try:
+            e164 = normalize_phone(contact.get("phone"), phone_region(contact.get("country"), default_region))
+        except InvalidValue:
+            e164 = None
+    return e164.lstrip("+") if e164 else None
+
+
+def _hashed(values: Sequence[str | None]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value:
+            seen.setdefault(sha256_hex(value), None)
+    return list(seen)
+
+
+def user_data(row: Mapping[str, Any], settings: CapiSettings) -> dict[str, Any]:
+    """The event's ``user_data`` from the deal's contacts, click id, IP and user agent (empty fields omitted)."""
+    contacts = row.get("contacts") or []
+    emails = []
+    for contact in contacts:
+        try:
+            emails.append(normalize_email(contact.get("email")))
+        except InvalidValue:
+            continue
+    data: dict[str, Any] = {
+        "em": _hashed(emails),
+        "ph": _hashed([contact_phone(contact, settings.default_region) for contact in contacts]),
+        "fn": _hashed([normalize_name(contact.get("first_name")) for contact in contacts]),
+        "ln": _hashed([normalize_name(contact.get("last_name")) for contact in contacts]),
+        "external_id": _hashed(
+            [f"hubspot_contact:{contact['contact_id']}" for contact in contacts if contact.get("contact_id")]
+        ),
+    }
+    data = {name: values for name, values in data.items() if values}
+    try:
+        epik = validate_epik(row.get("epik"))
+    except InvalidValue:
+        epik = None
+    if epik:
+        data["click_id"] = epik
+    ip, agent = row.get("ip_address"), row.get("user_agent")
+    if not blank(ip):
+        data["client_ip_address"] = ip.strip()
+    if not blank(agent):
+        data["client_user_agent"] = agent.strip()
+    return data
+
+
+def consent_denied(row: Mapping[str, Any], source: str) -> bool:
+    """Denied when the configured source says no: the deal's property, any associated contact's, or either.
+    Not captured (NULL) is not a denial."""
+    deal = row.get("deal_consent") is False
+    contact = any(contact.get("consent") is False for contact in row.get("contacts") or [])
+    return {"deal": deal, "contact": contact, "deal_and_contact": deal or contact, "ignore": False}[source]
+
+
+def decimal_string(amount: Any) -> str:
+    """``Decimal('1200.50')`` -> ``"1200.50"``: plain notation, never an exponent."""
+    return format(Decimal(str(amount)), "f")
+
+
+def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> Decision:
+    """The ``checkout`` event of one outbox row, or why it is skipped (checked in the order of the reasons)."""
+    if row["channel"] not in settings.channels:
+        return Decision(None, CHANNEL_NOT_CONFIGURED, f"channel {row['channel']!r} is not in {list(settings.channels)}")
+    won_at: dt.datetime = row["won_at"]
+    if won_at < now - settings.max_event_age:
+        return Decision(
+            None, TOO_OLD, f"won at {won_at:%Y-%m-%dT%H:%M:%SZ}, more than {settings.max_event_age_days:g} days "
+            f"before the API's clock ({now:%Y-%m-%dT%H:%M:%SZ})"
+        )  # fmt: skip
+    amount = row.get("amount")
+    if amount is None or Decimal(str(amount)) < 0:
+        return Decision(None, BAD_AMOUNT, f"amount {amount!r}: missing or negative")
+    currency = row.get("currency")
+    if currency not in ISO_4217_CODES:
+        return Decision(None, BAD_CURRENCY, f"currency {currency!r}: not an ISO 4217 code")
+    denied = consent_denied(row, settings.consent_source)
+    if denied and settings.consent_denied == "suppress":
+        return Decision(None, CONSENT_DENIED, f"ads consent denied ({settings.consent_source})")
+    data = user_data(row, settings)
+    if not (data.get("em") or (data.get("client_ip_address") and data.get("client_user_agent"))):
+        return Decision(None, NO_IDENTIFIER, "no email, and not both IP address and user agent")
+    event: dict[str, Any] = {
+        "event_name": EVENT_NAME,
+        "action_source": settings.action_source,
+        "event_time": int(won_at.timestamp()),
+        "event_id": row["event_id"],
+        "user_data": data,
+        "custom_data": {"currency": currency, "value": decimal_string(amount), "order_id": row["stable_key"]},
+    }
+    if denied:
+        event["opt_out"] = True
+    problems = validate_event(event)
+    if problems:
+        return Decision(None, INVALID_PAYLOAD, "; ".join(problems))
+    return Decision(event)
+
+
+# -- the request schema of POST /v5/ad_accounts/{ad_account_id}/events (ConversionEvents) -------------------------
+_STRING, _NULLABLE_STRING, _INTEGER, _BOOLEAN = "string", "string?", "integer", "boolean"
+_STRINGS, _OBJECT = "[string]", "object"
+EVENT_FIELDS = {
+    "event_name": _STRING, "action_source": _STRING, "event_time": _INTEGER, "event_id": _STRING,
+    "user_data": _OBJECT, "custom_data": _OBJECT, "opt_out": _BOOLEAN, "wifi": _BOOLEAN, "app_info": _OBJECT,
+    "device_info": _OBJECT, "event_source_url": _NULLABLE_STRING, "partner_name": _NULLABLE_STRING,
+    "app_id": _NULLABLE_STRING, "app_name": _NULLABLE_STRING, "app_version": _NULLABLE_STRING,
+    "device_brand": _NULLABLE_STRING, "device_carrier": _NULLABLE_STRING, "device_model": _NULLABLE_STRING,
+    "device_type": _NULLABLE_STRING, "os_version": _NULLABLE_STRING, "language": _NULLABLE_STRING,
+}  # fmt: skip
+REQUIRED_EVENT_FIELDS = ("event_name", "action_source", "event_time", "user_data", "event_id")
+USER_DATA_FIELDS = {
+    **{name: _STRINGS for name in ("em", "hashed_maids", "ph", "ge", "db", "ln", "fn", "ct", "st", "zp", "country",
+                                   "external_id")},
+    "client_ip_address": _STRING, "client_user_agent": _STRING, "click_id": _NULLABLE_STRING,
+    "partner_id": _NULLABLE_STRING,
+}  # fmt: skip
+CUSTOM_DATA_FIELDS = {
+    **{name: _NULLABLE_STRING for name in ("currency", "value", "content_name", "content_category", "content_brand",
+                                           "order_id", "search_string", "opt_out_type", "np", "predicted_ltv",
+                                           "external_measurement_id")},
+    "content_ids": _STRINGS, "contents": "[object]", "num_items": _INTEGER,
+    "external_measurement_vendor_id": "integer?",
+}  # fmt: skip
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    nullable = kind.endswith("?")
+    kind = kind.rstrip("?")
+    if value is None:
+        return nullable
+    if kind == _STRING:
+        return isinstance(value, str)
+    if kind == _INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _BOOLEAN:
+        return isinstance(value, bool)
+    if kind == _OBJECT:
+        return isinstance(value, dict)
+    if kind == _STRINGS:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if kind == "[object]":
+        return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    raise AssertionError(kind)
+
+
+def _check_fields(obj: Mapping[str, Any], fields: Mapping[str, str], where: str) -> list[str]:
+    problems = []
+    for name, value in obj.items():
+        if name not in fields:
+            problems.append(f"{where}{name}: not a field of the events request schema")
+        elif not _type_ok(value, fields[name]):
+            problems.append(f"{where}{name}: {value!r} is not of type {fields[name]}")
+    return problems
+
+
+def validate_event(event: Any) -> list[str]:
+    """Every way ``event`` violates the events request schema (empty: it conforms)."""
+    if not isinstance(event, dict):
+        return ["the event is not an object"]
+    problems = [f"{name}: required" for name in REQUIRED_EVENT_FIELDS if name not in event]
+    problems += _check_fields(event, EVENT_FIELDS, "")
+    data = event.get("user_data")
+    if isinstance(data, dict):
+        problems += _check_fields(data, USER_DATA_FIELDS, "user_data.")
+        device = "client_ip_address" in data and "client_user_agent" in data
+        if not ("em" in data or "hashed_maids" in data or device):
+            problems.append("user_data: needs em, hashed_maids, or client_ip_address and client_user_agent")
+    custom = event.get("custom_data")
+    if isinstance(custom, dict):
+        problems += _check_fields(custom, CUSTOM_DATA_FIELDS, "custom_data.")
+    return problems
+
+
+def validate_body(body: Any) -> list[str]:
+    """Problems of a whole request body ``{"data": [event, ...]}``, each naming the event's index."""
+    if not isinstance(body, dict) or set(body) != {"data"}:
+        return ["the body must be an object with exactly one field, data"]
+    events = body["data"]
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS_PER_REQUEST:
+        return [f"data: 1 to {MAX_EVENTS_PER_REQUEST} events are required"]
+    return [f"data[{index}].{problem}" for index, event in enumerate(events) for problem in validate_event(event)]

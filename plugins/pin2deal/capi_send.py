@@ -1,0 +1,352 @@
+"""Send the outbox to the Conversions API exactly once per won deal, recording every decision in the ledger.
+
+The protocol (docs/capi.md has the states and the crash window):
+
+1. one run at a time (a PostgreSQL advisory lock), reading the candidate outbox rows (``candidates.sql``) through a
+   server-side cursor, one batch at a time, so memory holds one batch whatever the outbox size;
+2. per row, ``capi_payload.decide``: an event, or a skip with its reason (recorded at once);
+3. per batch of up to 1,000 events: the **intent** (state ``in_flight`` under a new request id) is committed, then
+   the request is sent (transient failures retried inside by the hook), then the **outcome** of every event
+   (``sent``/``failed`` from ``events[].status`` of a 200 or a 422) is committed. A worker killed between the two
+   commits leaves ``in_flight`` rows: the next run sends them again, same ``event_id`` and ``order_id``, and flags
+   them ``possible_repeat``;
+4. a whole-request 400 splits the batch in halves until the refused events are isolated (each recorded
+   ``failed``/``bad_request``), so one bad event never blocks the others; any other 4xx for the whole request, a
+   revoked token, or transient failures outlasting the retries stop the task, with the events ``pending``
+   (answered, nothing processed) or, when an attempt got no answer at all, still ``in_flight``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+from psycopg import Connection
+from psycopg.rows import dict_row
+
+from pin2deal.capi_payload import (
+    DRY_RUN,
+    FINAL_SKIPS,
+    TEST_MODE,
+    CapiSettings,
+    Decision,
+    decide,
+    payload_hash,
+)
+from pin2deal.hooks.pinterest import PinterestAPIError, PinterestConversionsHook, PinterestTokenExpired
+from pin2deal.paths import SQL_DIR
+from pin2deal.retrying import RetryAfterTooLong, TransientAPIError
+
+CAPI_SQL = SQL_DIR / "capi"
+# pg_advisory_lock key of the sender ("capisend" in ASCII): two runs never send the same candidates.
+SENDER_LOCK_KEY = 0x6361706973656E64
+# More single events refused with a 400 than this in one run: the request itself is wrong, not a few events.
+MAX_ISOLATED_BAD_REQUESTS = 10
+
+
+@functools.cache
+def capi_sql(name: str) -> str:
+    return (CAPI_SQL / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which not-yet-final outbox rows a run considers (won time range); open (in_flight/pending) rows always."""
+
+    won_after: dt.datetime | None = None
+    won_before: dt.datetime | None = None
+
+
+@dataclass
+class Summary:
+    """The run's return value (XCom, shown in the UI): counts only."""
+
+    processed: int = 0  # outbox rows decided
+    sent: int = 0
+    failed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    possible_repeats: int = 0  # sent again after an unknown outcome
+    requests: int = 0  # HTTP attempts, retries included
+    bad_request_splits: int = 0
+    dry_run: bool = False
+    test_mode: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "processed": self.processed,
+            "sent": self.sent,
+            "failed": self.failed,
+            "skipped": sum(self.skipped.values()),
+            "skipped_by_reason": dict(sorted(self.skipped.items())),
+            "possible_repeats": self.possible_repeats,
+            "requests": self.requests,
+            "bad_request_splits": self.bad_request_splits,
+            "dry_run": self.dry_run,
+            "test_mode": self.test_mode,
+        }
+
+
+def fill_outbox(conn: Connection) -> int:
+    """Rebuild ``ops.capi_outbox`` from ``mart.deal_attribution`` (``fill_outbox.sql``); rows changed."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(capi_sql("fill_outbox"))
+        return cur.rowcount
+
+
+@dataclass
+class Prepared:
+    """One outbox row and its built event, on its way to a request."""
+
+    row: Mapping[str, Any]
+    event: dict[str, Any]
+    payload_hash: str
+
+
+class ConversionsSender:
+    """One run of the sender: ``run()`` decides and delivers every candidate and returns the summary."""
+
+    def __init__(
+        self,
+        reader: Connection,
+        writer: Connection,
+        hook: PinterestConversionsHook,
+        settings: CapiSettings,
+        *,
+        run_id: str,
+        selection: Selection = Selection(),
+        dry_run: bool = False,
+        test_mode: bool = False,
+    ) -> None:
+        self.reader, self.writer, self.hook, self.settings = reader, writer, hook, settings
+        self.run_id, self.selection = run_id, selection
+        self.summary = Summary(dry_run=dry_run, test_mode=test_mode)
+        self.isolated_bad_requests = 0
+        self.log = hook.log
+
+    # -- reading and deciding ----------------------------------------------------------------------------------
+    def candidates(self) -> Iterator[list[dict[str, Any]]]:
+        """Chunks of candidate rows from a server-side cursor (one snapshot, one batch in memory)."""
+        with self.reader.transaction(), self.reader.cursor(name="capi_candidates", row_factory=dict_row) as cur:
+            cur.itersize = self.settings.batch_size
+            cur.execute(
+                capi_sql("candidates"),
+                {
+                    "final_skips": list(FINAL_SKIPS),
+                    "won_after": self.selection.won_after,
+                    "won_before": self.selection.won_before,
+                },
+            )
+            while rows := cur.fetchmany(self.settings.batch_size):
+                yield rows
+
+    def run(self) -> Summary:
+        self.writer.execute("SELECT pg_advisory_lock(%s)", (SENDER_LOCK_KEY,))
+        try:
+            now = self.hook.server_now()
+            self.log.info("Conversions API clock (the API's Date): %s", now.isoformat())
+            batch: list[Prepared] = []
+            for rows in self.candidates():
+                skips: list[tuple[Mapping[str, Any], Decision, str | None]] = []
+                for row in rows:
+                    self.summary.processed += 1
+                    decision = decide(row, self.settings, now)
+                    if decision.event is None:
+                        skips.append((row, decision, None))
+                        continue
+                    prepared = Prepared(row, decision.event, payload_hash(decision.event))
+                    if self.summary.dry_run:
+                        skips.append((row, Decision(None, DRY_RUN, "dry run: built and validated, not sent"),
+                                      prepared.payload_hash))  # fmt: skip
+                        continue
+                    batch.append(prepared)
+                    if len(batch) == self.settings.batch_size:
+                        self.deliver(batch)
+                        batch = []
+                self.record_skips(skips)
+            if batch:
+                self.deliver(batch)
+        finally:
+            self.writer.execute("SELECT pg_advisory_unlock(%s)", (SENDER_LOCK_KEY,))
+        return self.summary
+
+    # -- ledger writes -------------------------------------------------------------------------------------------
+    def record_skips(
+        self,
+        skips: Sequence[tuple[Mapping[str, Any], Decision, str | None]],
+        verdicts: Sequence[Mapping[str, Any]] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        if not skips:
+            return
+        verdicts = verdicts or [{} for _ in skips]
+        with self.writer.transaction(), self.writer.cursor() as cur:
+            cur.execute(
+                capi_sql("record_decisions"),
+                {
+                    "run_id": self.run_id,
+                    "event_ids": [row["event_id"] for row, _, _ in skips],
+                    "stable_keys": [row["stable_key"] for row, _, _ in skips],
+                    "deal_ids": [row["deal_id"] for row, _, _ in skips],
+                    "reasons": [decision.reason for _, decision, _ in skips],
+                    "inputs_hashes": [row["inputs_hash"] for row, _, _ in skips],
+                    "payload_hashes": [digest for _, _, digest in skips],
+                    "http_statuses": [http_status if verdict else None for verdict in verdicts],
+                    "event_statuses": [verdict.get("status") for verdict in verdicts],
+                    "error_messages": [
+                        verdict.get("error_message") or (None if verdict else decision.detail)
+                        for (_, decision, _), verdict in zip(skips, verdicts, strict=True)
+                    ],
+                    "warning_messages": [verdict.get("warning_message") for verdict in verdicts],
+                },
+            )
+        self.summary.skipped.update(decision.reason for _, decision, _ in skips)
+
+    def record_intent(self, batch: Sequence[Prepared], request_id: uuid.UUID) -> None:
+        with self.writer.transaction(), self.writer.cursor() as cur:
+            cur.execute(
+                capi_sql("record_intent"),
+                {
+                    "request_id": request_id,
+                    "run_id": self.run_id,
+                    "event_ids": [p.row["event_id"] for p in batch],
+                    "stable_keys": [p.row["stable_key"] for p in batch],
+                    "deal_ids": [p.row["deal_id"] for p in batch],
+                    "inputs_hashes": [p.row["inputs_hash"] for p in batch],
+                    "payload_hashes": [p.payload_hash for p in batch],
+                },
+            )
+
+    def record_outcome(
+        self,
+        batch: Sequence[Prepared],
+        request_id: uuid.UUID,
+        outcomes: Sequence[tuple[str, str | None, int | None, str | None, str | None, str | None]],
+        *,
+        extra_attempts: int,
+        possible_repeat: bool,
+    ) -> int:
+        """``outcomes``: (state, reason, http_status, event_status, error_message, warning_message) per event.
+
+        Returns how many of the events are now sent and flagged ``possible_repeat``."""
+        states, reasons, statuses, event_statuses, errors, warnings = (
+            list(column) for column in zip(*outcomes, strict=True)
+        )
+        with self.writer.transaction(), self.writer.cursor() as cur:
+            cur.execute(
+                capi_sql("record_outcome"),
+                {
+                    "request_id": request_id,
+                    "extra_attempts": extra_attempts,
+                    "possible_repeat": possible_repeat,
+                    "event_ids": [p.row["event_id"] for p in batch],
+                    "states": states,
+                    "reasons": reasons,
+                    "http_statuses": statuses,
+                    "event_statuses": event_statuses,
+                    "error_messages": errors,
+                    "warning_messages": warnings,
+                },
+            )
+            return sum(1 for (repeat,) in cur.fetchall() if repeat)
+
+    # -- delivery ------------------------------------------------------------------------------------------------
+    def deliver(self, batch: list[Prepared]) -> None:
+        """Send one batch by the protocol of the module doc (test mode: send with ``?test=true``, record skips)."""
+        events = [p.event for p in batch]
+        if self.summary.test_mode:
+            answer = self.hook.send_events(events, test=True)
+            self.summary.requests += answer.attempts
+            verdicts = answer.event_results(len(batch))
+            test_skip = Decision(None, TEST_MODE, None)
+            self.record_skips([(p.row, test_skip, p.payload_hash) for p in batch], verdicts, http_status=answer.status)
+            return
+        request_id = uuid.uuid4()
+        self.record_intent(batch, request_id)
+        try:
+            answer = self.hook.send_events(events)
+        except PinterestAPIError as error:
+            self.summary.requests += self.hook.last_send.attempts
+            self.answered_with_error(batch, request_id, error)
+            return
+        except PinterestTokenExpired as error:
+            self.summary.requests += self.hook.last_send.attempts
+            self.unsent(batch, request_id, "pending", 401, "token", str(error))
+            raise
+        except (TransientAPIError, RetryAfterTooLong) as error:
+            trace = self.hook.last_send
+            self.summary.requests += trace.attempts
+            # Every attempt answered (429/5xx): nothing was processed. One without an answer: outcome unknown.
+            state = "pending" if trace.unanswered_attempts == 0 else "in_flight"
+            self.unsent(batch, request_id, state, getattr(error, "status", None), "transient", str(error))
+            raise
+        self.summary.requests += answer.attempts
+        repeated_on_retry = answer.unanswered_attempts > 0
+        outcomes = []
+        for verdict in answer.event_results(len(batch)):
+            processed = verdict.get("status") == "processed"
+            outcomes.append(
+                (
+                    "sent" if processed else "failed",
+                    None if processed else "rejected",
+                    answer.status,
+                    verdict.get("status"),
+                    verdict.get("error_message"),
+                    verdict.get("warning_message"),
+                )
+            )
+            self.summary.sent += processed
+            self.summary.failed += not processed
+        self.summary.possible_repeats += self.record_outcome(
+            batch, request_id, outcomes, extra_attempts=answer.attempts - 1, possible_repeat=repeated_on_retry
+        )
+
+    def unsent(
+        self,
+        batch: Sequence[Prepared],
+        request_id: uuid.UUID,
+        state: str,
+        status: int | None,
+        reason: str,
+        message: str,
+    ) -> None:
+        trace = self.hook.last_send
+        outcome = (state, reason, status, None, message[:2000], None)
+        self.record_outcome(
+            batch,
+            request_id,
+            [outcome] * len(batch),
+            extra_attempts=max(trace.attempts - 1, 0),
+            possible_repeat=trace.unanswered_attempts > 0,
+        )
+
+    def answered_with_error(self, batch: list[Prepared], request_id: uuid.UUID, error: PinterestAPIError) -> None:
+        """A 4xx for the whole request: split a 400 to isolate its events; anything else fails the task."""
+        if error.status != 400:
+            self.unsent(batch, request_id, "pending", error.status, "request_refused", str(error))
+            raise AirflowFailException(
+                f"{error}. The whole request was refused ({len(batch)} events left pending); retrying the same "
+                "request cannot succeed: check the connection's ad account and token"
+            ) from error
+        if len(batch) == 1:
+            self.unsent(batch, request_id, "failed", 400, "bad_request", str(error))
+            self.summary.failed += 1
+            self.isolated_bad_requests += 1
+            self.log.warning("Event %s refused on its own: %s", batch[0].row["event_id"], error)
+            if self.isolated_bad_requests > MAX_ISOLATED_BAD_REQUESTS:
+                raise AirflowFailException(
+                    f"{self.isolated_bad_requests} events were each refused with a 400 on their own: the request "
+                    f"format itself is refused, not a few events ({error})"
+                ) from error
+            return
+        self.unsent(batch, request_id, "pending", 400, "bad_request", str(error))
+        self.summary.bad_request_splits += 1
+        self.log.warning("A batch of %d events was refused with a 400 (%s): splitting it", len(batch), error)
+        middle = len(batch) // 2
+        self.deliver(batch[:middle])
+        self.deliver(batch[middle:])

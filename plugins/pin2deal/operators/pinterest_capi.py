@@ -1,0 +1,121 @@
+"""``PinterestConversionsOperator``: deliver the Conversions API outbox, once per won deal (``pin2deal.capi_send``).
+
+Thin by design: it turns its (templated) arguments into settings and a selection, opens the warehouse and the
+Pinterest hook, and returns the sender's summary (counts only) as its XCom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from pin2deal.capi_payload import MAX_EVENTS_PER_REQUEST, PINTEREST_MAX_EVENT_AGE_DAYS, CapiSettings
+from pin2deal.capi_send import ConversionsSender, Selection
+from pin2deal.hooks.pinterest import PinterestConversionsHook
+from pin2deal.hooks.warehouse import WarehouseHook
+from pin2deal.normalize import parse_bool, parse_timestamp
+
+
+def _flag(value: bool | str | None) -> bool:
+    return value if isinstance(value, bool) else bool(parse_bool(str(value)) if value is not None else False)
+
+
+def _moment(value: dt.datetime | str | None) -> dt.datetime | None:
+    return value if isinstance(value, dt.datetime) else parse_timestamp(value or None)
+
+
+class PinterestConversionsOperator(BaseOperator):
+    """Send one ``checkout`` per won deal of ``ops.capi_outbox`` to Pinterest and record each in ``ops.capi_ledger``.
+
+    :param won_after: only deals won at or after this instant (open events, whose outcome is unknown, always go)
+    :param won_before: only deals won before this instant
+    :param dry_run: build and validate every event, record it as skipped ``dry_run``, send nothing
+    :param test_mode: send with ``?test=true`` (Pinterest records nothing); record its verdict as ``test_mode``
+    :param channels: mart channels sent (``pinterest_paid``; add ``pinterest_organic``/``unknown`` to send them)
+    :param action_source: ``offline`` (CRM deals), or ``web``/``app_android``/``app_ios``
+    :param max_event_age_days: events older than this by the API's clock are skipped ``too_old`` (Pinterest: 7)
+    :param consent_source: whose ads consent counts: ``deal``, ``contact``, ``deal_and_contact`` or ``ignore``
+    :param consent_denied: ``suppress`` (skip, recorded) or ``opt_out`` (send with ``opt_out: true``)
+    :param default_region: region for national phone numbers whose contact has no recognisable country
+    :param batch_size: events per request (at most 1,000)
+    :param request_timeout: seconds an attempt waits for Pinterest's answer before it counts as unanswered
+    """
+
+    template_fields: Sequence[str] = (
+        "won_after",
+        "won_before",
+        "dry_run",
+        "test_mode",
+        "channels",
+        "pinterest_conn_id",
+        "warehouse_conn_id",
+    )
+    ui_color = "#e60023"
+
+    def __init__(
+        self,
+        *,
+        won_after: dt.datetime | str | None = None,
+        won_before: dt.datetime | str | None = None,
+        dry_run: bool | str = False,
+        test_mode: bool | str = False,
+        channels: Sequence[str] = ("pinterest_paid",),
+        action_source: str = "offline",
+        max_event_age_days: float = PINTEREST_MAX_EVENT_AGE_DAYS,
+        consent_source: str = "deal_and_contact",
+        consent_denied: str = "suppress",
+        default_region: str = "US",
+        batch_size: int = MAX_EVENTS_PER_REQUEST,
+        request_timeout: float = 60.0,
+        pinterest_conn_id: str = PinterestConversionsHook.default_conn_name,
+        warehouse_conn_id: str = WarehouseHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.won_after, self.won_before = won_after, won_before
+        self.dry_run, self.test_mode = dry_run, test_mode
+        self.channels = channels
+        self.action_source = action_source
+        self.max_event_age_days = max_event_age_days
+        self.consent_source, self.consent_denied = consent_source, consent_denied
+        self.default_region = default_region
+        self.batch_size = batch_size
+        self.request_timeout = request_timeout
+        self.pinterest_conn_id = pinterest_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def settings(self) -> CapiSettings:
+        channels = self.channels.split(",") if isinstance(self.channels, str) else self.channels
+        return CapiSettings(
+            channels=tuple(channel.strip() for channel in channels),
+            action_source=self.action_source,
+            max_event_age_days=float(self.max_event_age_days),
+            consent_source=self.consent_source,
+            consent_denied=self.consent_denied,
+            default_region=self.default_region,
+            batch_size=int(self.batch_size),
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.settings()
+        selection = Selection(_moment(self.won_after), _moment(self.won_before))
+        hook = PinterestConversionsHook(self.pinterest_conn_id, timeout=float(self.request_timeout))
+        warehouse = WarehouseHook(self.warehouse_conn_id)
+        with warehouse.get_conn() as writer, warehouse.get_conn() as reader:
+            writer.autocommit = True
+            sender = ConversionsSender(
+                reader,
+                writer,
+                hook,
+                settings,
+                run_id=context["run_id"],
+                selection=selection,
+                dry_run=_flag(self.dry_run),
+                test_mode=_flag(self.test_mode),
+            )
+            summary = sender.run().as_dict()
+        self.log.info("Conversions API: %s", summary)
+        return summary
