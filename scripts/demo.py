@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 # The demo narrates itself; Airflow's per-task chatter stays in the task logs (PIN2DEAL_DEMO_LOG_LEVEL=INFO shows it).
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("PIN2DEAL_DEMO_LOG_LEVEL", "WARNING"))
+# The demo runs DAGs with dag.test(), which cannot run one with a Deadline alert (pin2deal.dag_defaults).
+os.environ["PIN2DEAL_BRIEFING_DEADLINE_MINUTES"] = "off"
 
 import psycopg  # noqa: E402
 

@@ -68,3 +68,30 @@ def test_without_channels_the_alert_is_only_logged(monkeypatch: pytest.MonkeyPat
     logged = capfd.readouterr().out
     assert "ALERT pin2deal: probe" in logged and "DAG: probe  run: r1" in logged
     assert "Alert sent" not in logged
+
+
+def test_daily_briefing_carries_the_deadline_unless_switched_off(tmp_path) -> None:
+    """Parsed as the dag-processor does, with the environment's setting (the tests run with it off)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = (
+        "import json, runpy; dag = runpy.run_path('dags/daily_briefing.py')['dag']; "
+        "print(json.dumps([[a.interval.total_seconds(), a.callback.path] for a in dag.deadline or []]))"
+    )
+    found = {}
+    for setting in ("45", None, "off"):
+        env = {k: v for k, v in os.environ.items() if k != "PIN2DEAL_BRIEFING_DEADLINE_MINUTES"}
+        if setting is not None:
+            env["PIN2DEAL_BRIEFING_DEADLINE_MINUTES"] = setting
+        result = subprocess.run(
+            [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        found[setting] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["45"] == [[2700.0, "pin2deal.alerts.Pin2dealNotifier"]]
+    assert found[None] == [[7200.0, "pin2deal.alerts.Pin2dealNotifier"]]  # the default: 120 minutes
+    assert found["off"] == []
