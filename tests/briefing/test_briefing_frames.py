@@ -117,3 +117,43 @@ def test_briefing_day_is_the_last_account_day_ended_at_the_moment():
     assert briefing_day(seven_utc, seven_utc, ZoneInfo("Pacific/Honolulu")) == ago(1)  # 21:00 on 30 Jun there
     # no logical date: the moment the run was created
     assert briefing_day(None, dt.datetime(2025, 7, 1, 3, 59, tzinfo=dt.UTC), NY) == ago(1)
+
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS ops.capi_ledger (
+    event_id text PRIMARY KEY, stable_key text NOT NULL, deal_id bigint NOT NULL, state text NOT NULL,
+    reason text, attempts integer NOT NULL DEFAULT 0, last_attempt_at timestamptz, sent_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now())
+"""
+
+
+def test_conversions_of_the_day_are_counted_from_the_ledger_when_it_exists(warehouse):
+    """Without ops.capi_ledger the briefing says so (None); with it, events are counted on the account day the
+    ledger last decided them (sent: when Pinterest processed them)."""
+    from pin2deal.briefing_pipeline import read_frames
+
+    existed = warehouse.execute("SELECT to_regclass('ops.capi_ledger')").fetchone()[0] is not None
+    if not existed:
+        assert read_frames(warehouse, DAY, NY).conversions is None
+        warehouse.execute(LEDGER_DDL)
+    rows = [
+        ("won_a", "sent", "2025-06-30 03:30+00", "2025-06-30 03:30+00"),  # 29 Jun 23:30 in New York
+        ("won_b", "sent", "2025-06-30 12:00+00", "2025-06-30 12:00+00"),
+        ("won_c", "sent", "2025-07-01 03:59+00", "2025-07-01 03:59+00"),  # 30 Jun 23:59 in New York
+        ("won_d", "failed", "2025-06-30 15:00+00", None),
+        ("won_e", "skipped", None, None),  # decided (updated) below, on the day
+        ("won_f", "pending", "2025-06-30 16:00+00", None),
+    ]
+    try:
+        for event_id, state, attempt, sent in rows:
+            warehouse.execute(
+                "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, last_attempt_at, sent_at, "
+                "updated_at) VALUES (%s, %s, 1, %s, %s, %s, '2025-06-30 18:00+00')",
+                (event_id, event_id, state, attempt, sent),
+            )
+        conversions = read_frames(warehouse, DAY, NY).conversions
+        assert conversions == {"sent": 2, "failed": 1, "skipped": 1, "pending": 1}
+    finally:
+        warehouse.execute("DELETE FROM ops.capi_ledger WHERE event_id = ANY(%s)", ([r[0] for r in rows],))
+        if not existed:
+            warehouse.execute("DROP TABLE ops.capi_ledger")
