@@ -35,7 +35,6 @@ from pin2deal.normalize import (
     normalize_email,
     normalize_phone,
     phone_region,
-    validate_epik,
 )
 
 EVENT_NAME = "checkout"
@@ -119,6 +118,12 @@ def payload_hash(event: Mapping[str, Any]) -> str:
     return sha256_hex(canonical_json(event))
 
 
+def encode_event(event: Mapping[str, Any]) -> tuple[str, str]:
+    """The event's canonical JSON (the bytes sent) and its SHA-256 (``payload_hash``), encoded once."""
+    text = canonical_json(event)
+    return text, sha256_hex(text)
+
+
 def normalize_name(value: str | None) -> str | None:
     """Names as Pinterest matches them before hashing: trimmed, inner spaces collapsed, lower-cased."""
     if blank(value):
@@ -165,11 +170,8 @@ def user_data(row: Mapping[str, Any], settings: CapiSettings) -> dict[str, Any]:
         ),
     }
     data = {name: values for name, values in data.items() if values}
-    try:
-        epik = validate_epik(row.get("epik"))
-    except InvalidValue:
-        epik = None
-    if epik:
+    epik = row.get("epik")
+    if not blank(epik):  # the mart keeps valid click ids only (validated at extraction): sent exactly as stored
         data["click_id"] = epik
     ip, agent = row.get("ip_address"), row.get("user_agent")
     if not blank(ip):
@@ -187,9 +189,9 @@ def consent_denied(row: Mapping[str, Any], source: str) -> bool:
     return {"deal": deal, "contact": contact, "deal_and_contact": deal or contact, "ignore": False}[source]
 
 
-def decimal_string(amount: Any) -> str:
+def decimal_string(amount: Decimal) -> str:
     """``Decimal('1200.50')`` -> ``"1200.50"``: plain notation, never an exponent."""
-    return format(Decimal(str(amount)), "f")
+    return format(amount, "f")
 
 
 def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> Decision:
@@ -203,8 +205,10 @@ def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> 
             f"before the API's clock ({now:%Y-%m-%dT%H:%M:%SZ})"
         )  # fmt: skip
     amount = row.get("amount")
-    if amount is None or Decimal(str(amount)) < 0:
-        return Decision(None, BAD_AMOUNT, f"amount {amount!r}: missing or negative")
+    if amount is not None and not isinstance(amount, Decimal):
+        amount = Decimal(str(amount))
+    if amount is None or amount < 0 or not amount.is_finite():
+        return Decision(None, BAD_AMOUNT, f"amount {row.get('amount')!r}: missing, negative or not a number")
     currency = row.get("currency")
     if currency not in ISO_4217_CODES:
         return Decision(None, BAD_CURRENCY, f"currency {currency!r}: not an ISO 4217 code")
@@ -257,32 +261,39 @@ CUSTOM_DATA_FIELDS = {
 }  # fmt: skip
 
 
-def _type_ok(value: Any, kind: str) -> bool:
-    nullable = kind.endswith("?")
-    kind = kind.rstrip("?")
-    if value is None:
-        return nullable
-    if kind == _STRING:
-        return isinstance(value, str)
-    if kind == _INTEGER:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == _BOOLEAN:
-        return isinstance(value, bool)
-    if kind == _OBJECT:
-        return isinstance(value, dict)
-    if kind == _STRINGS:
-        return isinstance(value, list) and all(isinstance(item, str) for item in value)
-    if kind == "[object]":
-        return isinstance(value, list) and all(isinstance(item, dict) for item in value)
-    raise AssertionError(kind)
+def _is_string(value: Any) -> bool:
+    return type(value) is str
 
 
-def _check_fields(obj: Mapping[str, Any], fields: Mapping[str, str], where: str) -> list[str]:
+def _is_strings(value: Any) -> bool:
+    return type(value) is list and all(type(item) is str for item in value)
+
+
+_CHECKS = {
+    _STRING: _is_string,
+    _NULLABLE_STRING: lambda value: value is None or type(value) is str,
+    _INTEGER: lambda value: type(value) is int,
+    "integer?": lambda value: value is None or type(value) is int,
+    _BOOLEAN: lambda value: type(value) is bool,
+    _OBJECT: lambda value: type(value) is dict,
+    _STRINGS: _is_strings,
+    "[object]": lambda value: type(value) is list and all(type(item) is dict for item in value),
+}
+_EVENT_CHECKS, _USER_DATA_CHECKS, _CUSTOM_DATA_CHECKS = (
+    {name: _CHECKS[kind] for name, kind in fields.items()}
+    for fields in (EVENT_FIELDS, USER_DATA_FIELDS, CUSTOM_DATA_FIELDS)
+)
+
+
+def _check_fields(
+    obj: Mapping[str, Any], checks: Mapping[str, Any], fields: Mapping[str, str], where: str
+) -> list[str]:
     problems = []
     for name, value in obj.items():
-        if name not in fields:
+        check = checks.get(name)
+        if check is None:
             problems.append(f"{where}{name}: not a field of the events request schema")
-        elif not _type_ok(value, fields[name]):
+        elif not check(value):
             problems.append(f"{where}{name}: {value!r} is not of type {fields[name]}")
     return problems
 
@@ -292,16 +303,16 @@ def validate_event(event: Any) -> list[str]:
     if not isinstance(event, dict):
         return ["the event is not an object"]
     problems = [f"{name}: required" for name in REQUIRED_EVENT_FIELDS if name not in event]
-    problems += _check_fields(event, EVENT_FIELDS, "")
+    problems += _check_fields(event, _EVENT_CHECKS, EVENT_FIELDS, "")
     data = event.get("user_data")
     if isinstance(data, dict):
-        problems += _check_fields(data, USER_DATA_FIELDS, "user_data.")
+        problems += _check_fields(data, _USER_DATA_CHECKS, USER_DATA_FIELDS, "user_data.")
         device = "client_ip_address" in data and "client_user_agent" in data
         if not ("em" in data or "hashed_maids" in data or device):
             problems.append("user_data: needs em, hashed_maids, or client_ip_address and client_user_agent")
     custom = event.get("custom_data")
     if isinstance(custom, dict):
-        problems += _check_fields(custom, CUSTOM_DATA_FIELDS, "custom_data.")
+        problems += _check_fields(custom, _CUSTOM_DATA_CHECKS, CUSTOM_DATA_FIELDS, "custom_data.")
     return problems
 
 

@@ -23,6 +23,7 @@ import functools
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +38,14 @@ from pin2deal.capi_payload import (
     CapiSettings,
     Decision,
     decide,
-    payload_hash,
+    encode_event,
 )
-from pin2deal.hooks.pinterest import PinterestAPIError, PinterestConversionsHook, PinterestTokenExpired
+from pin2deal.hooks.pinterest import (
+    EventsAnswer,
+    PinterestAPIError,
+    PinterestConversionsHook,
+    PinterestTokenExpired,
+)
 from pin2deal.paths import SQL_DIR
 from pin2deal.retrying import RetryAfterTooLong, TransientAPIError
 
@@ -104,7 +110,7 @@ class Prepared:
     """One outbox row and its built event, on its way to a request."""
 
     row: Mapping[str, Any]
-    event: dict[str, Any]
+    encoded: str  # the event's canonical JSON, exactly the bytes sent
     payload_hash: str
 
 
@@ -127,6 +133,8 @@ class ConversionsSender:
         self.run_id, self.selection = run_id, selection
         self.summary = Summary(dry_run=dry_run, test_mode=test_mode)
         self.isolated_bad_requests = 0
+        self.requests: ThreadPoolExecutor | None = None
+        self.on_the_wire: tuple[list[Prepared], uuid.UUID, Future[EventsAnswer]] | None = None
         self.log = hook.log
 
     # -- reading and deciding ----------------------------------------------------------------------------------
@@ -148,32 +156,39 @@ class ConversionsSender:
     def run(self) -> Summary:
         self.writer.execute("SELECT pg_advisory_lock(%s)", (SENDER_LOCK_KEY,))
         try:
-            now = self.hook.server_now()
-            self.log.info("Conversions API clock (the API's Date): %s", now.isoformat())
-            batch: list[Prepared] = []
-            for rows in self.candidates():
-                skips: list[tuple[Mapping[str, Any], Decision, str | None]] = []
-                for row in rows:
-                    self.summary.processed += 1
-                    decision = decide(row, self.settings, now)
-                    if decision.event is None:
-                        skips.append((row, decision, None))
-                        continue
-                    prepared = Prepared(row, decision.event, payload_hash(decision.event))
-                    if self.summary.dry_run:
-                        skips.append((row, Decision(None, DRY_RUN, "dry run: built and validated, not sent"),
-                                      prepared.payload_hash))  # fmt: skip
-                        continue
-                    batch.append(prepared)
-                    if len(batch) == self.settings.batch_size:
-                        self.deliver(batch)
-                        batch = []
-                self.record_skips(skips)
-            if batch:
-                self.deliver(batch)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="capi-request") as self.requests:
+                self.decide_and_deliver()
+                while self.on_the_wire is not None:
+                    self.settle()
         finally:
             self.writer.execute("SELECT pg_advisory_unlock(%s)", (SENDER_LOCK_KEY,))
         return self.summary
+
+    def decide_and_deliver(self) -> None:
+        """Decide every candidate; deliver events batch by batch, record skips chunk by chunk."""
+        now = self.hook.server_now()
+        self.log.info("Conversions API clock (the API's Date): %s", now.isoformat())
+        batch: list[Prepared] = []
+        for rows in self.candidates():
+            skips: list[tuple[Mapping[str, Any], Decision, str | None]] = []
+            for row in rows:
+                self.summary.processed += 1
+                decision = decide(row, self.settings, now)
+                if decision.event is None:
+                    skips.append((row, decision, None))
+                    continue
+                prepared = Prepared(row, *encode_event(decision.event))
+                if self.summary.dry_run:
+                    skips.append((row, Decision(None, DRY_RUN, "dry run: built and validated, not sent"),
+                                  prepared.payload_hash))  # fmt: skip
+                    continue
+                batch.append(prepared)
+                if len(batch) == self.settings.batch_size:
+                    self.deliver(batch)
+                    batch = []
+            self.record_skips(skips)
+        if batch:
+            self.deliver(batch)
 
     # -- ledger writes -------------------------------------------------------------------------------------------
     def record_skips(
@@ -215,9 +230,6 @@ class ConversionsSender:
                     "request_id": request_id,
                     "run_id": self.run_id,
                     "event_ids": [p.row["event_id"] for p in batch],
-                    "stable_keys": [p.row["stable_key"] for p in batch],
-                    "deal_ids": [p.row["deal_id"] for p in batch],
-                    "inputs_hashes": [p.row["inputs_hash"] for p in batch],
                     "payload_hashes": [p.payload_hash for p in batch],
                 },
             )
@@ -234,31 +246,43 @@ class ConversionsSender:
         """``outcomes``: (state, reason, http_status, event_status, error_message, warning_message) per event.
 
         Returns how many of the events are now sent and flagged ``possible_repeat``."""
-        states, reasons, statuses, event_statuses, errors, warnings = (
-            list(column) for column in zip(*outcomes, strict=True)
-        )
+        common = {"request_id": request_id, "extra_attempts": extra_attempts, "possible_repeat": possible_repeat}
         with self.writer.transaction(), self.writer.cursor() as cur:
-            cur.execute(
-                capi_sql("record_outcome"),
-                {
-                    "request_id": request_id,
-                    "extra_attempts": extra_attempts,
-                    "possible_repeat": possible_repeat,
-                    "event_ids": [p.row["event_id"] for p in batch],
-                    "states": states,
-                    "reasons": reasons,
-                    "http_statuses": statuses,
-                    "event_statuses": event_statuses,
-                    "error_messages": errors,
-                    "warning_messages": warnings,
-                },
-            )
+            if len(set(outcomes)) == 1:
+                state, reason, status, event_status, error, warning = outcomes[0]
+                cur.execute(
+                    capi_sql("record_outcome_all"),
+                    common
+                    | {"state": state, "reason": reason, "http_status": status, "event_status": event_status,
+                       "error_message": error, "warning_message": warning},
+                )  # fmt: skip
+            else:
+                states, reasons, statuses, event_statuses, errors, warnings = (
+                    list(column) for column in zip(*outcomes, strict=True)
+                )
+                cur.execute(
+                    capi_sql("record_outcome"),
+                    common
+                    | {
+                        "event_ids": [p.row["event_id"] for p in batch],
+                        "states": states,
+                        "reasons": reasons,
+                        "http_statuses": statuses,
+                        "event_statuses": event_statuses,
+                        "error_messages": errors,
+                        "warning_messages": warnings,
+                    },
+                )
             return sum(1 for (repeat,) in cur.fetchall() if repeat)
 
     # -- delivery ------------------------------------------------------------------------------------------------
     def deliver(self, batch: list[Prepared]) -> None:
-        """Send one batch by the protocol of the module doc (test mode: send with ``?test=true``, record skips)."""
-        events = [p.event for p in batch]
+        """Start one batch by the protocol of the module doc: settle the previous request, commit this one's intent,
+        send it on the request thread and return, so the next batch is built while this one is on the wire.
+        (Test mode: send with ``?test=true`` and record the verdicts as skips, synchronously.)"""
+        while self.on_the_wire is not None:  # settling may start another request (the halves of a split batch)
+            self.settle()
+        events = [p.encoded for p in batch]
         if self.summary.test_mode:
             answer = self.hook.send_events(events, test=True)
             self.summary.requests += answer.attempts
@@ -268,8 +292,16 @@ class ConversionsSender:
             return
         request_id = uuid.uuid4()
         self.record_intent(batch, request_id)
+        self.on_the_wire = (batch, request_id, self.requests.submit(self.hook.send_events, events))
+
+    def settle(self) -> None:
+        """Wait for the request on the wire (if any) and record its outcome, or stop the task (see module doc)."""
+        if self.on_the_wire is None:
+            return
+        batch, request_id, answer_future = self.on_the_wire
+        self.on_the_wire = None
         try:
-            answer = self.hook.send_events(events)
+            answer = answer_future.result()
         except PinterestAPIError as error:
             self.summary.requests += self.hook.last_send.attempts
             self.answered_with_error(batch, request_id, error)

@@ -99,7 +99,6 @@ def test_several_contacts_give_several_distinct_hashes_and_no_contact_needs_ip_a
         ({"deal_consent": False}, DEFAULTS, capi.CONSENT_DENIED),
         ({"contacts": [contact(1), contact(2, consent=False)]}, DEFAULTS, capi.CONSENT_DENIED),
         ({"contacts": [contact(1, consent=False)]}, CapiSettings(consent_source="contact"), capi.CONSENT_DENIED),
-        ({"epik": "bad epik"}, DEFAULTS, None),  # an invalid click id is left out, the event still goes
         ({"channel": "pinterest_organic"}, CapiSettings(channels=("pinterest_paid", "pinterest_organic")), None),
         ({"deal_consent": False}, CapiSettings(consent_source="contact"), None),
         ({"deal_consent": None, "contacts": [contact(1, consent=None)]}, DEFAULTS, None),  # not captured

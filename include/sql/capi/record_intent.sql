@@ -4,10 +4,10 @@ INSERT INTO ops.capi_ledger AS l (
     event_id, stable_key, deal_id, state, inputs_hash, payload_hash, attempts, request_id, first_attempt_at,
     last_attempt_at, run_id
 )
-SELECT e.event_id, e.stable_key, e.deal_id, 'in_flight', e.inputs_hash, e.payload_hash, 1, %(request_id)s, now(),
+SELECT o.event_id, o.stable_key, o.deal_id, 'in_flight', o.inputs_hash, e.payload_hash, 1, %(request_id)s, now(),
        now(), %(run_id)s
-FROM unnest(%(event_ids)s::text[], %(stable_keys)s::text[], %(deal_ids)s::bigint[], %(inputs_hashes)s::text[],
-            %(payload_hashes)s::text[]) AS e (event_id, stable_key, deal_id, inputs_hash, payload_hash)
+FROM unnest(%(event_ids)s::text[], %(payload_hashes)s::text[]) AS e (event_id, payload_hash)
+JOIN ops.capi_outbox AS o ON o.event_id = e.event_id
 ON CONFLICT (event_id) DO UPDATE SET
     stable_key = EXCLUDED.stable_key,
     deal_id = EXCLUDED.deal_id,

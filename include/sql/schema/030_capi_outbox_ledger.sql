@@ -50,3 +50,4 @@ CREATE TABLE ops.capi_ledger (
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX capi_ledger_open ON ops.capi_ledger (state) WHERE state IN ('in_flight', 'pending');
+CREATE INDEX capi_ledger_request ON ops.capi_ledger (request_id);

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -536,16 +537,18 @@ class PinterestConversionsHook(PinterestHook):
             self.retrying()(attempt)
         return self.server_time or dt.datetime.now(dt.UTC)
 
-    def send_events(self, events: Sequence[dict[str, Any]], *, test: bool = False) -> EventsAnswer:
+    def send_events(self, events: Sequence[dict[str, Any] | str], *, test: bool = False) -> EventsAnswer:
         """``POST /v5/ad_accounts/{id}/events`` with ``{"data": events}`` (``?test=true`` records nothing).
 
-        A retry sends the very same body: event ids never change between attempts.
+        ``events`` are event objects, or their JSON text when the caller already encoded them (to hash exactly the
+        bytes sent). The body is encoded once: a retry sends the very same bytes, event ids included.
         """
         if not 1 <= len(events) <= 1000:
             raise ValueError(f"the events endpoint takes 1 to 1,000 events per request, got {len(events)}")
         path = f"/ad_accounts/{self.ad_account_id}/events"
         url = self.url_from_endpoint(API_PREFIX + path)
-        body = {"data": list(events)}
+        encoded = [event if isinstance(event, str) else json.dumps(event, separators=(",", ":")) for event in events]
+        body = ('{"data":[' + ",".join(encoded) + "]}").encode("utf-8")
         trace = self.last_send = SendTrace()
 
         def attempt() -> EventsAnswer:
@@ -554,8 +557,8 @@ class PinterestConversionsHook(PinterestHook):
                 "POST",
                 url,
                 params={"test": "true"} if test else None,
-                json=body,
-                headers={"Authorization": f"Bearer {self.access_token}"},
+                data=body,
+                headers={"Authorization": f"Bearer {self.access_token}", "Content-Type": "application/json"},
             )
             try:
                 response = self._send(request, "ads_conversions", "POST /events")
