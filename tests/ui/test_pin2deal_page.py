@@ -187,6 +187,8 @@ def test_the_page_in_airflows_ui_shows_the_warehouse_numbers(api_server, browser
         chart = frame.locator("#briefing-chart")
         chart.wait_for()
         assert chart.evaluate("image => image.complete && image.naturalWidth > 0")
+        images = frame.locator("#briefing img")
+        assert images.count() == 1  # the stored chart; the Markdown's link to its file is not a broken image
     else:
         assert "Not available yet: ops.briefings does not exist" in frame.locator("#briefing").inner_text()
 

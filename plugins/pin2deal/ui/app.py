@@ -9,6 +9,7 @@ read-only snapshot. A part whose table does not exist yet says so instead of fai
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -163,7 +164,8 @@ def _render(page: dict[str, Any]) -> str:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
     markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
-    environment.filters["markdown"] = markdown.render
+    # The briefing's Markdown links its chart file by a relative path; the page shows the stored chart instead.
+    environment.filters["markdown"] = lambda text: markdown.render(re.sub(r"(?m)^!\[[^\]]*\]\([^)]*\)\s*$", "", text))
     environment.filters["money"] = _money
     environment.filters["number"] = _number
     environment.filters["share"] = lambda value: "-" if value is None else f"{float(value):.0%}"
