@@ -7,7 +7,7 @@ import os
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from pin2deal.dag_defaults import DEFAULT_ARGS, RAW_HUBSPOT_DEALS
+from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, RAW_HUBSPOT_DEALS
 from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator
 from pin2deal.tasks import migrate_warehouse
 
@@ -27,9 +27,7 @@ in `ops.record_issues`.
 Trigger with **full_refresh** after a CRM migration or to pick up association changes and archived deals (HubSpot
 does not move a deal's modified date for those), or with **since** to re-read everything modified from a date.
 Backfill: `airflow backfill create --dag-id hubspot_deals --from-date A --to-date B`. See docs/hubspot.md.
-
-**If it fails**: read the failed task's log and its own "If it fails" note (Task details); the alert quotes it.
-"""
+""" + FAILED_TASK_ADVICE
 
 EXTRACT_DOC = """
 Reads the deals modified in the run's interval (or every deal with `full_refresh`, or from `since`), their contacts

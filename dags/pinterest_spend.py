@@ -6,7 +6,7 @@ import datetime as dt
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from pin2deal.dag_defaults import DEFAULT_ARGS, RAW_PINTEREST_SPEND
+from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, RAW_PINTEREST_SPEND
 from pin2deal.operators.pinterest import (
     PinterestEntitiesOperator,
     PinterestReportLoadOperator,
@@ -35,9 +35,7 @@ Bad rows (unknown ad id, missing metric, negative spend) are loaded as far as th
 `ops.record_issues` (source `pinterest.ad_daily`). API tasks share the `pinterest_api` pool and per-category
 budgets (ads_analytics 300/min, ads_read 1,000/min).
 Backfill: `airflow backfill create --dag-id pinterest_spend --from-date A --to-date B`. See docs/pinterest.md.
-
-**If it fails**: read the failed task's log and its own "If it fails" note (Task details); the alert quotes it.
-"""
+""" + FAILED_TASK_ADVICE
 
 AUTH_ADVICE = (
     "a 401 names the connection `pinterest_ads_default` (refresh the OAuth token or fix its refresh_token / "
