@@ -26,12 +26,20 @@ DOC = """
    restates the last 24-48 h) and any day still stored provisional, for every ad, through the synchronous analytics
    endpoint (250 ads and up to 90 days per request). Days Pinterest has not finalised (`metrics_ready_state`) are
    stored `provisional` and pulled again by later runs. Each pull replaces its ads and days in
-   `raw.pinterest_ad_daily`: a re-run never adds.
+   `raw.pinterest_ad_daily`: a re-run never adds. Stored rows the answer left out are deleted (and kept in
+   `raw.pinterest_ad_daily_deleted`) only when the answer is trustworthy: not empty while those ad-days had
+   delivery, and leaving out at most `max(deletion_max_rows, deletion_max_share x stored rows)`; otherwise the
+   task loads what was reported and fails, naming the ads and days (a retry pulls again).
 3. **request_reports → wait_for_reports → load_reports**: days older than 90 days (backfills, up to 914 days) go
    through asynchronous reports; the sensor waits in reschedule mode, holding no worker slot. Nothing to do for
    recent intervals.
 
-Bad rows (unknown ad id, missing metric, negative spend) are loaded as far as they can be and listed in
+**Manual runs without a logical date** (`airflow dags trigger pinterest_spend`, or the trigger form with the date
+left empty) have no data interval: they pull the ad account's last complete day (yesterday in its time zone, by
+the API's clock) and the lookback before it.
+
+Metrics Pinterest leaves out of a row (it omits zero values) are stored as 0. Bad rows (unknown ad id, negative
+spend) are loaded as far as they can be and listed in
 `ops.record_issues` (source `pinterest.ad_daily`). API tasks share the `pinterest_api` pool and per-category
 budgets (ads_analytics 300/min, ads_read 1,000/min).
 Backfill: `airflow backfill create --dag-id pinterest_spend --from-date A --to-date B`. See docs/pinterest.md.
@@ -91,6 +99,22 @@ with DAG(
             title="Lookback days",
             description="Days before the interval pulled again (Pinterest restates the last 24-48 hours).",
         ),
+        "deletion_max_share": Param(
+            0.05,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Deletion: largest share",
+            description="A pull may delete at most this share of the stored ad-days it covers (or deletion_max_rows, "
+            "whichever is more) that Pinterest's answer left out; a larger gap fails the task as untrustworthy.",
+        ),
+        "deletion_max_rows": Param(
+            10,
+            type="integer",
+            minimum=0,
+            title="Deletion: rows always allowed",
+            description="A pull may always delete this many unreported ad-days (restatements to nothing).",
+        ),
     },
     tags=["pin2deal", "pinterest", "extract"],
     doc_md=DOC,
@@ -110,6 +134,10 @@ with DAG(
         doc_md=ENTITIES_DOC,
         **api_retries,
     )
+    deletion = {
+        "deletion_max_share": "{{ params.deletion_max_share }}",
+        "deletion_max_rows": "{{ params.deletion_max_rows }}",
+    }
     pull_spend = PinterestSpendOperator(
         task_id="pull_spend",
         lookback_days=lookback,
@@ -117,6 +145,7 @@ with DAG(
         execution_timeout=dt.timedelta(hours=2),
         doc_md=PULL_DOC,
         **api_retries,
+        **deletion,
     )
     request_reports = PinterestReportRequestOperator(
         task_id="request_reports",
@@ -146,5 +175,6 @@ with DAG(
         execution_timeout=dt.timedelta(hours=2),
         doc_md=LOAD_DOC,
         **api_retries,
+        **deletion,
     )
     migrate_warehouse() >> refresh_entities >> pull_spend >> request_reports >> wait_for_reports >> load_reports

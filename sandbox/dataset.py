@@ -1,4 +1,4 @@
-"""Read and write dataset directories (the public format of DESIGN.md's sandbox contract)."""
+"""Read and write dataset directories (the public format of docs/design.md's sandbox contract)."""
 
 from __future__ import annotations
 

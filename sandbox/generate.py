@@ -1,6 +1,6 @@
 """Seeded synthetic world for the sandbox: a HubSpot portal and a Pinterest ad account that tell one story.
 
-``generate(out_dir, deals=N, seed=S, today=D)`` writes the dataset directory of DESIGN.md and returns it. The same
+``generate(out_dir, deals=N, seed=S, today=D)`` writes the dataset directory of docs/design.md and returns it. The same
 arguments always give byte-identical files (one ``random.Random`` stream per part, no set iteration, no clock).
 
 The world ("Northwind Home", a furniture seller in USD with EU customers paying in EUR):
@@ -119,7 +119,7 @@ BAD_RECORD_KINDS = (
 
 HOME_CURRENCY = "USD"
 TIMEZONE = "America/New_York"
-# logical name (DESIGN.md) -> this portal's internal property name
+# logical name (docs/design.md) -> this portal's internal property name
 PROPERTIES = {
     "epik": "pinterest_epik",
     "utm_source": "utm_source",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from psycopg import Connection
+from psycopg import Connection, Rollback
 
 from pin2deal.hooks.pinterest import (
     REPORT_MAX_DAYS_BACK,
@@ -34,8 +34,6 @@ METRIC_COLUMNS: dict[str, str] = {
     "TOTAL_CLICK_CHECKOUT": "click_checkouts",
     "TOTAL_VIEW_CHECKOUT": "view_checkouts",
 }
-# Metrics every delivered ad-day has; a row without one is reported (conversion columns may be absent: none).
-REQUIRED_METRICS = ("SPEND_IN_MICRO_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH")
 ANALYTICS_COLUMNS: tuple[str, ...] = ("AD_ID", *METRIC_COLUMNS, "AD_GROUP_ID", "CAMPAIGN_ID")
 
 AD_DAILY = "raw.pinterest_ad_daily"
@@ -58,6 +56,7 @@ COUNT_SCOPE = (
     "SELECT count(*) FROM raw.pinterest_ad_daily "
     "WHERE ad_id = ANY(%(ad_ids)s::text[]) AND date BETWEEN %(start_date)s AND %(end_date)s"
 )
+DELETION_REASON = "not reported by Pinterest for the ads and days pulled"
 # Issue keys are '<ad id>/<YYYY-MM-DD>' (ISO dates compare as text).
 ISSUES_IN_SCOPE = (
     "SELECT record_key FROM ops.record_issues WHERE source = %(source)s "
@@ -77,6 +76,12 @@ def interval_days(start: dt.datetime, end: dt.datetime, timezone: ZoneInfo) -> t
     first = start.astimezone(timezone).date()
     last = (end - dt.timedelta(microseconds=1)).astimezone(timezone).date() if end > start else first
     return first, max(first, last)
+
+
+def last_complete_day(now: dt.datetime, timezone: ZoneInfo) -> dt.date:
+    """The ad account's last complete local day at ``now``: what a run without a data interval (a manual trigger
+    without a logical date) pulls, with its lookback."""
+    return now.astimezone(timezone).date() - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -278,9 +283,12 @@ class AdDayRows:
     """Turns analytics rows (sync answers or report rows) into ``raw.pinterest_ad_daily`` rows, flagging bad ones.
 
     Flags, each in ``ops.record_issues`` under ``pinterest.ad_daily`` / ``<ad id>/<date>``: an ``AD_ID`` the entity
-    refresh did not list (loaded with the row's own ad group and campaign: its spend is real); a missing or
-    non-integer required metric (stored NULL); a negative spend or count (stored NULL, the value kept in
-    ``metrics`` and in the issue). A row without a usable ``AD_ID`` or ``DATE`` cannot be keyed and is reported only.
+    refresh did not list (loaded with the row's own ad group and campaign: its spend is real); a non-integer metric
+    (stored NULL); a negative spend or count (stored NULL, the value kept in ``metrics`` and in the issue). A row
+    without a usable ``AD_ID`` or ``DATE`` cannot be keyed and is reported only.
+
+    A metric the row leaves out (or sends as ``null``) is 0: Pinterest omits zero-valued metrics from analytics
+    answers and JSON reports ("If a column has no value, it may not be returned"; reports "will not zero-fill").
     """
 
     account_id: str
@@ -312,11 +320,8 @@ class AdDayRows:
             values = []
             for column in METRIC_COLUMNS:
                 raw_value = api_row.get(column)
-                value = _count(raw_value)
-                if raw_value is None:
-                    if column in REQUIRED_METRICS:
-                        batch.issues.append((key, column, "missing metric", None))
-                elif value is None:
+                value = 0 if raw_value is None else _count(raw_value)
+                if value is None:
                     batch.issues.append((key, column, "not a whole number", str(raw_value)[:200]))
                 elif value < 0:
                     reason = "negative spend" if column == "SPEND_IN_MICRO_DOLLAR" else "negative count"
@@ -340,6 +345,59 @@ class AdDayRows:
         return batch
 
 
+@dataclass(frozen=True)
+class DeletionRule:
+    """When a pull may delete the stored rows of its ads and days that Pinterest's answer left out.
+
+    A 200 is not proof: an empty, ``null`` or truncated answer would erase stored spend, and days older than the
+    next lookback would never come back. An answer is trusted to delete only when (1) it is not empty while stored
+    rows of the scope had delivery (spend or impressions), and (2) it deletes at most ``max(max_rows, max_share x
+    stored rows of the scope)`` rows (a restatement to nothing touches a few ad-days; a truncated answer, many).
+    """
+
+    max_share: float = 0.05
+    max_rows: int = 10
+
+    def refusal(self, *, stored: int, reported: int, unreported: int, unreported_delivered: int) -> str | None:
+        """Why deleting ``unreported`` of ``stored`` rows (``unreported_delivered`` of them with delivery) is not
+        trusted, for an answer of ``reported`` rows (None: it is)."""
+        if unreported == 0:
+            return None
+        if reported == 0 and unreported_delivered > 0:
+            return (
+                f"the answer has no rows while {unreported_delivered} stored ad-day(s) of these ads and days had "
+                "delivery"
+            )
+        allowed = max(self.max_rows, int(self.max_share * stored))
+        if unreported > allowed:
+            return (
+                f"the answer leaves out {unreported} of the {stored} stored ad-days (at most {allowed} may go: "
+                f"deletion_max_rows {self.max_rows}, deletion_max_share {self.max_share:g})"
+            )
+        return None
+
+
+@dataclass
+class RefusedDeletion:
+    """Rows a pull kept because its answer was not trustworthy (``DeletionRule``): the reason and their keys."""
+
+    reason: str
+    keys: list[tuple[str, dt.date]]
+
+    def describe(self, limit: int = 5) -> str:
+        ads = sorted({ad_id for ad_id, _ in self.keys})
+        days = sorted({day for _, day in self.keys})
+        shown = ", ".join(ads[:limit]) + (f" and {len(ads) - limit} more" if len(ads) > limit else "")
+        return f"{self.reason}: ads {shown}, days {days[0]}..{days[-1]}"
+
+
+@dataclass
+class AdDayLoad:
+    changed: int = 0
+    deleted: int = 0
+    refused: RefusedDeletion | None = None
+
+
 def load_ad_days(
     conn: Connection,
     batch: AdDayBatch,
@@ -348,23 +406,28 @@ def load_ad_days(
     start: dt.date,
     end: dt.date,
     run_id: str | None,
-) -> tuple[int, int]:
+    rule: DeletionRule = DeletionRule(),
+) -> AdDayLoad:
     """Replace the pulled ``ad_ids`` x ``[start, end]`` with ``batch`` in one transaction: COPY + one upsert, delete
-    what Pinterest no longer reports there, and make ``ops.record_issues`` say exactly this pull's problems.
+    what Pinterest no longer reports there when ``rule`` trusts the answer (each deleted row is kept in
+    ``raw.pinterest_ad_daily_deleted``), and make ``ops.record_issues`` say exactly this pull's problems.
 
-    Returns (rows inserted or changed, rows deleted). The delete runs only when the scope holds more rows than the
-    batch (a count on the primary key), and only issues of the scope are replaced: a pull with nothing to delete
-    and no problems costs the COPY and the upsert alone.
+    An untrusted deletion is rolled back (the reported rows stay loaded) and returned as ``refused`` for the caller
+    to fail loudly. The delete runs only when the scope holds more rows than the batch (a count on the primary key),
+    and only issues of the scope are replaced: a pull with nothing to delete and no problems costs the COPY and the
+    upsert alone.
     """
     scope = {"ad_ids": list(ad_ids), "start_date": start, "end_date": end}
     wanted = set(ad_ids)
     reported = {(row[0], row[1]) for row in batch.rows if row[0] in wanted and start <= row[1] <= end}
+    load = AdDayLoad()
     with conn.transaction():
         begin_load(conn, run_id)
+        stored = conn.execute(COUNT_SCOPE, scope).fetchone()[0]
         # A never-loaded scope (the first pull of a backfill) is one COPY; anything else is merged.
         # (Every row in scope and none repeated: ``reported`` is the set of in-scope keys.)
-        first_load = len(reported) == len(batch.rows) and conn.execute(COUNT_SCOPE, scope).fetchone()[0] == 0
-        changed = copy_upsert(
+        first_load = len(reported) == len(batch.rows) and stored == 0
+        load.changed = copy_upsert(
             conn,
             AD_DAILY,
             AD_DAILY_COLUMNS,
@@ -373,13 +436,28 @@ def load_ad_days(
             extra_updates=CHANGED,
             insert_only=first_load,
         )
-        deleted = 0
         if not first_load and conn.execute(COUNT_SCOPE, scope).fetchone()[0] > len(reported):
             keys = sorted(reported)
-            deleted = conn.execute(
-                DELETE_UNREPORTED,
-                {**scope, "reported_ad_ids": [key[0] for key in keys], "reported_dates": [key[1] for key in keys]},
-            ).rowcount
+            with conn.transaction() as savepoint:
+                gone = conn.execute(
+                    DELETE_UNREPORTED,
+                    {
+                        **scope,
+                        "reported_ad_ids": [key[0] for key in keys],
+                        "reported_dates": [key[1] for key in keys],
+                        "reason": DELETION_REASON,
+                    },
+                ).fetchall()
+                reason = rule.refusal(
+                    stored=stored,
+                    reported=len(reported),
+                    unreported=len(gone),
+                    unreported_delivered=sum(bool(spend or impressions) for _, _, spend, impressions in gone),
+                )
+                if reason is not None:
+                    load.refused = RefusedDeletion(reason, sorted((ad_id, day) for ad_id, day, _, _ in gone))
+                    raise Rollback(savepoint)
+                load.deleted = len(gone)
         known = [key for (key,) in conn.execute(ISSUES_IN_SCOPE, {**scope, "source": AD_DAILY_SOURCE}).fetchall()]
         replace_record_issues(conn, AD_DAILY_SOURCE, known + [issue[0] for issue in batch.issues], batch.issues, run_id)
-    return changed, deleted
+    return load

@@ -19,6 +19,9 @@ and the sandbox's own paths (no auth, no faults):
 - ``POST /_sandbox/pinterest/expire-token`` -> ``{"expired_tokens": n}``: every ads access token in use now gets 401;
 - ``POST /_sandbox/pinterest/restate`` with ``{"ad_id", "date": "YYYY-MM-DD", "metrics": {COLUMN: number >= 0}}``
   -> ``{"ad_id", "date", "metrics"}``: replaces those final metrics of the ad's day (creates the day if needed);
+- ``POST /_sandbox/pinterest/answer-fault`` with ``{"kind": "empty"|"null"|"truncate"|null, "answers": n,
+  "keep": share}``: the next ``n`` sync analytics answers and report files (0: all until cleared with kind null)
+  come back empty, ``null`` or truncated to their first ``keep`` share of rows, with a 200;
 - ``GET /_sandbox/events`` -> ``{"events": [{"ad_account_id", "event_id", "event_name", "event_time",
   "deduplicated", "received_at", "event"}]}``: accepted CAPI events in arrival order (test requests excluded);
 - ``GET /_sandbox/pinterest/reports/{token}/metrics_report.{json,csv}``: a FINISHED report's file (the ``url``).

@@ -9,11 +9,12 @@ through ``Metrics`` adds what a real account shows:
   "today" have not happened yet and are not reported at all. ``/v5/resources/metrics_ready_state`` tells which days
   are final.
 - **Restatement**: ``restate`` replaces an ad's metrics for a day (``POST /_sandbox/pinterest/restate``).
-- **Roll-up**: campaign, ad group and account rows are sums of their ads' rows (DESIGN.md); derived columns
+- **Roll-up**: campaign, ad group and account rows are sums of their ads' rows (docs/design.md); derived columns
   (``SPEND_IN_DOLLAR``, CPC, CPM, CTR) are computed from the sums. Conversion columns are served as the dataset has
   them whatever the attribution windows asked (the windows are validated, not applied).
 
-A requested column with no value (not in the dataset, not derivable) is left out of the row, as the spec allows.
+A requested column with no value (not in the dataset, not derivable) or with the value 0 is left out of the row, as
+the real API does ("If a column has no value, it may not be returned").
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Synchronous analytics (``GET .../campaigns/analytics`` etc.) answer a JSON array with one object per entity per
 ``DATE`` bucket: ``DATE`` (unless granularity is TOTAL), the entity's id column (``CAMPAIGN_ID``, ``AD_GROUP_ID``,
 ``AD_ID`` or ``AD_ACCOUNT_ID``; left out with ``aggregate_report_rows=true``) and the requested columns that have a
-value. Only entity-days with delivery rows in the dataset appear.
+value other than 0 (Pinterest leaves zero-valued metrics out). Only entity-days with delivery rows in the dataset
+appear, and not those whose requested metrics are all 0 (restated to nothing).
 
 Async report files (the ``url`` of a FINISHED report):
 
@@ -11,7 +12,8 @@ Async report files (the ``url`` of a FINISHED report):
   BY_ID, the default) or by ``DATE`` (BY_DATE), each value the list of that key's rows:
   ``{"<campaign id>": [{"DATE": "2025-06-01", "CAMPAIGN_ID": "<id>", "SPEND_IN_MICRO_DOLLAR": 1200000, ...}]}``.
   Rows carry ``DATE`` (granularity other than TOTAL), the level's id column (``ADVERTISER_ID``, ``CAMPAIGN_ID``,
-  ``AD_GROUP_ID`` or ``PIN_PROMOTION_ID``) and the requested columns; metrics without a value are not zero-filled.
+  ``AD_GROUP_ID`` or ``PIN_PROMOTION_ID``) and the requested columns; metrics without a value or with the value 0
+  are left out (not zero-filled).
 - **CSV** - a header line ``DATE`` (unless TOTAL), the level's id column, then the requested columns in request
   order; one line per row; metrics zero-filled, attributes without a value empty.
 
@@ -134,7 +136,9 @@ def render(
     *,
     zero_fill: bool = False,
 ) -> dict[str, Any]:
-    """One row: ``DATE``, the id column, then each requested column that has a value (or 0 with ``zero_fill``)."""
+    """One row: ``DATE``, the id column, then each requested column that has a non-zero value (or 0 with
+    ``zero_fill``): like the real API ("If a column has no value, it may not be returned"), a metric that is 0 is
+    left out of sync answers and JSON reports (which "will not zero-fill")."""
     row: dict[str, Any] = {}
     if day is not None:
         row["DATE"] = day.isoformat()
@@ -151,9 +155,9 @@ def render(
                 row[column] = value if value is not None else ""
             continue
         value = metric_value(column, metrics)
-        if value is not None:
+        if value:  # Pinterest leaves out a metric whose value is 0 (or none) ...
             row[column] = value
-        elif zero_fill:
+        elif zero_fill:  # ... except in CSV files, which have a cell for every column
             row[column] = 0
     return row
 
@@ -173,8 +177,11 @@ def analytics_rows(
     """The body of a synchronous analytics request (see module doc)."""
     select = (lambda ad_id: "ALL" if key_of(ad_id) is not None else None) if aggregate else key_of
     sums = world.metrics.rollup(select, start, end, world.today, granularity)
+    metric_columns = [column for column in columns if column not in ATTRIBUTE_COLUMNS]
     rows = []
     for (key, day), metrics in sorted(sums.items(), key=lambda item: (id_order(item[0][0]), item[0][1] or start)):
+        if metric_columns and not any(metric_value(column, metrics) for column in metric_columns):
+            continue  # no delivery left (e.g. restated to nothing): the entity-day is not reported at all
         if aggregate:
             rows.append(render(world, level, None, None, day, metrics, columns))
         else:
@@ -244,6 +251,10 @@ def report_file(world: PinterestWorld, request: dict[str, Any]) -> tuple[bytes, 
         if not any(metric_value(column, metrics) for column in metric_columns):
             continue
         entries.append((key, day, metrics))
+    broken = world.answer_faults.apply(entries)
+    if broken is None:
+        return b"null", "application/json", "json"
+    entries = broken
     if request.get("report_format", "JSON") == "CSV":
         out = io.StringIO()
         header = (["DATE"] if bucket(start, granularity) is not None else []) + [key_column, *columns]

@@ -41,7 +41,7 @@ from sandbox.pinterest.reporting import (
 )
 from sandbox.pinterest.spec import InvalidRequest, Operation, PinterestSpec
 from sandbox.pinterest.wire import ApiError, forbidden, invalid, json_response, not_found, unauthorized
-from sandbox.pinterest.world import ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS, PinterestWorld
+from sandbox.pinterest.world import ACCESS_TOKEN_SECONDS, ANSWER_FAULT_KINDS, REFRESH_TOKEN_SECONDS, PinterestWorld
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +338,7 @@ def analytics(level: str) -> Handler:
             }[level]
             ids = set(query.ids(ids_param, required=True) or [])
             key_of = lambda ad_id: parent if (parent := parent_of.get(ad_id)) in ids else None  # noqa: E731
-        return analytics_rows(
+        rows = analytics_rows(
             world,
             level=level,
             key_column=KEY_COLUMNS[level],
@@ -349,6 +349,7 @@ def analytics(level: str) -> Handler:
             columns=columns,
             aggregate=aggregate,
         )
+        return world.answer_faults.apply(rows)
 
     return handler
 
@@ -511,16 +512,17 @@ async def oauth_token(call: Call) -> Any:
     grant_type = body.get("grant_type")
     if grant_type != "refresh_token":
         raise invalid(f"grant_type: {grant_type!r} is not emulated (the sandbox supports refresh_token)")
-    tokens = call.world.tokens
-    if body.get("refresh_token") != tokens.refresh_token:
+    issued = call.world.tokens.refresh(str(body.get("refresh_token") or ""))
+    if issued is None:
         raise invalid("refresh_token: invalid or revoked refresh token")
+    access_token, refresh_token = issued
     now = int(call.world.now().timestamp())
     return {
-        "access_token": tokens.issue(),
+        "access_token": access_token,
         "token_type": "bearer",
         "expires_in": ACCESS_TOKEN_SECONDS,
         "scope": body.get("scope") or "ads:read,ads:write",
-        "refresh_token": tokens.refresh_token,
+        "refresh_token": refresh_token,
         "refresh_token_expires_in": REFRESH_TOKEN_SECONDS,
         "refresh_token_expires_at": now + REFRESH_TOKEN_SECONDS,
         "response_type": "refresh_token",
@@ -573,6 +575,21 @@ def register(app: FastAPI, world: PinterestWorld, spec: PinterestSpec | None) ->
     def expire_token() -> dict[str, int]:
         """Expire every ads access token in use: the next ads request with one gets 401 until it refreshes."""
         return {"expired_tokens": world.tokens.expire_ads()}
+
+    @app.post("/_sandbox/pinterest/answer-fault", include_in_schema=False)
+    async def answer_fault(request: Request) -> Response:
+        """Arm broken 200 answers: ``{"kind": "empty"|"null"|"truncate"|null, "answers": n, "keep": share}``."""
+        try:
+            body = await request.json()
+            kind, answers, keep = body.get("kind"), int(body.get("answers", 1)), float(body.get("keep", 0.5))
+            if kind is not None and kind not in ANSWER_FAULT_KINDS:
+                raise ValueError(f"kind: {kind!r} is not one of {list(ANSWER_FAULT_KINDS)} or null")
+            if answers < 0 or not 0 <= keep < 1:
+                raise ValueError("answers must be >= 0 and keep in [0, 1)")
+        except (ValueError, TypeError, AttributeError) as error:
+            return invalid(f"answer-fault: {error}").response()
+        world.answer_faults.arm(kind, answers, keep)
+        return json_response({"kind": kind, "answers": answers, "keep": keep})
 
     @app.post("/_sandbox/pinterest/restate", include_in_schema=False)
     async def restate(request: Request) -> Response:

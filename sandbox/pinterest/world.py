@@ -41,8 +41,10 @@ class Tokens:
     - ads endpoints: the config's ``pinterest_ads_token`` and every token issued by ``POST /v5/oauth/token``, until
       ``POST /_sandbox/pinterest/expire-token`` expires all of them (tokens never expire by time in the sandbox);
     - the events endpoint: the config's ``pinterest_conversions_token`` (never expires) or a valid ads token;
-    - ``POST /v5/oauth/token``: HTTP Basic ``pinterest_client_id:pinterest_client_secret`` and the refresh token
-      ``pinterest_refresh_token`` (a continuous refresh token: the same one is returned, with a renewed expiry).
+    - ``POST /v5/oauth/token``: HTTP Basic ``pinterest_client_id:pinterest_client_secret`` and the current refresh
+      token (first ``pinterest_refresh_token``). Like Pinterest's continuous refresh tokens, every refresh rotates
+      it: the answer carries a new refresh token and the one just used stops working (a second refresh with it is
+      answered 400), so a client that does not keep the new one is locked out.
     """
 
     def __init__(self, config: dict[str, Any], seed: int) -> None:
@@ -54,6 +56,7 @@ class Tokens:
         self._seed = seed
         self._issued = itertools.count(1)
         self._lock = threading.Lock()
+        self.refreshes = 0  # successful refreshes (tests count them)
 
     def is_ads(self, token: str) -> bool:
         with self._lock:
@@ -75,6 +78,18 @@ class Tokens:
         with self._lock:
             self._valid_ads.add(token)
         return token
+
+    def refresh(self, refresh_token: str) -> tuple[str, str] | None:
+        """Exchange the current refresh token for ``(new access token, new refresh token)``; None when it is not
+        the current one (never issued, or already used: rotated away)."""
+        with self._lock:
+            if refresh_token != self.refresh_token:
+                return None
+            self.refreshes += 1
+            digest = hashlib.sha256(f"{self._seed}:refresh:{self.refreshes}".encode()).hexdigest()
+            self.refresh_token = f"pinr.sandbox{digest[:48]}"
+            rotated = self.refresh_token
+        return self.issue(), rotated
 
 
 class RateLimits:
@@ -116,6 +131,43 @@ class RateLimits:
         if wait is not None:
             raise rate_limited(wait, window.limit)
         return {"x-ratelimit-limit": str(window.limit), "x-ratelimit-remaining": str(window.remaining())}
+
+
+ANSWER_FAULT_KINDS = ("empty", "null", "truncate")
+
+
+@dataclass
+class AnswerFaults:
+    """Broken-but-200 analytics answers, armed by ``POST /_sandbox/pinterest/answer-fault``: the next ``answers``
+    synchronous analytics answers and report files (0: every one until cleared) come back ``empty`` (no rows),
+    ``null`` (a JSON null) or ``truncate`` (only the first ``keep`` share of their rows), like the partial
+    answers a real API sometimes gives."""
+
+    kind: str | None = None
+    answers: int = 0
+    keep: float = 0.5
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arm(self, kind: str | None, answers: int = 1, keep: float = 0.5) -> None:
+        with self._lock:
+            self.kind, self.answers, self.keep = kind, answers, keep
+
+    def apply(self, rows: list[Any]) -> list[Any] | None:
+        """``rows`` as the armed fault (if any) breaks them; counts one answer."""
+        with self._lock:
+            kind = self.kind
+            if kind is None:
+                return rows
+            if self.answers > 0:
+                self.answers -= 1
+                if self.answers == 0:
+                    self.kind = None
+            keep = self.keep
+        if kind == "empty":
+            return []
+        if kind == "null":
+            return None
+        return rows[: int(len(rows) * keep)]
 
 
 @dataclass
@@ -200,6 +252,7 @@ class PinterestWorld:
         # Event ids whose presence makes the whole events request a 400 (POST /_sandbox/pinterest/faults): an
         # event the client's validation let through and Pinterest's refuses.
         self.poisoned_event_ids: set[str] = set()
+        self.answer_faults = AnswerFaults()
 
     @property
     def today(self) -> dt.date:

@@ -38,10 +38,10 @@ def pinterest_world(
 
 @pytest.fixture(autouse=True)
 def clean_pinterest_tables(warehouse: psycopg.Connection) -> Iterator[None]:
-    """Each test starts from empty Pinterest raw tables and issues."""
+    """Each test starts from empty Pinterest raw tables and issues, and no stored OAuth tokens."""
     warehouse.execute(
         "TRUNCATE raw.pinterest_ad_accounts, raw.pinterest_campaigns, raw.pinterest_ad_groups, raw.pinterest_ads, "
-        "raw.pinterest_ad_daily"
+        "raw.pinterest_ad_daily, raw.pinterest_ad_daily_deleted, ops.oauth_tokens"
     )
     warehouse.execute("DELETE FROM ops.record_issues WHERE source LIKE 'pinterest.%'")
     yield

@@ -31,6 +31,7 @@ def record_traffic(hook: PinterestAdsHook) -> list[requests.Response]:
     return seen
 
 
+@pytest.mark.pinterest_spec
 def test_every_request_the_hook_sends_conforms_to_the_spec(pinterest_world: Callable[..., Any]) -> None:
     server = pinterest_world(oauth=True)
     hook = PinterestAdsHook()

@@ -7,7 +7,15 @@ import json
 from zoneinfo import ZoneInfo
 
 from pin2deal.hooks.pinterest import MAX_IDS_PER_REQUEST, SYNC_MAX_RANGE_DAYS
-from pin2deal.pinterest_spend import AdDayRows, chunks, date_windows, interval_days, plan_days
+from pin2deal.pinterest_spend import (
+    AdDayRows,
+    DeletionRule,
+    chunks,
+    date_windows,
+    interval_days,
+    last_complete_day,
+    plan_days,
+)
 
 TODAY = dt.date(2026, 6, 30)
 
@@ -66,10 +74,11 @@ def test_bad_analytics_rows_are_flagged_with_the_record_field_and_reason() -> No
             {"AD_ID": "10", "SPEND_IN_MICRO_DOLLAR": 7},
         ]
     )  # fmt: skip
-    assert [row[:9] for row in batch.rows] == [
-        ("10", day(1), "1", "20", "30", 5, 3, 2, None),
-        ("10", day(2), "1", "20", "30", 1, None, None, None),
-        ("11", day(3), "1", "21", "31", 7, 1, 0, None),
+    # TOTAL_CHECKOUT and the other conversion columns are absent: Pinterest leaves zero metrics out, they are 0.
+    assert [row[:11] for row in batch.rows] == [
+        ("10", day(1), "1", "20", "30", 5, 3, 2, 0, 0, 0),
+        ("10", day(2), "1", "20", "30", 1, None, None, None, 0, 0),
+        ("11", day(3), "1", "21", "31", 7, 1, 0, 0, 0, 0),
     ]
     assert [row[11] for row in batch.rows] == ["0.000005", "0.000001", "0.000007"]  # spend, exact
     assert [row[-2] for row in batch.rows] == [True, False, False]  # provisional from day(1) on
@@ -82,3 +91,35 @@ def test_bad_analytics_rows_are_flagged_with_the_record_field_and_reason() -> No
         (f"11/{day(3)}", "AD_ID", "unknown ad id: not listed by the entity refresh", "11"),
         ("10/None", "DATE", "missing or invalid", '{"AD_ID": "10", "SPEND_IN_MICRO_DOLLAR": 7}'),
     ]
+
+
+def test_metrics_left_out_or_null_are_zero_without_an_issue() -> None:
+    batch = AdDayRows("1", "USD", {"10": ("20", "30")}).convert(
+        [{"AD_ID": "10", "DATE": str(day(4)), "PAID_IMPRESSION": 40, "TOTAL_CLICKTHROUGH": None}]
+    )
+    assert [row[5:11] for row in batch.rows] == [(0, 40, 0, 0, 0, 0)]
+    assert batch.rows[0][11] == "0.000000" and batch.issues == []
+
+
+def test_the_deletion_rule_trusts_small_deletions_and_refuses_empty_or_shrunken_answers() -> None:
+    rule = DeletionRule(max_share=0.05, max_rows=10)
+    assert rule.refusal(stored=1000, reported=1000, unreported=0, unreported_delivered=0) is None
+    assert rule.refusal(stored=1000, reported=990, unreported=10, unreported_delivered=10) is None
+    assert rule.refusal(stored=1000, reported=950, unreported=50, unreported_delivered=50) is None  # 5 %
+    assert "leaves out 51 of the 1000" in rule.refusal(stored=1000, reported=949, unreported=51,
+                                                        unreported_delivered=51)  # fmt: skip
+    # An empty answer may not erase ad-days that had delivery, however few ...
+    assert "no rows while 2 stored" in rule.refusal(stored=2, reported=0, unreported=2, unreported_delivered=2)
+    # ... but may clear ad-days that had none (restated to nothing already).
+    assert rule.refusal(stored=2, reported=0, unreported=2, unreported_delivered=0) is None
+    assert DeletionRule(max_share=1.0, max_rows=0).refusal(
+        stored=100, reported=1, unreported=99, unreported_delivered=99
+    ) is None
+
+
+def test_a_run_without_a_data_interval_pulls_the_accounts_last_complete_day() -> None:
+    # 03:30 UTC on July 1st is still June 30th in New York: its last complete day is June 29th; Tokyo's is June 30th.
+    now = utc(2026, 7, 1, 3) + dt.timedelta(minutes=30)
+    assert last_complete_day(now, ZoneInfo("America/New_York")) == dt.date(2026, 6, 29)
+    assert last_complete_day(now, ZoneInfo("Asia/Tokyo")) == dt.date(2026, 6, 30)
+    assert last_complete_day(now, ZoneInfo("UTC")) == dt.date(2026, 6, 30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -25,8 +26,8 @@ from tests.pinterest.pinterest_worlds import (
 
 DAG_ID = "pinterest_spend"
 ZONE = ZoneInfo(TIMEZONE)
-# Passed explicitly: a conf given to one dag.test() run of the shared DAG object leaks into later runs without one.
-DEFAULT_CONF = {"lookback_days": 3}
+# Every param, explicitly: what a run is asked to do is visible in the test.
+DEFAULT_CONF = {"lookback_days": 3, "deletion_max_share": 0.05, "deletion_max_rows": 10}
 
 
 def midnight(day: dt.date) -> dt.datetime:
@@ -63,10 +64,11 @@ def test_a_run_loads_every_campaigns_spend_per_day_and_marks_unfinished_days_pro
 ) -> None:
     today = today_utc()
     world = build_world(today)
-    # Bad rows on final days of the pulled window: a missing spend and a negative spend (they replace good rows).
+    # On final days of the pulled window: a delivered ad-day without clicks or checkouts (Pinterest leaves the
+    # zero metrics out of its answer) and a bad row, a negative spend (they replace good rows).
     ad = world.ads[1]
     missing = metrics_row(ad["id"], ad["ad_group_id"], ad["campaign_id"], today - dt.timedelta(days=4), 2, 4)
-    del missing["SPEND_IN_MICRO_DOLLAR"]
+    missing.update(TOTAL_CLICKTHROUGH=0, TOTAL_CHECKOUT=0, TOTAL_CLICK_CHECKOUT=0, TOTAL_VIEW_CHECKOUT=0)
     negative = metrics_row(ad["id"], ad["ad_group_id"], ad["campaign_id"], today - dt.timedelta(days=3), 2, 3)
     negative["SPEND_IN_MICRO_DOLLAR"] = -750_000
     world.analytics += [missing, negative]
@@ -94,9 +96,15 @@ def test_a_run_loads_every_campaigns_spend_per_day_and_marks_unfinished_days_pro
         assert loaded[key] <= value and loaded[key] >= value * 0.8 - 13
 
     assert issues(warehouse) == {
-        (f"{ad['id']}/{today - dt.timedelta(days=4)}", "SPEND_IN_MICRO_DOLLAR", "missing metric", None),
         (f"{ad['id']}/{today - dt.timedelta(days=3)}", "SPEND_IN_MICRO_DOLLAR", "negative spend", "-750000"),
     }
+    without_clicks = warehouse.execute(
+        "SELECT spend_micro, impressions, clicks, checkouts, click_checkouts, view_checkouts, metrics "
+        "FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date = %s",
+        (ad["id"], today - dt.timedelta(days=4)),
+    ).fetchone()
+    assert without_clicks[:6] == (missing["SPEND_IN_MICRO_DOLLAR"], missing["PAID_IMPRESSION"], 0, 0, 0, 0)
+    assert "TOTAL_CLICKTHROUGH" not in without_clicks[6]  # as received: the API left the zero out
     account = warehouse.execute("SELECT currency, timezone FROM raw.pinterest_ad_accounts").fetchone()
     assert account == (CURRENCY, TIMEZONE)
     statuses = dict(warehouse.execute("SELECT status, count(*) FROM raw.pinterest_campaigns GROUP BY 1").fetchall())
@@ -172,7 +180,7 @@ def test_a_backfill_redoes_exactly_its_intervals_days(
 
     # Backfill runs for the intervals of today-4 and today-3 (UTC), no lookback: one run per interval.
     for interval_start in (today - dt.timedelta(days=4), today - dt.timedelta(days=3)):
-        run_dag(DAG_ID, midnight(interval_start + dt.timedelta(days=1)), conf={"lookback_days": 0})
+        run_dag(DAG_ID, midnight(interval_start + dt.timedelta(days=1)), conf={**DEFAULT_CONF, "lookback_days": 0})
 
     redone = set()
     for interval_start in (today - dt.timedelta(days=4), today - dt.timedelta(days=3)):
@@ -221,3 +229,105 @@ def test_lookback_days_is_validated(run_dag: Callable[..., Any], dagbag, lookbac
     dag = dagbag.get_dag(DAG_ID)
     with pytest.raises(ParamValidationError, match="Invalid input for param lookback_days"):
         dag.test(logical_date=midnight(today_utc()), run_conf={"lookback_days": lookback})
+
+
+def deleted_rows(warehouse: psycopg.Connection) -> list[tuple]:
+    return warehouse.execute(
+        "SELECT ad_id, date, spend_micro, reason, deleted_by_run_id FROM raw.pinterest_ad_daily_deleted ORDER BY 1, 2"
+    ).fetchall()
+
+
+def test_an_ad_day_pinterest_stops_reporting_is_deleted_and_kept_in_the_deleted_table(
+    pinterest_world: Callable[..., Any], run_dag: Callable[..., Any], warehouse: psycopg.Connection
+) -> None:
+    today = today_utc()
+    server = pinterest_world()
+    run_dag(DAG_ID, midnight(today), conf=DEFAULT_CONF)
+    before = ad_days(warehouse)
+    ad, gone_day = server.dataset.ads[0], today - dt.timedelta(days=4)
+    everything = ("SPEND_IN_MICRO_DOLLAR", "PAID_IMPRESSION", "TOTAL_CLICKTHROUGH", "TOTAL_CHECKOUT",
+                  "TOTAL_CLICK_CHECKOUT", "TOTAL_VIEW_CHECKOUT")  # fmt: skip
+    requests.post(
+        f"{server.url}/_sandbox/pinterest/restate",
+        json={"ad_id": ad["id"], "date": gone_day.isoformat(), "metrics": dict.fromkeys(everything, 0)},
+        timeout=10,
+    ).raise_for_status()  # restated to nothing: Pinterest no longer reports the ad-day at all
+
+    run = run_dag(DAG_ID, midnight(today), conf=DEFAULT_CONF)
+
+    after = ad_days(warehouse)
+    assert set(before) - set(after) == {(ad["id"], gone_day)}
+    assert deleted_rows(warehouse) == [
+        (ad["id"], gone_day, before[(ad["id"], gone_day)][0], "not reported by Pinterest for the ads and days pulled",
+         run.run_id)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["empty", "null", "truncate"])
+def test_an_empty_null_or_truncated_answer_erases_nothing_and_fails_naming_the_ads_and_days(
+    pinterest_world: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    warehouse: psycopg.Connection,
+    dagbag,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+    kind: str,
+) -> None:
+    today = today_utc()
+    server = pinterest_world()
+    run_dag(DAG_ID, midnight(today), conf=DEFAULT_CONF)
+    before = ad_days(warehouse)
+    requests.post(
+        f"{server.url}/_sandbox/pinterest/answer-fault", json={"kind": kind, "answers": 0, "keep": 0.5}, timeout=10
+    ).raise_for_status()
+    monkeypatch.setattr(dagbag.get_dag(DAG_ID).get_task("pull_spend"), "retries", 0)  # fail at once
+
+    run_dag(DAG_ID, midnight(today), conf=DEFAULT_CONF, expect="failed")
+
+    assert set(ad_days(warehouse)) == set(before)
+    assert deleted_rows(warehouse) == []
+    output = "".join(capfd.readouterr())
+    assert "UntrustworthyAnswer" in output and "kept" in output
+    reason = "the answer has no rows while" if kind != "truncate" else "the answer leaves out"
+    assert reason in output
+    first_lost = min(ad["id"] for ad in server.dataset.ads) if kind != "truncate" else None
+    assert re.search(r"kept \d+ stored ad-day\(s\).*: ads 6871951\d+, ", output)
+    assert first_lost is None or f"ads {first_lost}, " in output
+    assert f"days {today - dt.timedelta(days=5)}..{today - dt.timedelta(days=1)}" in output
+
+    # A higher threshold, given as the trigger's conf, lets a user accept a real shrink on purpose.
+    requests.post(f"{server.url}/_sandbox/pinterest/answer-fault", json={"kind": "truncate", "answers": 0}, timeout=10)
+    run_dag(DAG_ID, midnight(today), conf={**DEFAULT_CONF, "deletion_max_share": 1.0})
+    assert 0 < len(ad_days(warehouse)) < len(before)
+    assert len(deleted_rows(warehouse)) == len(before) - len(ad_days(warehouse))
+
+
+def test_an_empty_report_erases_nothing_and_fails_naming_the_ads_and_days(
+    pinterest_world: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    warehouse: psycopg.Connection,
+    dagbag,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+) -> None:
+    today = today_utc()
+    server = pinterest_world(build_world(today, history_days=130))
+    dag = dagbag.get_dag(DAG_ID)
+    monkeypatch.setattr(dag.get_task("wait_for_reports"), "poke_interval", 1)
+    logical = midnight(today - dt.timedelta(days=119))  # interval: 120 days ago, through reports only
+    run_dag(DAG_ID, logical, conf=DEFAULT_CONF)
+    before = ad_days(warehouse)
+    assert before and all(day < today - dt.timedelta(days=90) for _, day in before)
+    requests.post(
+        f"{server.url}/_sandbox/pinterest/answer-fault", json={"kind": "empty", "answers": 0}, timeout=10
+    ).raise_for_status()
+    monkeypatch.setattr(dag.get_task("load_reports"), "retries", 0)
+
+    run_dag(DAG_ID, logical, conf=DEFAULT_CONF, expect="failed")
+
+    assert ad_days(warehouse) == before and deleted_rows(warehouse) == []
+    output = "".join(capfd.readouterr())
+    assert "UntrustworthyAnswer: Pinterest reports of ad account" in output
+    assert "the answer has no rows while" in output
+    first, last = min(day for _, day in before), max(day for _, day in before)
+    assert f"days {first}..{last}" in output

@@ -1,4 +1,4 @@
-"""The seeded world generator: determinism, the DESIGN.md dataset format, spec conformance and the world's rules."""
+"""The seeded world generator: determinism, the dataset format (docs/design.md), spec conformance, world rules."""
 
 from __future__ import annotations
 
@@ -208,6 +208,7 @@ def declared(spec: dict[str, Any], schema: dict[str, Any]) -> set[str]:
     return names
 
 
+@pytest.mark.pinterest_spec
 @pytest.mark.parametrize(
     ("file", "schema"),
     [("campaigns", "CampaignResponse"), ("ad_groups", "AdGroupResponse"), ("ads", "AdResponse")],
@@ -230,6 +231,7 @@ def test_pinterest_objects_match_the_v5_list_response_schemas(
     assert len({r["id"] for r in records}) == len(records)
 
 
+@pytest.mark.pinterest_spec
 def test_analytics_rows_use_real_column_names_and_add_up(world: Dataset, spec: dict[str, Any]) -> None:
     columns = set(spec["components"]["parameters"]["query_columns"]["schema"]["items"]["enum"])
     row_schema = json_schema(spec["components"]["schemas"]["AdsAnalyticsResponse"])

@@ -27,6 +27,9 @@ ACCOUNT = f"/v5/ad_accounts/{ACCOUNT_ID}"
 WEEK = {"start_date": (TODAY - dt.timedelta(days=7)).isoformat(), "end_date": TODAY.isoformat()}
 COLUMNS = "SPEND_IN_MICRO_DOLLAR,PAID_IMPRESSION,TOTAL_CLICKTHROUGH,TOTAL_CHECKOUT,SPEND_IN_DOLLAR,CTR"
 
+# Every test here checks the emulator against the official description.
+pytestmark = pytest.mark.pinterest_spec
+
 
 def as_query(params: dict[str, Any]) -> dict[str, list[str]]:
     """The query string a client sends for ``params`` (lists as repeated keys), as the server receives it."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from sandbox.settings import PinterestLimits
 from tests.sandbox.test_pinterest_world import ACCOUNT_ID, ADS_TOKEN, CONVERSIONS_TOKEN, PinterestClient, serve
@@ -118,6 +119,7 @@ def test_more_than_1000_events_is_a_400_and_nothing_is_recorded(sandbox_server: 
     assert len(received(server)) == 1000
 
 
+@pytest.mark.pinterest_spec
 def test_schema_violations_reject_the_whole_request_naming_the_field(sandbox_server: Any, tmp_path: Path) -> None:
     server, _ = serve(sandbox_server, tmp_path, days=0)
     now = sandbox_now(server)

@@ -205,6 +205,7 @@ def test_openapi_nullable_and_draft4_bounds_become_json_schema() -> None:
     assert schema["properties"]["size"] == {"type": "number", "exclusiveMinimum": 0}
 
 
+@pytest.mark.pinterest_spec
 def test_spec_validation_keeps_ref_siblings_and_names_the_field() -> None:
     spec = official_spec()
     operation = spec.operation("events/create")

@@ -9,7 +9,10 @@
   a header;
 - the bearer token, and the documented refresh (``POST /v5/oauth/token``, ``grant_type=refresh_token``, HTTP Basic
   with the app's client id and secret) when a 401 arrives and the extra carries ``refresh_token``/``client_id``/
-  ``client_secret``; the new token lives in this process (every hook on the connection uses it) and is masked;
+  ``client_secret``. The current pair (Pinterest rotates the refresh token on every refresh) is kept encrypted in
+  ``ops.oauth_tokens`` (``pin2deal.hooks.token_store``), read by every worker process and replaced under a lock, so
+  concurrent tasks refresh once. A connection without refresh settings (e.g. a conversion token) never touches the
+  store: its 401 fails at once;
 - a client-side budget per ``x-ratelimit-category`` of the spec (``RateLimiter``, shared by the process' hooks of
   one connection), so we wait before a call instead of being answered 429;
 - error mapping: 429 (Pinterest's body code 8) and 5xx, dropped connections and timeouts raise
@@ -37,6 +40,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 from tenacity import Retrying
 
+from pin2deal.hooks.token_store import OAuthTokens, OAuthTokenStore
+from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.rate_limit import RateLimiter
 from pin2deal.retrying import TransientAPIError, api_retrying
 
@@ -51,7 +56,15 @@ RATE_LIMITS_PER_MINUTE: dict[str, int] = {
 }
 # Connection extra keys the hooks read; HttpHook would otherwise send each of them as a request header.
 OWN_EXTRA_KEYS = frozenset(
-    {"ad_account_id", "timezone", "refresh_token", "client_id", "client_secret", "rate_limits_per_minute"}
+    {
+        "ad_account_id",
+        "timezone",
+        "refresh_token",
+        "client_id",
+        "client_secret",
+        "rate_limits_per_minute",
+        "token_store_conn_id",
+    }
 )
 
 # Every entity status the list endpoints know: archived and paused entities spent money too.
@@ -81,9 +94,8 @@ class PinterestTokenExpired(AirflowFailException):
     """401: the access token is expired or revoked and could not be refreshed; Airflow's retries cannot help."""
 
 
-# Budgets and refreshed tokens are per app and user, not per hook: the process' hooks on a connection share them.
+# Budgets are per app and user, not per hook: the process' hooks on a connection share them.
 _LIMITERS: dict[tuple[str, str], RateLimiter] = {}
-_REFRESHED: dict[tuple[str, str | None], dict[str, str]] = {}  # (conn id, its configured token) -> new tokens
 _SHARED_LOCK = threading.Lock()
 
 
@@ -148,6 +160,7 @@ class PinterestHook(HttpHook):
         self.seconds_waited = 0.0  # time spent waiting on the client-side budget
         self.server_time: dt.datetime | None = None  # the ``Date`` of the last answer: the API's clock
         self._session: requests.Session | None = None
+        self._tokens: OAuthTokens | None = None  # the pair in use, read once per hook (see ``tokens``)
 
     # -- connection ----------------------------------------------------------------------------------------------
     @cached_property
@@ -175,15 +188,35 @@ class PinterestHook(HttpHook):
             self._session.headers["Accept"] = "application/json"
         return self._session
 
+    @cached_property
+    def token_store(self) -> OAuthTokenStore | None:
+        """Where the connection's current tokens live (None without refresh settings: nothing is ever rotated)."""
+        if not self._can_refresh():
+            return None
+        warehouse = self.extra.get("token_store_conn_id") or WarehouseHook.default_conn_name
+        return OAuthTokenStore(self.pinterest_conn_id, self.token_configuration, warehouse)
+
     @property
-    def _refreshed(self) -> dict[str, str]:
-        """Tokens refreshed in this process for this connection, while it still holds the token they replaced."""
-        return _REFRESHED.get((self.pinterest_conn_id, self.connection.password), {})
+    def token_configuration(self) -> str:
+        """What the stored tokens were derived from: the API address and the configured refresh token."""
+        connection = self.connection
+        return f"{connection.host}:{connection.port}|{self.extra.get('refresh_token')}"
+
+    @property
+    def tokens(self) -> OAuthTokens:
+        """The access and refresh tokens in use: the stored pair when a worker refreshed them, else the connection's."""
+        if self._tokens is None:
+            stored = self.token_store.read() if self.token_store is not None else None
+            if stored is not None:
+                mask_secret(stored.access_token)
+                if stored.refresh_token:
+                    mask_secret(stored.refresh_token)
+            self._tokens = stored or OAuthTokens(self.connection.password or "", self.extra.get("refresh_token"))
+        return self._tokens
 
     @property
     def access_token(self) -> str:
-        refreshed = self._refreshed
-        token = refreshed["access_token"] if refreshed else self.connection.password
+        token = self.tokens.access_token
         if not token:
             raise PinterestTokenExpired(
                 f"connection {self.pinterest_conn_id!r} has no access token: put the OAuth access token in its password"
@@ -217,12 +250,13 @@ class PinterestHook(HttpHook):
         Waits for the category's budget before every attempt, retries transient failures, and refreshes the access
         token once on a 401 when the connection allows it.
         """
+        used = self.access_token
         try:
             return self._call_with_retries(method, path, category, params, json)
         except PinterestTokenExpired:
             if not self._can_refresh():
                 raise
-            self.refresh_access_token()
+            self.refresh_access_token(expired=used)
         return self._call_with_retries(method, path, category, params, json)
 
     def _call_with_retries(self, method: str, path: str, category: str, params: Any, body: Any) -> Any:
@@ -289,22 +323,55 @@ class PinterestHook(HttpHook):
 
     # -- OAuth refresh -------------------------------------------------------------------------------------------
     def _can_refresh(self) -> bool:
-        return all(self._refresh_setting(key) for key in ("refresh_token", "client_id", "client_secret"))
+        return all(self.extra.get(key) for key in ("refresh_token", "client_id", "client_secret"))
 
-    def _refresh_setting(self, key: str) -> str | None:
-        return self._refreshed.get(key) or self.extra.get(key)
+    def refresh_access_token(self, expired: str | None = None) -> None:
+        """Replace the access token ``expired`` (None: whatever is stored) through ``POST /v5/oauth/token``.
 
-    def refresh_access_token(self) -> None:
-        """Exchange the refresh token for a new access token (``POST /v5/oauth/token``) and use it from now on.
-
-        Pinterest's continuous refresh tokens are replaced on every refresh; both new values stay in this process
-        and are masked in logs. Persisting them is the secrets backend's job (docs/pinterest.md).
+        Under the connection's lock in ``ops.oauth_tokens``: when another worker already replaced ``expired`` its
+        pair is adopted without a call; otherwise the stored (else configured) refresh token is exchanged and the
+        new pair, with the refresh token Pinterest rotated, is stored encrypted before the lock is released. Both
+        are masked in logs.
         """
+        store = self.token_store
+        if store is None:
+            raise PinterestTokenExpired(
+                f"connection {self.pinterest_conn_id!r} cannot refresh its token: put refresh_token, client_id and "
+                "client_secret in its extra (docs/pinterest.md)"
+            )
+        with store.locked() as locked:
+            current = locked.current
+            if current is not None and current.access_token != expired and expired is not None:
+                mask_secret(current.access_token)
+                self._tokens = current
+                self.log.info("Connection %s: using the token another worker refreshed", self.pinterest_conn_id)
+                return
+            refresh_token = (current or self.tokens).refresh_token or self.extra["refresh_token"]
+            body = self._exchange(refresh_token)
+            token = body["access_token"]
+            mask_secret(token)
+            if body.get("refresh_token"):
+                mask_secret(body["refresh_token"])
+            tokens = OAuthTokens(token, body.get("refresh_token") or refresh_token)
+            locked.save(
+                tokens, expires_in=body.get("expires_in"), refresh_expires_in=body.get("refresh_token_expires_in")
+            )
+        self._tokens = tokens
+        self.log.warning(
+            "Refreshed the access token of connection %s (valid %s s%s); stored encrypted in ops.oauth_tokens for "
+            "every worker",
+            self.pinterest_conn_id,
+            body.get("expires_in", "?"),
+            ", with the new refresh token Pinterest issued" if body.get("refresh_token") else "",
+        )
+
+    def _exchange(self, refresh_token: str) -> dict[str, Any]:
+        """One ``POST /v5/oauth/token`` (``grant_type=refresh_token``); a refusal is a clear, final error."""
         request = requests.Request(
             "POST",
             self.url_from_endpoint(f"{API_PREFIX}/oauth/token"),
-            data={"grant_type": "refresh_token", "refresh_token": self._refresh_setting("refresh_token")},
-            auth=(self._refresh_setting("client_id"), self._refresh_setting("client_secret")),
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=(self.extra["client_id"], self.extra["client_secret"]),
         )
         try:
             response = self.retrying()(lambda: self._send(request, "org_read", "POST /oauth/token"))
@@ -314,22 +381,7 @@ class PinterestHook(HttpHook):
                 "The refresh token is expired or revoked, or the client id/secret are wrong: authorise the app "
                 "again and store the new tokens in the connection"
             ) from None
-        body = response.json()
-        token = body["access_token"]
-        mask_secret(token)
-        state = {"access_token": token}
-        if body.get("refresh_token"):
-            mask_secret(body["refresh_token"])
-            state["refresh_token"] = body["refresh_token"]
-        with _SHARED_LOCK:
-            _REFRESHED[(self.pinterest_conn_id, self.connection.password)] = {**self._refreshed, **state}
-        self.log.warning(
-            "Refreshed the access token of connection %s (valid %s s%s); it is kept for this process only: store it "
-            "in the connection through the secrets backend so the next task does not refresh again",
-            self.pinterest_conn_id,
-            body.get("expires_in", "?"),
-            ", and a new refresh token was issued" if "refresh_token" in state else "",
-        )
+        return response.json()
 
     # -- shared reads ------------------------------------------------------------------------------------------------
     @property

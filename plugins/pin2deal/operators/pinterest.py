@@ -25,18 +25,44 @@ from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.pinterest_spend import (
     ANALYTICS_COLUMNS,
     AdDayBatch,
+    AdDayLoad,
     AdDayRows,
     DayPlan,
+    DeletionRule,
+    RefusedDeletion,
     ad_hierarchy,
     chunks,
     date_windows,
     interval_days,
+    last_complete_day,
     load_account,
     load_ad_days,
     load_entities,
     plan_days,
     provisional_days,
 )
+
+
+class UntrustworthyAnswer(RuntimeError):
+    """Pinterest's answer left out stored rows the deletion rule does not let it delete (``DeletionRule``).
+
+    Not an ``AirflowFailException``: a partial answer is usually transient, so Airflow's retries pull again.
+    """
+
+
+def fail_on_refusals(refusals: Sequence[RefusedDeletion], what: str) -> None:
+    """Raise ``UntrustworthyAnswer`` naming the ads and days kept, once every batch is loaded."""
+    if not refusals:
+        return
+    details = "; ".join(refusal.describe() for refusal in refusals[:5])
+    more = f" (and {len(refusals) - 5} more batches)" if len(refusals) > 5 else ""
+    kept = sum(len(refusal.keys) for refusal in refusals)
+    raise UntrustworthyAnswer(
+        f"{what}: kept {kept} stored ad-day(s) Pinterest's answer left out, because the answer is not trustworthy "
+        f"enough to delete them: {details}{more}. The rows it did report are loaded. A retry pulls again; if "
+        "Pinterest really no longer reports these ad-days, trigger the run with higher deletion_max_rows / "
+        "deletion_max_share (docs/pinterest.md, Deletions)"
+    )
 
 
 @contextlib.contextmanager
@@ -104,11 +130,18 @@ class PinterestIntervalOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def plan(self, context: Context, hook: PinterestAdsHook, conn: Connection, account: dict[str, Any]) -> DayPlan:
-        """The days this run pulls: the interval's local days, the lookback and still-provisional days."""
+        """The days this run pulls: the interval's local days, the lookback and still-provisional days.
+
+        A run without a data interval (triggered without a logical date) pulls up to the account's last complete
+        day, by the API's clock."""
         lookback = int(self.lookback_days)
-        first, last = interval_days(
-            context["data_interval_start"], context["data_interval_end"], hook.account_timezone(account)
-        )
+        timezone = hook.account_timezone(account)
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is None or end is None:
+            first = last = last_complete_day(hook.server_time or dt.datetime.now(dt.UTC), timezone)
+            self.log.info("Run without a data interval: pulling up to the account's last complete day, %s", last)
+        else:
+            first, last = interval_days(start, end, timezone)
         plan = plan_days(
             first,
             last,
@@ -140,8 +173,27 @@ class PinterestSpendOperator(PinterestIntervalOperator):
 
     Requests are as few as the API allows: every ad of the account (any status) in chunks of 250 ids, each asking
     for the widest date range one request may cover (90 days). Days on or after the first day Pinterest reports as
-    not final (``metrics_ready_state``) are stored provisional; later runs re-pull them.
+    not final (``metrics_ready_state``) are stored provisional; later runs re-pull them. Stored rows an answer left
+    out are deleted only when ``DeletionRule(deletion_max_share, deletion_max_rows)`` trusts it; otherwise the task
+    fails after loading everything, naming the ads and days kept.
     """
+
+    template_fields: Sequence[str] = (
+        *PinterestIntervalOperator.template_fields,
+        "deletion_max_share",
+        "deletion_max_rows",
+    )
+
+    def __init__(
+        self,
+        *,
+        deletion_max_share: float | str = DeletionRule.max_share,
+        deletion_max_rows: int | str = DeletionRule.max_rows,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deletion_max_share = deletion_max_share
+        self.deletion_max_rows = deletion_max_rows
 
     def execute(self, context: Context) -> dict[str, int]:
         hook = PinterestAdsHook(self.pinterest_conn_id)
@@ -157,14 +209,17 @@ class PinterestSpendOperator(PinterestIntervalOperator):
             if unfinished is not None:
                 counts["provisional_days"] = sum(day >= unfinished for day in plan.sync)
             converter = AdDayRows(hook.ad_account_id, account["currency"], hierarchy, unfinished)
+            rule = deletion_rule(self.deletion_max_share, self.deletion_max_rows)
+            refusals: list[RefusedDeletion] = []
             for start, end in date_windows(plan.sync, SYNC_MAX_RANGE_DAYS):
                 for ad_ids in chunks(sorted(hierarchy), MAX_IDS_PER_REQUEST):
                     batch = converter.convert(hook.ads_analytics(ad_ids, start, end, ANALYTICS_COLUMNS))
-                    loaded = load_ad_days(conn, batch, ad_ids=ad_ids, start=start, end=end, run_id=run_id)
-                    add_load_counts(counts, batch, loaded)
+                    loaded = load_ad_days(conn, batch, ad_ids=ad_ids, start=start, end=end, run_id=run_id, rule=rule)
+                    add_load_counts(counts, batch, loaded, refusals)
         counts["analytics_requests"] = hook.request_counts["ads_analytics"]
         counts["seconds_waited_on_budget"] = round(hook.seconds_waited)
         self.log.info("Pinterest spend of ad account %s: %s", hook.ad_account_id, counts)
+        fail_on_refusals(refusals, f"Pinterest spend of ad account {hook.ad_account_id}")
         return counts
 
     def first_unfinished_day(self, hook: PinterestAdsHook, days: Sequence[dt.date]) -> dt.date | None:
@@ -178,12 +233,26 @@ class PinterestSpendOperator(PinterestIntervalOperator):
         return unfinished
 
 
-def add_load_counts(counts: dict[str, int], batch: AdDayBatch, loaded: tuple[int, int]) -> None:
+def deletion_rule(max_share: float | str, max_rows: int | str) -> DeletionRule:
+    share, rows = float(max_share), int(max_rows)
+    if not 0 <= share <= 1 or rows < 0:
+        raise AirflowFailException(
+            f"deletion_max_share must be in [0, 1] and deletion_max_rows >= 0, got {max_share!r} and {max_rows!r}"
+        )
+    return DeletionRule(max_share=share, max_rows=rows)
+
+
+def add_load_counts(
+    counts: dict[str, int], batch: AdDayBatch, loaded: AdDayLoad, refusals: list[RefusedDeletion]
+) -> None:
     counts["rows"] += len(batch.rows)
-    counts["changed"] += loaded[0]
-    counts["deleted"] += loaded[1]
+    counts["changed"] += loaded.changed
+    counts["deleted"] += loaded.deleted
     counts["issues"] += len(batch.issues)
     counts["unknown_ads"] += batch.unknown_ads
+    if loaded.refused is not None:
+        counts["kept_unreported"] = counts.get("kept_unreported", 0) + len(loaded.refused.keys)
+        refusals.append(loaded.refused)
 
 
 class PinterestReportRequestOperator(PinterestIntervalOperator):
@@ -217,7 +286,13 @@ class PinterestReportLoadOperator(BaseOperator):
     names), each batch replacing those ads over the report's date range.
     """
 
-    template_fields: Sequence[str] = ("reports", "pinterest_conn_id", "warehouse_conn_id")
+    template_fields: Sequence[str] = (
+        "reports",
+        "pinterest_conn_id",
+        "warehouse_conn_id",
+        "deletion_max_share",
+        "deletion_max_rows",
+    )
 
     def __init__(
         self,
@@ -225,12 +300,16 @@ class PinterestReportLoadOperator(BaseOperator):
         reports: Any,
         pinterest_conn_id: str = PinterestAdsHook.default_conn_name,
         warehouse_conn_id: str = WarehouseHook.default_conn_name,
+        deletion_max_share: float | str = DeletionRule.max_share,
+        deletion_max_rows: int | str = DeletionRule.max_rows,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.reports = reports
         self.pinterest_conn_id = pinterest_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+        self.deletion_max_share = deletion_max_share
+        self.deletion_max_rows = deletion_max_rows
 
     def execute(self, context: Context) -> dict[str, int]:
         hook = PinterestAdsHook(self.pinterest_conn_id)
@@ -240,6 +319,8 @@ class PinterestReportLoadOperator(BaseOperator):
         if not reports:
             return counts
         account = hook.get_ad_account()
+        rule = deletion_rule(self.deletion_max_share, self.deletion_max_rows)
+        refusals: list[RefusedDeletion] = []
         with warehouse(self.warehouse_conn_id) as conn:
             hierarchy = ad_hierarchy(conn, hook.ad_account_id)
             converter = AdDayRows(hook.ad_account_id, account["currency"], hierarchy)
@@ -260,8 +341,9 @@ class PinterestReportLoadOperator(BaseOperator):
                     batch = AdDayBatch()
                     for ad_id in ad_ids:
                         converter.convert(by_ad.get(ad_id, ()), batch)
-                    loaded = load_ad_days(conn, batch, ad_ids=ad_ids, start=start, end=end, run_id=run_id)
-                    add_load_counts(counts, batch, loaded)
+                    loaded = load_ad_days(conn, batch, ad_ids=ad_ids, start=start, end=end, run_id=run_id, rule=rule)
+                    add_load_counts(counts, batch, loaded, refusals)
                 counts["reports"] += 1
         self.log.info("Loaded %d Pinterest report(s): %s", len(reports), counts)
+        fail_on_refusals(refusals, f"Pinterest reports of ad account {hook.ad_account_id}")
         return counts
