@@ -97,6 +97,14 @@ OPEN_CLOSEDATE_SHARE = 0.6
 EPOCH_MS_SHARE = 0.05
 WHOLESALE_SHARE = 0.20
 EUR_TO_USD = 1.08
+# The sample CSV of other channels' spend (channel, campaign, daily USD range) written beside the dataset.
+CHANNEL_SPEND_FILE = "channel_spend/other_channels.csv"
+OTHER_CHANNEL_SPEND = (
+    ("google", "brand_search_us", 20.0, 60.0),
+    ("google", "nonbrand_sofas", 40.0, 120.0),
+    ("facebook", "fb_prospecting_broad", 30.0, 90.0),
+    ("instagram", "ig_retargeting_30d", 10.0, 40.0),
+)
 MERGED_DEAL_SHARE = 0.02
 ARCHIVED_DEAL_SHARE = 0.01
 MIGRATED_BEFORE_DAYS = 300
@@ -292,7 +300,19 @@ def generate(out_dir: Path, *, deals: int, seed: int, today: dt.date) -> Dataset
         analytics=pinterest.analytics,
     )
     dataset.save(Path(out_dir))
+    _write_channel_spend(Path(out_dir) / CHANNEL_SPEND_FILE, random.Random(f"{seed}/channel_spend"), clock)
     return dataset
+
+
+def _write_channel_spend(path: Path, rng: random.Random, clock: _Clock) -> None:
+    """Other channels' daily spend (USD) as the reconcile's CSV drop reads it, so the demo compares Pinterest's CAC
+    with Google's and Meta's. Not part of the API world: the sandbox never serves it."""
+    lines = ["channel,campaign,day,spend,currency"]
+    for day in range(HISTORY_DAYS):
+        for channel, campaign, low, high in OTHER_CHANNEL_SPEND:
+            lines.append(f"{channel},{campaign},{clock.date(day).isoformat()},{rng.uniform(low, high):.2f},USD")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # --- time --------------------------------------------------------------------------------------------------------

@@ -25,11 +25,12 @@ import psycopg  # noqa: E402
 
 from sandbox.__main__ import DEFAULT_DATASET, DEFAULT_TODAY  # noqa: E402
 from sandbox.connections import airflow_connections  # noqa: E402
-from sandbox.generate import generate  # noqa: E402
+from sandbox.generate import CHANNEL_SPEND_FILE, generate  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
 from sandbox.settings import SandboxSettings  # noqa: E402
 
 DEMO_DEALS = 2000
+CHANNEL_SPEND_DIR = (DEFAULT_DATASET / CHANNEL_SPEND_FILE).parent  # the generator's sample CSV of other channels
 
 
 def say(message: str) -> None:
@@ -45,7 +46,7 @@ def demo_steps(today: dt.date) -> list[tuple[str, dt.datetime, dict[str, Any]]]:
         # two account days); older days would go through async reports.
         # dag.test() gives a run the interval that ends at its logical date: midnight covers the last full day.
         ("pinterest_spend", midnight, {"lookback_days": 87}),
-        ("attribution_reconcile", midnight - dt.timedelta(days=1), {}),
+        ("attribution_reconcile", midnight - dt.timedelta(days=1), {"channel_spend_dir": str(CHANNEL_SPEND_DIR)}),
         ("pinterest_capi", midnight - dt.timedelta(days=1), {}),
         # The morning run (07:00 UTC) briefs the last full day in the account's time zone.
         ("daily_briefing", midnight + dt.timedelta(hours=7), {}),
@@ -95,6 +96,8 @@ def main() -> None:
             if run.state != "success":
                 sys.exit(f"{dag_id} ended {run.state}; see the task logs under {os.environ['AIRFLOW_HOME']}/logs")
             say(f"{dag_id}: {run.state}")
+            if dag_id == "attribution_reconcile":
+                reconcile_summary(url)
     finally:
         server.stop()
     report(url)
@@ -102,6 +105,34 @@ def main() -> None:
         "open it in Airflow's own UI: `make ui` runs Airflow (api-server, scheduler, dag-processor, triggerer) on this "
         "warehouse and the sandbox and prints the URL and login; the pin2deal page is in its menu; `make stop` stops it"
     )
+
+
+def reconcile_summary(url: str) -> None:
+    """What the reconcile found: campaigns by CAC over the months with spend, and CAC per channel."""
+    with psycopg.connect(url) as conn:
+        campaigns = conn.execute(
+            """SELECT name, sum(spend), min(spend_currency), sum(won), mart.cac(sum(spend), sum(won))
+               FROM mart.performance
+               WHERE grain = 'campaign' AND period = 'month'
+                 AND period_start >= (SELECT min(period_start) FROM mart.performance WHERE spend > 0)
+               GROUP BY grain_id, name HAVING sum(spend) > 0
+               ORDER BY 5 NULLS LAST, 2 DESC LIMIT 8"""
+        ).fetchall()
+        say("Pinterest campaigns by CAC (months with spend; CAC = spend / deals won):")
+        for name, spend, currency, won, cac in campaigns:
+            shown = f"{cac:,.2f} {currency}" if cac is not None else "- (nothing won)"
+            print(f"  {name[:40]:40} spend {spend:>10,.2f} {currency}  won {won:>4}  CAC {shown}")
+        channels = conn.execute(
+            """SELECT channel_name, sum(spend), min(spend_currency), sum(won), mart.cac(sum(spend), sum(won))
+               FROM mart.channel_performance
+               WHERE period = 'month' AND spend IS NOT NULL
+                 AND period_start >= (SELECT min(period_start) FROM mart.performance WHERE spend > 0)
+               GROUP BY channel_name ORDER BY 5 NULLS LAST"""
+        ).fetchall()
+        say("CAC per channel over the same months:")
+        for channel, spend, currency, won, cac in channels:
+            shown = f"{cac:,.2f} {currency}" if cac is not None else "-"
+            print(f"  {channel:12} spend {spend:>10,.2f} {currency}  won {won:>4}  CAC {shown}")
 
 
 def report(url: str) -> None:

@@ -27,19 +27,22 @@ RULE_FILES = (
 CHANNEL_SPEND_COLUMNS = ("channel", "campaign", "day", "spend", "currency", "source_file", "source_line")
 
 # Why a run rebuilds everything instead of applying what changed: (reason, SQL that is true when it applies).
-# %(since)s is the previous run's watermark.
+# %(since)s is the previous run's watermark; %(previous_start)s is when the previous run planned (entity names are
+# remembered by the reconcile itself, just before it plans).
 FULL_REBUILD_TRIGGERS = (
     ("pipeline stages changed", "SELECT EXISTS (SELECT FROM raw.hubspot_pipeline_stages WHERE loaded_at >= %(since)s)"),
     ("ad accounts changed", "SELECT EXISTS (SELECT FROM raw.pinterest_ad_accounts WHERE loaded_at >= %(since)s)"),
     (
         "Pinterest entities or names changed",
-        "SELECT EXISTS (SELECT FROM ops.pinterest_entity_names WHERE first_seen_at >= %(since)s)",
+        "SELECT EXISTS (SELECT FROM ops.pinterest_entity_names WHERE first_seen_at > %(previous_start)s)",
     ),
 )
-# The safe watermark: no uncommitted write older than it (a load's rows carry their transaction's start time).
+# The safe watermark: no uncommitted write to this database older than it (a load's rows carry their transaction's
+# start time, and become visible only when it commits).
 WATERMARK_SQL = """
 SELECT LEAST(statement_timestamp(), (
-    SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+    SELECT min(xact_start) FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
 ))
 """
 
@@ -88,7 +91,7 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
             reason = "a full rebuild did not finish"
         else:
             for trigger, query in FULL_REBUILD_TRIGGERS:
-                if conn.execute(query, {"since": since}).fetchone()[0]:
+                if conn.execute(query, {"since": since, "previous_start": last_started}).fetchone()[0]:
                     reason = trigger
                     break
     mode = "incremental" if reason is None else "full"
@@ -147,7 +150,7 @@ def load_channel_spend_files(conn: Connection, folder: Path, run_id: str | None 
         content = path.read_bytes()
         sha256 = hashlib.sha256(content).hexdigest()
         with conn.transaction():
-            if conn.execute("SELECT FROM ops.channel_spend_files WHERE sha256 = %s FOR UPDATE", (sha256,)).fetchone():
+            if conn.execute("SELECT 1 FROM ops.channel_spend_files WHERE sha256 = %s FOR UPDATE", (sha256,)).fetchone():
                 totals["skipped"] += 1
                 continue
             parsed = parse_channel_spend(content.decode("utf-8", errors="replace"), path.name)

@@ -463,3 +463,17 @@ def test_each_kind_of_bad_record_is_there_as_documented(world: Dataset) -> None:
     assert found == {kind: expected for kind in gen.BAD_RECORD_KINDS}
     assert len(spoilt) == found.total() - found["phone_not_a_number"], "one spoilt field per deal"
     assert not [d["id"] for d in world.deals if d["id"] in spoilt and d["archived"]]
+
+
+def test_the_sample_channel_spend_csv_is_deterministic_and_valid(tmp_path: Path) -> None:
+    from pin2deal.channel_spend import parse_channel_spend
+
+    for name in ("a", "b"):
+        gen.generate(tmp_path / name, deals=50, seed=5, today=TODAY)
+    first = (tmp_path / "a" / gen.CHANNEL_SPEND_FILE).read_text()
+    assert first == (tmp_path / "b" / gen.CHANNEL_SPEND_FILE).read_text()
+    parsed = parse_channel_spend(first, "other_channels.csv")
+    assert parsed.issues == []
+    assert len(parsed.rows) == gen.HISTORY_DAYS * len(gen.OTHER_CHANNEL_SPEND)
+    assert {row[0] for row in parsed.rows} == {"google", "facebook", "instagram"}
+    assert max(row[2] for row in parsed.rows) == TODAY - dt.timedelta(days=1)

@@ -7,16 +7,21 @@ DELETE FROM mart.channel_performance;
 INSERT INTO mart.channel_performance (
     channel_name, period, period_start, period_end, spend, spend_currency, leads, won, revenue, revenue_currency, cac
 )
-WITH crm AS (
-    SELECT deal.channel_name, periods.period, mart.period_start(periods.period, event.day) AS period_start,
-           sum(event.leads)::integer AS leads, sum(event.won)::integer AS won, COALESCE(sum(event.revenue), 0) AS revenue
+WITH crm_days AS (
+    SELECT deal.channel_name, event.day, sum(event.leads) AS leads, sum(event.won) AS won, sum(event.revenue) AS revenue
     FROM mart.deal_attribution AS deal
     CROSS JOIN LATERAL (
         VALUES (deal.lead_day, 1, 0, 0::numeric),
                (deal.won_day, 0, 1, COALESCE(deal.amount_home, 0))
     ) AS event (day, leads, won, revenue)
-    CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period)
     WHERE deal.channel_name IS NOT NULL AND event.day IS NOT NULL
+    GROUP BY deal.channel_name, event.day
+),
+crm AS (
+    SELECT crm_days.channel_name, periods.period, mart.period_start(periods.period, crm_days.day) AS period_start,
+           sum(crm_days.leads)::integer AS leads, sum(crm_days.won)::integer AS won, sum(crm_days.revenue) AS revenue
+    FROM crm_days
+    CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period)
     GROUP BY 1, 2, 3
 ),
 spend_lines AS (

@@ -2,11 +2,16 @@
 -- else the deals whose raw rows changed since the last reconcile (and their lineage). The removed and added rows'
 -- contributions go to mart.performance_pending, which the performance step applies in its own transaction.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+{% set rules = 'mart.' if full else 'changed_' %}
+SET LOCAL work_mem = '256MB';
+-- The rule views nest a dozen joins: let the planner see through them (ids of changed deals drive the lookups).
+SET LOCAL join_collapse_limit = 24;
+SET LOCAL from_collapse_limit = 24;
+SET LOCAL geqo_threshold = 24;
 CREATE TEMP TABLE reconcile_changed (deal_id bigint PRIMARY KEY) ON COMMIT DROP;
 
 {% if full %}
 TRUNCATE mart.deal_attribution, mart.performance_pending;
-INSERT INTO reconcile_changed SELECT deal_id FROM raw.hubspot_deals;
 {% else %}
 INSERT INTO reconcile_changed
 SELECT deal_id FROM raw.hubspot_deals
@@ -40,12 +45,25 @@ FROM reconcile_changed AS changed
 JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self';
 
 INSERT INTO mart.performance_pending
-SELECT grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, period, period_start,
+SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
        -leads, -won, -revenue, -leads_won_to_date, -pinterest_won, -pinterest_won_with_epik
 FROM mart.deal_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
 DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
+
+-- Each rule's view for the changed deals only, one at a time: small plans that look the deals up by id, instead
+-- of one join of every view that the planner would compute for all deals.
+CREATE TEMP TABLE changed_counted_deals ON COMMIT DROP AS
+SELECT rule.* FROM reconcile_changed AS changed JOIN mart.counted_deals AS rule USING (deal_id);
+CREATE TEMP TABLE changed_deal_won ON COMMIT DROP AS
+SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_won AS rule USING (deal_id);
+CREATE TEMP TABLE changed_deal_lead ON COMMIT DROP AS
+SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_lead AS rule USING (deal_id);
+CREATE TEMP TABLE changed_deal_channel ON COMMIT DROP AS
+SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_channel AS rule USING (deal_id);
+CREATE TEMP TABLE changed_deal_resolution ON COMMIT DROP AS
+SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_resolution AS rule USING (deal_id);
 {% endif %}
 
 INSERT INTO mart.deal_attribution (
@@ -85,13 +103,12 @@ SELECT counted.stable_key,
        deal.utm_content,
        contacts.count,
        lead.lineage_deal_count
-FROM mart.counted_deals AS counted
-{% if not full %}JOIN reconcile_changed AS changed ON changed.deal_id = counted.deal_id{% endif %}
+FROM {{ rules }}counted_deals AS counted
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = counted.deal_id
-JOIN mart.deal_won AS won ON won.deal_id = counted.deal_id
-JOIN mart.deal_lead AS lead ON lead.deal_id = counted.deal_id
-JOIN mart.deal_channel AS channel ON channel.deal_id = counted.deal_id
-JOIN mart.deal_resolution AS resolution ON resolution.deal_id = counted.deal_id
+JOIN {{ rules }}deal_won AS won ON won.deal_id = counted.deal_id
+JOIN {{ rules }}deal_lead AS lead ON lead.deal_id = counted.deal_id
+JOIN {{ rules }}deal_channel AS channel ON channel.deal_id = counted.deal_id
+JOIN {{ rules }}deal_resolution AS resolution ON resolution.deal_id = counted.deal_id
 CROSS JOIN LATERAL (SELECT channel.channel IN ('pinterest_paid', 'pinterest_organic') AS pinterest) AS kind
 -- The ad account whose days the deal is counted in: its campaign's, else the warehouse's (first) ad account.
 LEFT JOIN raw.pinterest_ad_accounts AS own_account
@@ -112,7 +129,7 @@ LEFT JOIN LATERAL (
 
 {% if not full %}
 INSERT INTO mart.performance_pending
-SELECT grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, period, period_start,
+SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
        leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik
 FROM mart.deal_contributions
 WHERE stable_key IN (
@@ -120,4 +137,6 @@ WHERE stable_key IN (
 );
 {% endif %}
 
-UPDATE ops.reconcile_runs SET deals_changed = (SELECT count(*) FROM reconcile_changed) WHERE run_id = %(run_id)s;
+UPDATE ops.reconcile_runs
+SET deals_changed = (SELECT count(*) FROM {% if full %}raw.hubspot_deals{% else %}reconcile_changed{% endif %})
+WHERE run_id = %(run_id)s;

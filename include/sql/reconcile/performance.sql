@@ -1,8 +1,10 @@
 -- mart.performance: spend (raw.pinterest_ad_daily) and CRM outcomes (mart.deal_contributions) per grain and period.
--- Full rebuild: every line. Incremental: spend is recomputed for the periods containing a day whose ad rows were
+-- Full rebuild: every row. Incremental: spend is recomputed for the periods containing a day whose ad rows were
 -- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
 -- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+SET LOCAL work_mem = '256MB';
+SET LOCAL maintenance_work_mem = '512MB';
 CREATE TEMP TABLE reconcile_spend_periods (period text, period_start date, period_end date) ON COMMIT DROP;
 {% if not full %}
 INSERT INTO reconcile_spend_periods
@@ -16,65 +18,140 @@ CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period);
 ANALYZE reconcile_spend_periods;
 {% endif %}
 
-CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
-SELECT CASE WHEN GROUPING(daily.ad_id) = 0 THEN 'ad'
-            WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
-            WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign'
-            ELSE 'account'
-       END AS grain,
-       CASE WHEN GROUPING(daily.ad_id) = 0 THEN daily.ad_id
-            WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
-            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id
-            ELSE daily.ad_account_id
-       END AS grain_id,
-       daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, period.period, period.period_start,
-       COALESCE(sum(daily.spend), 0) AS spend,
-       min(daily.currency) AS spend_currency,
-       COALESCE(sum(daily.impressions), 0) AS impressions,
-       COALESCE(sum(daily.clicks), 0) AS clicks,
-       COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
-       COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
-       COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts,
-       count(*)::integer AS ad_days
-FROM raw.pinterest_ad_daily AS daily
-CROSS JOIN LATERAL (
-    VALUES ('day', daily.date), ('week', mart.period_start('week', daily.date)),
-           ('month', mart.period_start('month', daily.date))
-) AS period (period, period_start)
+-- Spend per ad and period (a day row is the ad-day itself), then rolled up the hierarchy, each level from the one
+-- below: ad groups from ads, campaigns from ad groups, the ad account from campaigns.
+{% set window %}
 {% if not full %}
 WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
   AND daily.date < (SELECT max(period_end) FROM reconcile_spend_periods)
-  AND (period.period, period.period_start) IN (SELECT period, period_start FROM reconcile_spend_periods)
 {% endif %}
-GROUP BY GROUPING SETS (
-    (period.period, period.period_start, daily.ad_account_id),
-    (period.period, period.period_start, daily.ad_account_id, daily.campaign_id),
-    (period.period, period.period_start, daily.ad_account_id, daily.campaign_id, daily.ad_group_id),
-    (period.period, period.period_start, daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id)
-);
-DELETE FROM reconcile_spend WHERE grain_id IS NULL;
+{% endset %}
+CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
+SELECT 'ad'::text AS grain, ad.ad_id AS grain_id, ad.*
+FROM (
+    SELECT daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, 'day'::text AS period,
+           daily.date AS period_start, COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
+           COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
+           COALESCE(daily.checkouts, 0) AS platform_checkouts,
+           COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
+           COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts, 1 AS ad_days
+    FROM raw.pinterest_ad_daily AS daily
+    {{ window }}
+    UNION ALL
+    SELECT min(daily.ad_account_id), min(daily.campaign_id), min(daily.ad_group_id), daily.ad_id, periods.period,
+           mart.period_start(periods.period, daily.date), COALESCE(sum(daily.spend), 0), min(daily.currency),
+           COALESCE(sum(daily.impressions), 0), COALESCE(sum(daily.clicks), 0), COALESCE(sum(daily.checkouts), 0),
+           COALESCE(sum(daily.click_checkouts), 0), COALESCE(sum(daily.view_checkouts), 0), count(*)::integer
+    FROM raw.pinterest_ad_daily AS daily
+    CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
+    {{ window }}
+    GROUP BY daily.ad_id, periods.period, mart.period_start(periods.period, daily.date)
+) AS ad
+{% if not full %}
+WHERE (ad.period, ad.period_start) IN (SELECT period, period_start FROM reconcile_spend_periods)
+{% endif %};
 
-CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
-SELECT grain, grain_id, period, period_start, max(ad_account_id) AS ad_account_id, max(campaign_id) AS campaign_id,
-       max(ad_group_id) AS ad_group_id, max(ad_id) AS ad_id, sum(leads)::integer AS leads, sum(won)::integer AS won,
+INSERT INTO reconcile_spend
+SELECT 'ad_group', ad_group_id, min(ad_account_id), min(campaign_id), ad_group_id, NULL, period, period_start,
+       sum(spend), min(spend_currency), sum(impressions), sum(clicks), sum(platform_checkouts),
+       sum(platform_click_checkouts), sum(platform_view_checkouts), sum(ad_days)
+FROM reconcile_spend
+WHERE grain = 'ad' AND ad_group_id IS NOT NULL
+GROUP BY ad_group_id, period, period_start;
+
+INSERT INTO reconcile_spend
+SELECT 'campaign', campaign_id, min(ad_account_id), campaign_id, NULL, NULL, period, period_start,
+       sum(spend), min(spend_currency), sum(impressions), sum(clicks), sum(platform_checkouts),
+       sum(platform_click_checkouts), sum(platform_view_checkouts), sum(ad_days)
+FROM reconcile_spend
+WHERE campaign_id IS NOT NULL AND (grain = 'ad_group' OR (grain = 'ad' AND ad_group_id IS NULL))
+GROUP BY campaign_id, period, period_start;
+
+INSERT INTO reconcile_spend
+SELECT 'account', ad_account_id, ad_account_id, NULL, NULL, NULL, period, period_start,
+       sum(spend), min(spend_currency), sum(impressions), sum(clicks), sum(platform_checkouts),
+       sum(platform_click_checkouts), sum(platform_view_checkouts), sum(ad_days)
+FROM reconcile_spend
+WHERE grain = 'campaign' OR (grain = 'ad' AND campaign_id IS NULL)
+GROUP BY ad_account_id, period, period_start;
+
+-- CRM outcomes: the contributions (every counted deal's on a full rebuild, else the pending changes) summed per
+-- grain and day, then weeks and months from the days.
+CREATE TEMP TABLE reconcile_events ON COMMIT DROP AS
+SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day, sum(leads)::integer AS leads, sum(won)::integer AS won,
        sum(revenue) AS revenue, sum(leads_won_to_date)::integer AS leads_won_to_date,
        sum(pinterest_won)::integer AS pinterest_won, sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik
 FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% endif %}
-GROUP BY grain, grain_id, period, period_start;
+GROUP BY ad_account_id, campaign_id, ad_group_id, ad_id, day;
 TRUNCATE mart.performance_pending;
 
+CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
+SELECT 'ad'::text AS grain, ad_id AS grain_id, min(ad_account_id) AS ad_account_id, min(campaign_id) AS campaign_id,
+       min(ad_group_id) AS ad_group_id, ad_id, 'day'::text AS period, day AS period_start,
+       sum(leads)::integer AS leads, sum(won)::integer AS won, sum(revenue) AS revenue,
+       sum(leads_won_to_date)::integer AS leads_won_to_date, sum(pinterest_won)::integer AS pinterest_won,
+       sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik
+FROM reconcile_events WHERE ad_id IS NOT NULL GROUP BY ad_id, day
+UNION ALL
+SELECT 'ad_group', ad_group_id, min(ad_account_id), min(campaign_id), ad_group_id, NULL, 'day', day, sum(leads),
+       sum(won), sum(revenue), sum(leads_won_to_date), sum(pinterest_won), sum(pinterest_won_with_epik)
+FROM reconcile_events WHERE ad_group_id IS NOT NULL GROUP BY ad_group_id, day
+UNION ALL
+SELECT 'campaign', campaign_id, min(ad_account_id), campaign_id, NULL, NULL, 'day', day, sum(leads), sum(won),
+       sum(revenue), sum(leads_won_to_date), sum(pinterest_won), sum(pinterest_won_with_epik)
+FROM reconcile_events WHERE campaign_id IS NOT NULL GROUP BY campaign_id, day
+UNION ALL
+SELECT 'account', ad_account_id, ad_account_id, NULL, NULL, NULL, 'day', day, sum(leads), sum(won), sum(revenue),
+       sum(leads_won_to_date), sum(pinterest_won), sum(pinterest_won_with_epik)
+FROM reconcile_events GROUP BY ad_account_id, day;
+
+INSERT INTO reconcile_crm
+SELECT grain, grain_id, min(ad_account_id), min(campaign_id), min(ad_group_id), min(ad_id), periods.period,
+       mart.period_start(periods.period, period_start), sum(leads), sum(won), sum(revenue), sum(leads_won_to_date),
+       sum(pinterest_won), sum(pinterest_won_with_epik)
+FROM reconcile_crm
+CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
+WHERE reconcile_crm.period = 'day'
+GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
+
+ANALYZE reconcile_spend;
+ANALYZE reconcile_crm;
+
+{% if full %}
+-- A view, not a table: a rebuild reads the joined rows once, while inserting them.
+CREATE TEMP VIEW reconcile_rows AS
+SELECT grain, grain_id, period, period_start,
+       COALESCE(spend.ad_account_id, crm.ad_account_id) AS ad_account_id,
+       COALESCE(spend.campaign_id, crm.campaign_id) AS campaign_id,
+       COALESCE(spend.ad_group_id, crm.ad_group_id) AS ad_group_id,
+       COALESCE(spend.ad_id, crm.ad_id) AS ad_id,
+       true AS spend_recomputed,
+       spend.spend, spend.spend_currency, spend.impressions, spend.clicks, spend.platform_checkouts,
+       spend.platform_click_checkouts, spend.platform_view_checkouts, spend.ad_days,
+       crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
+       NULL::numeric AS old_spend, NULL::text AS old_spend_currency, NULL::bigint AS old_impressions,
+       NULL::bigint AS old_clicks, NULL::bigint AS old_platform_checkouts, NULL::bigint AS old_platform_click_checkouts,
+       NULL::bigint AS old_platform_view_checkouts, NULL::integer AS old_ad_days, NULL::integer AS old_leads,
+       NULL::integer AS old_won, NULL::numeric AS old_revenue, NULL::integer AS old_leads_won_to_date,
+       NULL::integer AS old_pinterest_won, NULL::integer AS old_pinterest_won_with_epik
+FROM reconcile_spend AS spend
+FULL JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start);
+
+-- A rebuild writes every row: the key's index is built once, after them.
+TRUNCATE mart.performance;
+ALTER TABLE mart.performance DROP CONSTRAINT performance_pkey;
+DROP INDEX mart.performance_spend_period;
+{% else %}
 CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
 SELECT grain, grain_id, period, period_start FROM reconcile_spend
 UNION
 SELECT grain, grain_id, period, period_start FROM reconcile_crm
-{% if not full %}
 UNION
 SELECT performance.grain, performance.grain_id, performance.period, performance.period_start
 FROM mart.performance
 JOIN reconcile_spend_periods AS recomputed
   ON recomputed.period = performance.period AND recomputed.period_start = performance.period_start
-WHERE performance.ad_days > 0
-{% endif %};
+WHERE performance.ad_days > 0;
 ANALYZE reconcile_touched;
 
 CREATE TEMP TABLE reconcile_rows ON COMMIT DROP AS
@@ -83,7 +160,7 @@ SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
        COALESCE(spend.campaign_id, crm.campaign_id, old.campaign_id) AS campaign_id,
        COALESCE(spend.ad_group_id, crm.ad_group_id, old.ad_group_id) AS ad_group_id,
        COALESCE(spend.ad_id, crm.ad_id, old.ad_id) AS ad_id,
-       {% if full %}true{% else %}recomputed.period IS NOT NULL{% endif %} AS spend_recomputed,
+       recomputed.period IS NOT NULL AS spend_recomputed,
        spend.spend, spend.spend_currency, spend.impressions, spend.clicks, spend.platform_checkouts,
        spend.platform_click_checkouts, spend.platform_view_checkouts, spend.ad_days,
        crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
@@ -97,17 +174,10 @@ SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
 FROM reconcile_touched AS touched
 LEFT JOIN reconcile_spend AS spend USING (grain, grain_id, period, period_start)
 LEFT JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start)
-{% if not full %}
 LEFT JOIN mart.performance AS old USING (grain, grain_id, period, period_start)
 LEFT JOIN reconcile_spend_periods AS recomputed
-       ON recomputed.period = touched.period AND recomputed.period_start = touched.period_start
-{% else %}
-LEFT JOIN (SELECT * FROM mart.performance WHERE false) AS old USING (grain, grain_id, period, period_start)
-{% endif %};
+       ON recomputed.period = touched.period AND recomputed.period_start = touched.period_start;
 
-{% if full %}
-TRUNCATE mart.performance;
-{% else %}
 DELETE FROM mart.performance AS performance
 USING reconcile_touched AS touched
 WHERE performance.grain = touched.grain AND performance.grain_id = touched.grain_id
@@ -133,17 +203,17 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
 FROM reconcile_rows AS line
 LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = line.ad_account_id
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN line.spend_recomputed THEN COALESCE(line.spend, 0) ELSE line.old_spend END AS spend,
+    SELECT CASE WHEN line.spend_recomputed THEN COALESCE(line.spend, 0) ELSE COALESCE(line.old_spend, 0) END AS spend,
            COALESCE(line.spend_currency, line.old_spend_currency) AS spend_currency_found,
-           CASE WHEN line.spend_recomputed THEN COALESCE(line.impressions, 0) ELSE line.old_impressions END AS impressions,
-           CASE WHEN line.spend_recomputed THEN COALESCE(line.clicks, 0) ELSE line.old_clicks END AS clicks,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.impressions, 0) ELSE COALESCE(line.old_impressions, 0) END AS impressions,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.clicks, 0) ELSE COALESCE(line.old_clicks, 0) END AS clicks,
            CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_checkouts, 0)
-                ELSE line.old_platform_checkouts END AS platform_checkouts,
+                ELSE COALESCE(line.old_platform_checkouts, 0) END AS platform_checkouts,
            CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_click_checkouts, 0)
-                ELSE line.old_platform_click_checkouts END AS platform_click_checkouts,
+                ELSE COALESCE(line.old_platform_click_checkouts, 0) END AS platform_click_checkouts,
            CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_view_checkouts, 0)
-                ELSE line.old_platform_view_checkouts END AS platform_view_checkouts,
-           CASE WHEN line.spend_recomputed THEN COALESCE(line.ad_days, 0) ELSE line.old_ad_days END AS ad_days,
+                ELSE COALESCE(line.old_platform_view_checkouts, 0) END AS platform_view_checkouts,
+           CASE WHEN line.spend_recomputed THEN COALESCE(line.ad_days, 0) ELSE COALESCE(line.old_ad_days, 0) END AS ad_days,
            COALESCE(line.old_leads, 0) + COALESCE(line.leads, 0) AS leads,
            COALESCE(line.old_won, 0) + COALESCE(line.won, 0) AS won,
            COALESCE(line.old_revenue, 0) + COALESCE(line.revenue, 0) AS revenue,
@@ -160,3 +230,8 @@ LEFT JOIN raw.pinterest_ad_groups AS ad_group ON line.grain = 'ad_group' AND ad_
 LEFT JOIN raw.pinterest_ads AS ad ON line.grain = 'ad' AND ad.ad_id = line.grain_id
 WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
+
+{% if full %}
+ALTER TABLE mart.performance ADD CONSTRAINT performance_pkey PRIMARY KEY (grain, grain_id, period, period_start);
+CREATE INDEX performance_spend_period ON mart.performance (period, period_start) WHERE ad_days > 0;  -- as 023_*.sql
+{% endif %}

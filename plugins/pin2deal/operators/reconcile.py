@@ -108,7 +108,8 @@ class SQLWarningCheckOperator(BaseSQLOperator):
         rows = self.get_db_hook().get_records(self.sql, self.parameters)
         sample = [" ".join(str(value) for value in row) for row in rows[:SAMPLE_ROWS]]
         if rows:
-            self.log.warning("%s: %d offending rows, e.g.:\n%s", self.task_id, len(rows), "\n".join(sample))
+            self.log.warning("%s: %d offending rows, first: %s", self.task_id, len(rows), sample[0])
+            self.log.info("Offending rows (first %d):\n%s", len(sample), "\n".join(sample))
         else:
             self.log.info("%s: no offending rows", self.task_id)
         return {"check": self.task_id, "count": len(rows), "sample": sample}

@@ -1,0 +1,222 @@
+"""``attribution_reconcile`` run for real after ``hubspot_deals`` and ``pinterest_spend`` on the hand-computed world of
+``reconcile_worlds`` (docs/attribution.md works through the same figures)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+from tests.reconcile.reconcile_worlds import (
+    ACCOUNT_ID,
+    C1,
+    C2,
+    C3,
+    C4,
+    CHANNEL_SPEND_CSV,
+    D4,
+    D8,
+    D9,
+    D10,
+    D13,
+    OLD_C2_NAME,
+    world,
+)
+
+MAY, JUNE = dt.date(2025, 5, 1), dt.date(2025, 6, 1)
+MART_TABLES = {  # table -> its key columns (snapshots compare whole rows but reconciled_at)
+    "mart.deal_attribution": "stable_key",
+    "mart.performance": "grain, grain_id, period, period_start",
+    "mart.cohort_cac": "grain, grain_id, cohort_month",
+    "mart.truth_vs_platform": "grain, grain_id, week_start",
+    "mart.channel_performance": "channel_name, period, period_start",
+}
+
+
+def days(n: float) -> dt.timedelta:
+    return dt.timedelta(days=n)
+
+
+def performance(warehouse: psycopg.Connection, grain: str, grain_id: str, period: str, start: dt.date) -> tuple:
+    row = warehouse.execute(
+        "SELECT spend, leads, won, revenue, cac, roas FROM mart.performance "
+        "WHERE grain = %s AND grain_id = %s AND period = %s AND period_start = %s",
+        (grain, grain_id, period, start),
+    ).fetchone()
+    return tuple(None if value is None else Decimal(value) for value in row) if row else None
+
+
+def figures(*values: Any) -> tuple:
+    return tuple(None if value is None else Decimal(str(value)) for value in values)
+
+
+def deal_row(warehouse: psycopg.Connection, stable_key: int, columns: str) -> tuple | None:
+    return warehouse.execute(
+        f"SELECT {columns} FROM mart.deal_attribution WHERE stable_key = %s", (str(stable_key),)
+    ).fetchone()
+
+
+def snapshot(warehouse: psycopg.Connection) -> dict[str, list[tuple]]:
+    tables = {}
+    for table, key in MART_TABLES.items():
+        columns = [
+            name
+            for (name,) in warehouse.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = %s "
+                "AND column_name <> 'reconciled_at' ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+        ]
+        tables[table] = warehouse.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {key}").fetchall()
+    return tables
+
+
+def mutate(server: Any, path: str, body: dict[str, Any]) -> None:
+    requests.post(f"{server.url}/_sandbox/hubspot/{path}", json=body, timeout=10).raise_for_status()
+
+
+def test_the_world_reconciles_to_the_hand_computed_figures_through_merge_reopen_and_rename(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    channel_spend_dir: Path,
+    warehouse: psycopg.Connection,
+) -> None:
+    # Run 1: campaign C2 still carries its old name; D10 is won in May.
+    crm = serve_world(world(c2_name=OLD_C2_NAME))
+    (channel_spend_dir / "spend.csv").write_text(CHANNEL_SPEND_CSV)
+    extract()
+    first = reconcile()
+    assert (first["mode"], first["reason"], first["deals"], first["warnings"]) == ("full", "first run", 15 - 1, 0)
+    assert performance(warehouse, "campaign", C2, "month", MAY) == figures(250, 2, 2, 1400, 125, 5.6)
+    assert deal_row(warehouse, D10, "is_won, won_day") == (True, dt.date(2025, 5, 21))
+    assert deal_row(warehouse, 1006, "campaign_resolved_by") == ("unresolved",)  # "summer_patio": not yet a name
+
+    # Run 2: D10 re-opened, D8 merged into D9; only those deals are reconciled, and the result equals a rebuild.
+    mutate(crm, f"deals/{D10}/update", {"properties": {"dealstage": "qualified", "hs_is_closed_won": "false"}})
+    mutate(crm, "deals/merge", {"primaryObjectId": str(D9), "objectIdToMerge": str(D8)})
+    extract(pinterest=False)
+    second = reconcile()
+    assert second["mode"] == "incremental" and 2 <= second["deals_changed"] < 15
+    assert deal_row(warehouse, D10, "is_won, won_at") == (False, None)
+    assert deal_row(warehouse, D8, "deal_id") is None  # merged away: counts nowhere
+    assert deal_row(warehouse, D9, "lead_day, lineage_deal_count") == (dt.date(2025, 5, 5), 2)
+    assert performance(warehouse, "campaign", C2, "month", MAY) == figures(250, 2, 1, 800, 250, 3.2)
+    incremental = snapshot(warehouse)
+    assert reconcile(full_rebuild=True)["reason"] == "requested"
+    assert snapshot(warehouse) == incremental
+
+    # Run 3: C2 renamed "Summer Patio" (a second sandbox serves the renamed Pinterest world), D10 won again in June.
+    serve_world(world(), hubspot=False)
+    mutate(crm, f"deals/{D10}/close-won", {"closedAt": "2025-06-11T15:00:00.000Z"})
+    extract()
+    third = reconcile()
+    assert (third["mode"], third["reason"]) == ("full", "Pinterest entities or names changed")
+
+    # CAC = spend / won in the period; ROAS = revenue / spend (both USD here); NULL CAC where nothing was won.
+    assert performance(warehouse, "account", ACCOUNT_ID, "month", MAY) == figures(900, 7, 3, 2100, 300, 2.3333)
+    assert performance(warehouse, "account", ACCOUNT_ID, "month", JUNE) == figures(850, 3, 5, 4900, 170, 5.7647)
+    assert performance(warehouse, "campaign", C1, "month", MAY) == figures(500, 4, 1, 1000, 500, 2)
+    assert performance(warehouse, "campaign", C1, "month", JUNE) == figures(500, 1, 3, 3100, 166.6667, 6.2)
+    assert performance(warehouse, "campaign", C2, "month", MAY) == figures(250, 2, 1, 800, 250, 3.2)
+    assert performance(warehouse, "campaign", C2, "month", JUNE) == figures(250, 1, 2, 1800, 125, 7.2)
+    assert performance(warehouse, "campaign", C3, "month", MAY) == figures(150, 1, 1, 300, 150, 2)  # archived
+    assert performance(warehouse, "campaign", C4, "month", JUNE) == figures(100, 0, 0, 0, None, 0)  # no deals
+    # D3 (lead 8 May) is won in the week of 2 June, with D4 and D9.
+    june_2 = dt.date(2025, 6, 2)
+    assert performance(warehouse, "campaign", C1, "week", june_2) == figures(500, 1, 3, 3100, 166.6667, 6.2)
+    assert performance(warehouse, "ad", "687195100002", "day", dt.date(2025, 6, 3)) == figures(40, 0, 1, 2200, 40, 55)
+
+    cohorts = dict(
+        ((grain_id, month), (leads, won, cac))
+        for grain_id, month, leads, won, cac in warehouse.execute(
+            "SELECT grain_id, cohort_month, leads, won_to_date, cac FROM mart.cohort_cac "
+            "WHERE grain IN ('account', 'campaign')"
+        ).fetchall()
+    )
+    assert cohorts[(ACCOUNT_ID, MAY)] == (7, 6, Decimal("150.0000"))
+    assert cohorts[(C1, MAY)] == (4, 3, Decimal("166.6667"))
+    assert cohorts[(C4, JUNE)] == (0, 0, None)
+
+    time_to_close = dict(
+        ((grain_id, start), (won, median, p75))
+        for grain_id, start, won, median, p75 in warehouse.execute(
+            "SELECT grain_id, period_start, won, median, p75 FROM mart.time_to_close WHERE period = 'month'"
+        ).fetchall()
+    )
+    assert time_to_close[(C1, JUNE)] == (3, days(26), days(29))
+    assert time_to_close[(ACCOUNT_ID, JUNE)] == (5, days(26), days(28))
+    assert time_to_close[(C2, MAY)] == (1, days(14), days(14))
+
+    resolution = dict(
+        warehouse.execute(
+            "SELECT campaign_resolved_by, count(*) FROM mart.deal_attribution "
+            "WHERE channel = 'pinterest_paid' GROUP BY 1"
+        ).fetchall()
+    )
+    assert resolution == {"macro_id": 3, "utm_id": 2, "utm_name": 4, "unresolved": 1}
+    assert deal_row(warehouse, 1001, "campaign_id, campaign_resolved_by, ad_id") == (C1, "macro_id", "687195100001")
+    assert deal_row(warehouse, 1003, "ad_id, ad_group_resolved_by, ad_resolved_by, amount, currency, amount_home") == (
+        "687195100002", "utm_name", "utm_name", Decimal("2000"), "EUR", Decimal("2200")
+    )  # fmt: skip
+    assert deal_row(warehouse, 1005, "campaign_id, campaign_resolved_by") == (C2, "utm_name")  # its old name
+    assert deal_row(warehouse, D4, "contact_count") == (2,)  # two contacts, one row
+    assert deal_row(warehouse, D13, "deal_id") is None  # archived
+    assert deal_row(warehouse, D10, "won_day, time_to_close") == (dt.date(2025, 6, 11), days(28))
+    assert deal_row(warehouse, 1012, "channel, channel_name, campaign_resolved_by") == ("other", "google", None)
+    assert deal_row(warehouse, 1015, "channel, channel_name") == ("unknown", None)
+
+    truth = warehouse.execute(
+        "SELECT platform_checkouts, crm_won, crm_won_with_epik, epik_coverage FROM mart.truth_vs_platform "
+        "WHERE grain = 'campaign' AND grain_id = %s AND week_start = '2025-06-02'",
+        (C1,),
+    ).fetchone()
+    assert truth == (10, 4, 3, Decimal("0.7500"))  # D11 is organic: won without an epik
+
+    channels = {
+        channel: (spend, leads, won, revenue, cac)
+        for channel, spend, leads, won, revenue, cac in warehouse.execute(
+            "SELECT channel_name, spend, leads, won, revenue, cac FROM mart.channel_performance "
+            "WHERE period = 'month' AND period_start = %s",
+            (JUNE,),
+        ).fetchall()
+    }
+    assert channels["pinterest"] == figures(850, 4, 6, 5000, 141.6667)
+    assert channels["google"] == figures(700, 1, 1, 700, 700)
+    bad_lines = warehouse.execute(
+        "SELECT record_key, field FROM ops.record_issues WHERE source = 'channel_spend.csv' ORDER BY field"
+    ).fetchall()
+    assert bad_lines == [("spend.csv:4", "currency"), ("spend.csv:4", "day"), ("spend.csv:4", "spend")]
+    assert warehouse.execute("SELECT count(*) FROM ops.channel_spend_files").fetchone() == (1,)  # loaded once
+
+
+def test_spend_and_revenue_in_two_currencies_are_never_divided(
+    serve_world: Callable[..., Any], extract: Callable[..., None], reconcile: Callable[..., Any], warehouse
+) -> None:
+    serve_world(world(currency="EUR"))  # the ad account pays in EUR, the CRM's home currency is USD
+    extract()
+    reconcile()
+    row = warehouse.execute(
+        "SELECT spend, spend_currency, revenue, revenue_currency, cac, roas FROM mart.performance "
+        "WHERE grain = 'campaign' AND grain_id = %s AND period = 'month' AND period_start = %s",
+        (C1, MAY),
+    ).fetchone()
+    assert row == (Decimal("500"), "EUR", Decimal("1000"), "USD", Decimal("500.0000"), None)
+    assert warehouse.execute("SELECT count(*) FROM mart.performance WHERE roas IS NOT NULL").fetchone() == (0,)
+
+
+def test_a_rerun_with_nothing_new_changes_nothing(
+    serve_world: Callable[..., Any], extract: Callable[..., None], reconcile: Callable[..., Any], warehouse
+) -> None:
+    serve_world(world())
+    extract()
+    reconcile()
+    before = snapshot(warehouse)
+    again = reconcile()
+    assert (again["mode"], again["deals_changed"]) == ("incremental", 0)
+    assert snapshot(warehouse) == before
