@@ -98,6 +98,8 @@ def main() -> None:
             say(f"{dag_id}: {run.state}")
             if dag_id == "attribution_reconcile":
                 reconcile_summary(url)
+            if dag_id == "pinterest_capi":
+                say_conversions(run)
     finally:
         server.stop()
     report(url)
@@ -133,6 +135,18 @@ def reconcile_summary(url: str) -> None:
         for channel, spend, currency, won, cac in channels:
             shown = f"{cac:,.2f} {currency}" if cac is not None else "-"
             print(f"  {channel:12} spend {spend:>10,.2f} {currency}  won {won:>4}  CAC {shown}")
+
+
+def say_conversions(run: Any) -> None:
+    """The sender's summary (its task's return value): what went to Pinterest and why the rest did not."""
+    task = next(ti for ti in run.get_task_instances() if ti.task_id == "send_conversions")
+    summary = task.xcom_pull(task_ids="send_conversions") or {}
+    reasons = ", ".join(f"{reason} {count}" for reason, count in summary.get("skipped_by_reason", {}).items())
+    say(
+        f"Conversions API: {summary.get('sent', 0)} won deals sent in {summary.get('requests', 0)} request(s), "
+        f"{summary.get('failed', 0)} refused, {summary.get('skipped', 0)} skipped ({reasons or 'none'}); "
+        "every decision is in ops.capi_ledger"
+    )
 
 
 def report(url: str) -> None:

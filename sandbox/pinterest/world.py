@@ -249,10 +249,10 @@ class PinterestWorld:
         self.reports: dict[str, Report] = {}
         self._report_numbers = itertools.count(1)
         self.events = EventLog()
+        self.answer_faults = AnswerFaults()
         # Event ids whose presence makes the whole events request a 400 (POST /_sandbox/pinterest/faults): an
         # event the client's validation let through and Pinterest's refuses.
         self.poisoned_event_ids: set[str] = set()
-        self.answer_faults = AnswerFaults()
 
     @property
     def today(self) -> dt.date:

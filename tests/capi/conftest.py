@@ -13,6 +13,15 @@ import psycopg
 import pytest
 
 from tests.pinterest.pinterest_worlds import ACCOUNT_ID, build_world, today_utc
+from tests.reconcile import conftest as reconcile_fixtures
+
+# The reconcile tests' fixtures (its world served, the extraction and reconcile DAGs, a clean warehouse), for the
+# end-to-end tests.
+serve_world = reconcile_fixtures.serve_world
+channel_spend_dir = reconcile_fixtures.channel_spend_dir
+extract = reconcile_fixtures.extract
+reconcile = reconcile_fixtures.reconcile
+clean_warehouse = reconcile_fixtures.clean_warehouse
 
 
 @pytest.fixture
