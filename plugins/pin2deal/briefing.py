@@ -541,8 +541,8 @@ def render(facts: BriefingFacts, settings: BriefingSettings | None = None, chart
 
 
 def markdown_to_slack(markdown: str) -> str:
-    """The briefing's Markdown in Slack's mrkdwn: headings in bold, bullets as dots, the chart image dropped (an
-    incoming webhook cannot upload files; the chart's path is in the message's last line instead)."""
+    """The briefing's Markdown in Slack's mrkdwn: headings in bold, bullets as dots, the chart's image line dropped
+    (an incoming webhook cannot upload files; the chart stays in ``ops.briefings`` and the briefing folder)."""
     out = []
     for line in markdown.splitlines():
         if line.startswith("#"):

@@ -165,7 +165,7 @@ def test_quiet_day_then_stale_days_and_a_run_without_logical_date(
 
     # A manual run without a logical date: the day is yesterday in New York at the moment the run was created.
     dag = dagbag.get_dag("daily_briefing")
-    run = dag.test(logical_date=None, run_after=MORNING, run_conf={"slack_conn_id": "", "llm_conn_id": ""})
+    run = dag.test(logical_date=None, run_after=MORNING, run_conf=dag.params.dump())  # run_dag restored defaults
     assert run.state == "success" and run.logical_date is None
     again = stored(warehouse, world.last_day)
     assert again["run_id"] == run.run_id

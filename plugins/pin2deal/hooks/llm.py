@@ -61,7 +61,9 @@ class ChatCompletionsHook(HttpHook):
                 raise TransientAPIError(f"chat completions: {type(error).__name__} (no answer)") from error
             if response.ok:
                 return response.json()
-            detail = f"chat completions answered {response.status_code}: {response.text[:200]}"
+            # the answer's text may quote the key: it goes to the log and to ops.briefings.rewrite_note
+            text = response.text.replace(connection.password, "***") if connection.password else response.text
+            detail = f"chat completions answered {response.status_code}: {text[:200]}"
             if response.status_code == 429 or response.status_code >= 500:
                 retry_after = retry_after_seconds(response.headers, dt.datetime.now(dt.UTC))
                 raise TransientAPIError(detail, status=response.status_code, retry_after=retry_after)

@@ -54,7 +54,7 @@ class SlackWebhookHook(HttpHook):
                 raise TransientAPIError(f"Slack webhook: {type(error).__name__} (no answer)") from error
             if response.ok:
                 return
-            detail = f"Slack webhook answered {response.status_code}: {response.text[:200]}"
+            detail = f"Slack webhook answered {response.status_code}: {response.text.replace(path, '***')[:200]}"
             if response.status_code == 429 or response.status_code >= 500:
                 retry_after = retry_after_seconds(response.headers, dt.datetime.now(dt.UTC))
                 raise TransientAPIError(detail, status=response.status_code, retry_after=retry_after)
