@@ -122,14 +122,14 @@ Rebuilds `mart.channel_performance`: Pinterest against the other channels (with 
 
 **If it fails**: {SQL_ADVICE}.
 """,
-    "check_deal_keys": """
-Blocking check: `stable_key` and `deal_id` are unique and never NULL in `mart.deal_attribution`.
+    "check_performance_counts": """
+Blocking check on `mart.performance`: spend, leads, won deals and cohort counts are never negative (an incremental
+run that drifted from what a full rebuild gives fails here).
 
-**If it fails**: the marts are inconsistent (an interrupted or concurrent write): trigger the DAG with
-`full_rebuild`; if it fails again, report it with the offending keys from the log.
+**If it fails**: trigger the DAG with `full_rebuild`; if it fails again, report it with the row the log names.
 """,
     "check_performance_ratios": """
-Blocking check on `mart.performance`: CAC only with won deals, ROAS only with spend, no negative counts.
+Blocking check on `mart.performance`: CAC only with won deals, ROAS only with spend, cohort wins within leads.
 
 **If it fails**: the log names the broken rule: a rule file changed in a way that breaks the contract
 (docs/data-model.md): revert it or trigger with `full_rebuild` after fixing it.
