@@ -18,7 +18,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: demo test lint bench sandbox stop clean
+.PHONY: demo ui test lint bench sandbox stop clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 
 demo: $(INSTALLED)
 	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) scripts/demo.py
+
+# The real Airflow (api-server, scheduler, dag-processor, triggerer) in the background on the demo world; prints the
+# URL and the login. `make stop` stops it (and the private PostgreSQL).
+ui: $(INSTALLED)
+	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) scripts/airflow_local.py start
 
 test: $(INSTALLED) lint
 	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) -m pytest $(PYTEST_ARGS)
@@ -41,6 +46,7 @@ sandbox: $(INSTALLED)
 	$(PY) -m sandbox serve $(SANDBOX_ARGS)
 
 stop:
+	@if [ -x $(PY) ]; then $(PY) scripts/airflow_local.py stop; fi
 	$(PYTHON) scripts/local_postgres.py stop
 
 clean: stop

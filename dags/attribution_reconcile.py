@@ -13,7 +13,14 @@ from airflow.providers.common.sql.operators.sql import (
 )
 from airflow.sdk import DAG, Param
 
-from pin2deal.dag_defaults import DEFAULT_ARGS, MART_ATTRIBUTION, RAW_HUBSPOT_DEALS, RAW_PINTEREST_SPEND
+from pin2deal.dag_defaults import (
+    DEFAULT_ARGS,
+    FAILED_TASK_ADVICE,
+    MART_ATTRIBUTION,
+    RAW_HUBSPOT_DEALS,
+    RAW_PINTEREST_SPEND,
+    document_tasks,
+)
 from pin2deal.operators.reconcile import (
     ChannelSpendCsvOperator,
     ReconcileFinishOperator,
@@ -52,7 +59,97 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    counted in **finish_reconcile**'s return value, which publishes the `mart_attribution` Asset.
 
 See docs/attribution.md (the rules, with a worked example) and docs/data-model.md (the tables).
+""" + FAILED_TASK_ADVICE
+
+SQL_ADVICE = (
+    "the log names the SQL file and PostgreSQL's error (a rule edited with an error, a migration not applied: see "
+    "`migrate_warehouse`); fix it and clear the task. Clearing is safe: the run replays its own plan"
+)
+WARNING_DOC = """
+Warning check (`include/sql/checks/{name}.sql`): logs each offending record and returns their count for the run's
+summary; findings never fail it.
+
+**If it fails**: only a SQL or connection error can fail it; clear the task.
 """
+TASK_DOCS = {
+    "load_channel_spend": """
+Loads every new CSV file of other channels' spend in `channel_spend_dir` into `raw.channel_spend`; bad lines go
+to `ops.record_issues` as `file:line`, a file is never loaded twice. Returns files and rows loaded.
+
+**If it fails**: the folder is missing or unreadable: check the `channel_spend_dir` param
+(`PIN2DEAL_CHANNEL_SPEND_DIR`) and its permissions, then clear. Bad lines never fail it.
+""",
+    "define_rules": f"""
+(Re)defines the attribution rules as views and functions, one file each in `include/sql/reconcile/` (won, lead,
+channel, resolution, CAC, ROAS, periods, time to close), so every later step uses the current rules.
+
+**If it fails**: {SQL_ADVICE}.
+""",
+    "remember_entity_names": f"""
+Records the current names of the ad account, campaigns, ad groups and ads, so that a rename is noticed and the
+marts are rebuilt with the new names.
+
+**If it fails**: {SQL_ADVICE}.
+""",
+    "plan_reconcile": """
+Decides what this run rebuilds: everything (first run, a rule, the stage metadata, an account or a name changed, or
+`full_rebuild`) or only what raw received since the last finished run (`ops.reconcile_runs`); records the plan.
+
+**If it fails**: a connection error, or a plan that cannot be made (the log says why); clear the task, or trigger
+with `full_rebuild` to rebuild everything.
+""",
+    "check_duplicate_stable_keys": """
+Blocking check: two live deals sharing one stable key would send one conversion for two sales, so the reconcile
+stops before writing the marts.
+
+**If it fails**: the message names the keys and their deals: merge or archive the duplicate in HubSpot (or fix the
+legacy id that joined them), let `hubspot_deals` load it, then clear this task.
+""",
+    "reconcile_deals": f"""
+Rebuilds `mart.deal_attribution` for the planned deals: channel, campaign / ad group / pin resolution, won, lead,
+amounts (docs/attribution.md).
+
+**If it fails**: {SQL_ADVICE}. A timeout on a very large full rebuild: raise this task's `execution_timeout`.
+""",
+    "reconcile_performance": f"""
+Rebuilds `mart.performance`, `mart.cohort_cac` and `mart.truth_vs_platform` for the planned days: spend and CRM
+outcomes per grain and period, CAC, ROAS, epik coverage.
+
+**If it fails**: {SQL_ADVICE}.
+""",
+    "reconcile_channels": f"""
+Rebuilds `mart.channel_performance`: Pinterest against the other channels (with known spend) on one CAC.
+
+**If it fails**: {SQL_ADVICE}.
+""",
+    "check_performance_counts": """
+Blocking check on `mart.performance`: spend, leads, won deals and cohort counts are never negative (an incremental
+run that drifted from what a full rebuild gives fails here).
+
+**If it fails**: trigger the DAG with `full_rebuild`; if it fails again, report it with the row the log names.
+""",
+    "check_performance_ratios": """
+Blocking check on `mart.performance`: CAC only with won deals, ROAS only with spend, cohort wins within leads.
+
+**If it fails**: the log names the broken rule: a rule file changed in a way that breaks the contract
+(docs/data-model.md): revert it or trigger with `full_rebuild` after fixing it.
+""",
+    "check_unresolved_paid_share": """
+Blocking above `max_unresolved_paid_share` (25%): Pinterest-paid deals whose campaign does not resolve count only
+for the account, so above that share CAC per campaign is not trustworthy.
+
+**If it fails**: the message lists the share and the first unresolved deals with their `utm_campaign`: fix the
+campaign id URL macro or the `utm_campaign` values in the ads (docs/attribution.md), or run once with a higher
+`max_unresolved_paid_share` to publish anyway.
+""",
+    **{name: WARNING_DOC.format(name=name) for name in WARNING_CHECKS},
+    "finish_reconcile": """
+Records the run as finished in `ops.reconcile_runs` with the warning checks' counts and publishes the
+`mart_attribution` Asset, which starts `pinterest_capi` and `daily_briefing`. Returns the run's summary.
+
+**If it fails**: a connection error; clear it: nothing downstream has run yet.
+""",
+}
 
 with DAG(
     dag_id="attribution_reconcile",
@@ -162,3 +259,4 @@ with DAG(
     plan_reconcile >> check_duplicate_stable_keys >> reconcile_deals >> reconcile_performance >> reconcile_channels
     checks = [check_performance_counts, check_performance_ratios, check_unresolved_paid_share, *warnings]
     reconcile_channels >> checks >> finish_reconcile
+    document_tasks(dag, TASK_DOCS)

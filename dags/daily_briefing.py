@@ -8,7 +8,7 @@ import os
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from pin2deal.briefing import BriefingSettings
-from pin2deal.dag_defaults import DEFAULT_ARGS, MART_ATTRIBUTION
+from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, briefing_deadline, document_tasks
 from pin2deal.operators.briefing import BriefingDeliveryOperator, DailyBriefingOperator
 from pin2deal.tasks import migrate_warehouse
 
@@ -41,7 +41,27 @@ is kept only when every number in it is one of the template's (same value, same 
 
 Thresholds of the judgement rules are the params below (docs/briefing.md). On failure: the log names the query or
 the file; a re-run is safe.
-"""
+
+A Deadline alert fires when a run is not finished `PIN2DEAL_BRIEFING_DEADLINE_MINUTES` (120) minutes after it was
+queued (docs/operations.md).
+""" + FAILED_TASK_ADVICE
+
+TASK_DOCS = {
+    "write_briefing": """
+Reads the marts in one read-only snapshot, writes `<day>.md`, `<day>.png` and `<day>.svg` under
+`PIN2DEAL_BRIEFING_DIR` and the day's row of `ops.briefings`; returns the day, the text and the files' paths.
+
+**If it fails**: the log names the query or the file: a missing mart means `attribution_reconcile` has not run yet;
+a file error means `PIN2DEAL_BRIEFING_DIR` is not writable. Clear the task: a re-run replaces the day's briefing.
+""",
+    "deliver_briefing": """
+Shows the briefing as Markdown (its Rendered Template) and posts it to Slack when `slack_conn_id` names a webhook
+connection (scheduled and manual runs only).
+
+**If it fails**: Slack refused the post (a 4xx: the webhook was revoked or the connection's password path is wrong;
+429 and 5xx were retried). Fix the connection and clear the task, or clear `slack_conn_id` for this run.
+""",
+}
 
 SETTING_PARAMS = {
     "cac_move_threshold": ("number", "Relative CAC change vs the 4 weeks before that is reported (0.25 = 25%)."),
@@ -87,6 +107,7 @@ with DAG(
     },
     tags=["pin2deal", "briefing"],
     doc_md=DOC,
+    deadline=briefing_deadline(),
 ) as dag:
     write_briefing = DailyBriefingOperator(
         task_id="write_briefing",
@@ -104,3 +125,4 @@ with DAG(
         doc_md="Shows the briefing (Rendered Template) and posts it to Slack when a connection is set.",
     )
     migrate_warehouse() >> write_briefing >> deliver_briefing
+    document_tasks(dag, TASK_DOCS)

@@ -7,7 +7,7 @@ import os
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from pin2deal.dag_defaults import DEFAULT_ARGS, RAW_HUBSPOT_DEALS
+from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, RAW_HUBSPOT_DEALS
 from pin2deal.operators.hubspot_deals import HubSpotDealsToWarehouseOperator
 from pin2deal.tasks import migrate_warehouse
 
@@ -34,6 +34,17 @@ merged into `raw.hubspot_deals`, `raw.hubspot_contacts`, `raw.hubspot_deal_conta
 Trigger with **full_refresh** after a CRM migration (`airflow dags trigger hubspot_deals --conf
 '{"full_refresh": true}'`), or with **since** to re-read everything modified from a date. Deletions, drift and
 contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.md.
+""" + FAILED_TASK_ADVICE
+
+EXTRACT_DOC = """
+Reads the deals modified since the high-water mark (its own interval in a backfill; every deal with `full_refresh`,
+or from `since`), their contacts and the pipeline stages, and merges them into `raw.hubspot_*`. Returns the counts (deals, contacts, pages, record
+issues) shown in the XCom tab. Runs in the `hubspot_api` pool; paces itself to the app's rate budgets.
+
+**If it fails**: a 401/403 names the connection `hubspot_default` and the missing scope or expired token (fix it,
+then clear the task); a missing property names its role (fix the connection extra's `properties`); a DAILY
+rate-limit error means the portal's daily quota is spent (clear the task tomorrow). Anything else: clear the task;
+it resumes after the last committed batch (`ops.watermarks`, source `hubspot.deals`), nothing is duplicated.
 """
 
 with DAG(
@@ -68,6 +79,13 @@ with DAG(
         search_index_lag=SEARCH_INDEX_LAG,
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],
+        # A full refresh of a large portal is search-bound (5 requests/s): hours, not minutes. Retries resume from
+        # the watermark, so they are cheap; minutes apart because the usual cause is an API outage.
         execution_timeout=dt.timedelta(hours=6),
+        retries=4,
+        retry_delay=dt.timedelta(minutes=2),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=dt.timedelta(minutes=30),
+        doc_md=EXTRACT_DOC,
     )
     migrate_warehouse() >> extract

@@ -6,7 +6,7 @@ import datetime as dt
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
-from pin2deal.dag_defaults import DEFAULT_ARGS, MART_ATTRIBUTION
+from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, document_tasks
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
 from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
 
@@ -23,7 +23,26 @@ Runs after every reconcile (the `mart_attribution` Asset) and hourly, because Pi
 7 days after they happen. Uses no data interval: every run takes what is not final yet. Params: `dry_run` (build,
 validate, record, send nothing), `test_mode` (Pinterest's `?test=true`: answered, not recorded). One run at a
 time. See docs/capi.md for the rules, the ledger states and the crash window.
-"""
+""" + FAILED_TASK_ADVICE
+
+TASK_DOCS = {
+    "fill_capi_outbox": """
+One row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by `won_<stable key>`, with the
+event's inputs; a changed input re-opens the event. Returns how many rows were added or changed.
+
+**If it fails**: `mart.deal_attribution` is missing (let `attribution_reconcile` run first) or the log names the SQL
+error; clear the task.
+""",
+    "send_conversions": """
+Sends a `checkout` event for every outbox row not final yet, up to 1,000 per request, and records each decision in
+`ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason). Returns sent / failed / skipped by
+reason (XCom tab).
+
+**If it fails**: a 401/403 names `pinterest_conversions_default` (token or ad account: fix the connection); 429
+and 5xx were already retried honouring `Retry-After`. Clear the task: accepted events are never sent again, and
+events left in flight are resolved by the next run (docs/capi.md).
+""",
+}
 
 with DAG(
     dag_id="pinterest_capi",
@@ -53,3 +72,4 @@ with DAG(
         execution_timeout=dt.timedelta(hours=1),
     )
     migrate_warehouse() >> fill_capi_outbox() >> send
+    document_tasks(dag, TASK_DOCS)

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 # The demo narrates itself; Airflow's per-task chatter stays in the task logs (PIN2DEAL_DEMO_LOG_LEVEL=INFO shows it).
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("PIN2DEAL_DEMO_LOG_LEVEL", "WARNING"))
+# The demo runs DAGs with dag.test(), which cannot run one with a Deadline alert (pin2deal.dag_defaults).
+os.environ["PIN2DEAL_BRIEFING_DEADLINE_MINUTES"] = "off"
 
 import psycopg  # noqa: E402
 
@@ -101,6 +103,10 @@ def main() -> None:
     finally:
         server.stop()
     report(url)
+    say(
+        "open it in Airflow's own UI: `make ui` runs Airflow (api-server, scheduler, dag-processor, triggerer) on this "
+        "warehouse and the sandbox and prints the URL and login; the pin2deal page is in its menu; `make stop` stops it"
+    )
 
 
 def reconcile_summary(url: str) -> None:

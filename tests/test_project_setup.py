@@ -16,8 +16,28 @@ AIRFLOW_SERVICES = [
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "airflow-worker",
     "airflow-init",
 ]
+# Airflow's official docker-compose.yaml (Airflow 3.x, airflow-core/docs/howto/docker-compose/): its services and
+# their healthcheck commands. Ours keeps every one (Redis, the worker and flower behind profiles).
+OFFICIAL_HEALTHCHECKS = {
+    "postgres": ["CMD", "pg_isready", "-U", "airflow"],
+    "redis": ["CMD", "redis-cli", "ping"],
+    "airflow-apiserver": ["CMD", "curl", "--fail", "http://localhost:8080/api/v2/version"],
+    "airflow-scheduler": ["CMD", "curl", "--fail", "http://localhost:8974/health"],
+    "airflow-dag-processor": ["CMD-SHELL", 'airflow jobs check --job-type DagProcessorJob --hostname "$${HOSTNAME}"'],
+    "airflow-worker": [
+        "CMD-SHELL",
+        'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d "celery@$${HOSTNAME}" '
+        '|| celery --app airflow.executors.celery_executor.app inspect ping -d "celery@$${HOSTNAME}"',
+    ],
+    "airflow-triggerer": ["CMD-SHELL", 'airflow jobs check --job-type TriggererJob --hostname "$${HOSTNAME}"'],
+    "flower": ["CMD", "curl", "--fail", "http://localhost:5555/"],
+}
+OFFICIAL_WITHOUT_HEALTHCHECK = {"airflow-init", "airflow-cli"}
+# Bind-mounted folders Docker creates on first start (as in the official file): Airflow writes them.
+CREATED_AT_RUNTIME = {"logs", "config"}
 
 
 def test_configured_warehouse_url_is_used_and_nothing_is_started(tmp_path: Path) -> None:
@@ -35,6 +55,78 @@ def test_configured_warehouse_url_is_used_and_nothing_is_started(tmp_path: Path)
 
 def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+
+
+def _compose_variables() -> dict[str, bool]:
+    """Every ``${VAR}`` the compose file interpolates -> whether it has a default (``$$`` is a literal ``$``)."""
+    text = (ROOT / "docker-compose.yaml").read_text().replace("$$", "")
+    found: dict[str, bool] = {}
+    for name, default in re.findall(r"\$\{([A-Za-z0-9_]+)(:?-)?", text):
+        found[name] = found.get(name, False) or bool(default)
+    return found
+
+
+def _env_example() -> set[str]:
+    """Variables .env.example sets or shows (commented out)."""
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.M))
+
+
+def test_compose_has_the_official_services_and_healthchecks_plus_the_warehouse_and_sandbox() -> None:
+    services = _compose()["services"]
+    assert set(OFFICIAL_HEALTHCHECKS) | OFFICIAL_WITHOUT_HEALTHCHECK | {"warehouse", "sandbox"} == set(services)
+    for name, test in OFFICIAL_HEALTHCHECKS.items():
+        assert services[name]["healthcheck"]["test"] == test, name
+    for name in ("warehouse", "sandbox"):
+        assert services[name]["healthcheck"]["test"], name
+
+
+def test_compose_defaults_to_the_local_executor_and_keeps_celery_behind_a_profile() -> None:
+    compose = _compose()
+    services = compose["services"]
+    assert compose["x-airflow-common"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == (
+        "${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}"
+    )
+    assert services["redis"]["profiles"] == ["celery"] and services["airflow-worker"]["profiles"] == ["celery"]
+    assert services["airflow-worker"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    for name, service in services.items():  # nothing outside the profile may need Redis
+        if "celery" not in service.get("profiles", []) and name != "flower":
+            assert "redis" not in service.get("depends_on", {}), name
+    assert "providers.celery" in OFFICIAL_HEALTHCHECKS["airflow-worker"][1]
+    assert re.search(r"^apache-airflow-providers-celery==", (ROOT / "requirements.txt").read_text(), flags=re.M)
+
+
+def test_compose_metadata_and_warehouse_are_separate_databases() -> None:
+    environment = _compose()["services"]["airflow-scheduler"]["environment"]
+    metadata = environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    warehouse = _connection(environment["AIRFLOW_CONN_PIN2DEAL_WAREHOUSE"])
+    assert "@postgres/" in metadata and warehouse.host == "warehouse" and warehouse.schema == "pin2deal"
+
+
+def test_compose_mounted_paths_exist_in_the_repository() -> None:
+    for name, service in _compose()["services"].items():
+        for volume in service.get("volumes", []):
+            match = re.match(r"\$\{AIRFLOW_PROJ_DIR:-\.\}/([^:]+):|([a-z-]+):", volume)
+            assert match, f"{name}: {volume} is neither a named volume nor in the repository"
+            relative = match.group(1)
+            if relative is None:
+                assert match.group(2) in _compose()["volumes"], f"{name}: volume {match.group(2)} is not declared"
+                continue
+            if relative in CREATED_AT_RUNTIME:
+                continue
+            assert (ROOT / relative).exists(), f"{name} mounts {relative}, which is not in the repository"
+
+
+def test_every_compose_variable_has_a_default_or_is_in_env_example_and_vice_versa() -> None:
+    variables = _compose_variables()
+    documented = _env_example()
+    for name, has_default in variables.items():
+        assert has_default or name in documented, f"${{{name}}} has no default and is not in .env.example"
+    # .env.example shows nothing compose ignores (COMPOSE_PROFILES is compose's own).
+    assert documented - set(variables) <= {"COMPOSE_PROFILES"}, documented - set(variables)
+    environment = _compose()["x-airflow-common"]["environment"]
+    for name in ("AIRFLOW_CONN_HUBSPOT_DEFAULT", "AIRFLOW_CONN_PIN2DEAL_SLACK", "AIRFLOW__CORE__EXECUTOR"):
+        assert name in documented and f"${{{name}:-" in environment[name], name
 
 
 def _connection(value: str):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ast
+import datetime as dt
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from pin2deal.alerts import Pin2dealNotifier, failure_advice
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(path for path in DAGS_DIR.glob("*.py") if not path.name.startswith("_"))
@@ -72,3 +76,35 @@ def test_every_dag_has_owner_tags_retries_docs_and_migrates_first(dagbag) -> Non
         for task in dag.tasks:
             assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+# Which pool a task must run in, by the module of its operator: the API budgets are per app or account.
+# (The Conversions API has its own budget: no pool.)
+API_POOLS = {"pin2deal.operators.hubspot_deals": "hubspot_api", "pin2deal.operators.pinterest": "pinterest_api",
+             "pin2deal.sensors.pinterest": "pinterest_api"}  # fmt: skip
+
+
+def test_every_task_has_deliberate_retries_a_timeout_an_alert_and_says_what_to_do_when_it_fails(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        assert failure_advice(dag.doc_md), f"{dag_id}: doc_md has no '**If it fails**' paragraph"
+        for task in dag.tasks:
+            name = f"{dag_id}.{task.task_id}"
+            assert task.doc_md and len(task.doc_md.split()) >= 15, f"{name} does not say what it does"
+            assert failure_advice(task.doc_md), f"{name}: doc_md has no '**If it fails**' paragraph"
+            assert task.retry_delay > dt.timedelta(0), name
+            if task.retries > 1:  # a single retry has nothing to back off from
+                assert task.retry_exponential_backoff > 1, f"{name} retries without backoff"
+                assert task.max_retry_delay and task.max_retry_delay >= task.retry_delay, name
+            assert task.execution_timeout and task.execution_timeout <= dt.timedelta(hours=6), name
+            assert any(isinstance(callback, Pin2dealNotifier) for callback in task.on_failure_callback), (
+                f"{name} fails silently"
+            )
+            pool = API_POOLS.get(type(task).__module__)
+            assert pool is None or task.pool == pool, f"{name} calls an API outside the {pool} pool"
+
+
+def test_the_pools_the_tasks_use_are_the_ones_the_setup_creates(dagbag) -> None:
+    pools = json.loads((DAGS_DIR.parent / "include" / "airflow" / "pools.json").read_text())
+    used = {task.pool for dag in dagbag.dags.values() for task in dag.tasks} - {"default_pool"}
+    assert used <= set(pools), used - set(pools)
+    assert {"hubspot_api", "pinterest_api"} <= set(pools)

@@ -1,0 +1,23 @@
+-- CAC per entity of one grain (campaign, ad_group, ad) over the days [first, last]: sums of the daily rows of
+-- mart.performance, CAC = spend / won (a ratio of sums; NULL without a won deal), ROAS = revenue / spend when both
+-- are in one currency.
+SELECT grain_id,
+       max(name)                                      AS name,
+       max(campaign_id)                               AS campaign_id,
+       max(ad_group_id)                               AS ad_group_id,
+       spend_currency,
+       sum(spend)                                     AS spend,
+       sum(impressions)                               AS impressions,
+       sum(clicks)                                    AS clicks,
+       sum(leads)                                     AS leads,
+       sum(won)                                       AS won,
+       sum(revenue)                                   AS revenue,
+       max(revenue_currency)                          AS revenue_currency,
+       sum(spend) / nullif(sum(won), 0)               AS cac,
+       CASE WHEN max(revenue_currency) = spend_currency
+            THEN sum(revenue) / nullif(sum(spend), 0) END AS roas
+FROM mart.performance
+WHERE grain = %(grain)s AND period = 'day' AND period_start BETWEEN %(first)s AND %(last)s
+GROUP BY grain_id, spend_currency
+HAVING sum(spend) > 0 OR sum(leads) > 0 OR sum(won) > 0
+ORDER BY sum(spend) DESC NULLS LAST, grain_id;
