@@ -38,8 +38,9 @@ contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.m
 
 EXTRACT_DOC = """
 Reads the deals modified since the high-water mark (its own interval in a backfill; every deal with `full_refresh`,
-or from `since`), their contacts and the pipeline stages, and merges them into `raw.hubspot_*`. Returns the counts (deals, contacts, pages, record
-issues) shown in the XCom tab. Runs in the `hubspot_api` pool; paces itself to the app's rate budgets.
+or from `since`), their contacts and the pipeline stages, and merges them into `raw.hubspot_*`. Returns the counts
+(deals, contacts, pages, record issues) shown in the XCom tab. Runs in the `hubspot_api` pool; paces itself to the
+app's rate budgets.
 
 **If it fails**: a 401/403 names the connection `hubspot_default` and the missing scope or expired token (fix it,
 then clear the task); a missing property names its role (fix the connection extra's `properties`); a DAILY
