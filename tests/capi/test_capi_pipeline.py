@@ -73,6 +73,7 @@ def won_keys(conn: psycopg.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT 'won_' || stable_key, deal_id FROM mart.deal_attribution WHERE is_won"))
 
 
+@pytest.mark.pinterest_spec
 def test_won_deals_become_one_conforming_checkout_each_or_an_explained_skip(pipeline, warehouse) -> None:
     spec = official_spec_or_skip()
 

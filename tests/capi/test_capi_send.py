@@ -61,6 +61,7 @@ def assert_duplicates_flagged(server, warehouse) -> None:
             assert entries[event_id]["possible_repeat"], f"{event_id} arrived {count} times unflagged"
 
 
+@pytest.mark.pinterest_spec
 def test_batches_of_1000_conforming_to_the_spec_each_event_once_and_a_rerun_sends_nothing(
     capi_sandbox, warehouse, send_conversions
 ) -> None:

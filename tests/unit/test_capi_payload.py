@@ -153,6 +153,7 @@ BROKEN_EVENTS = [
 ]
 
 
+@pytest.mark.pinterest_spec
 @pytest.mark.parametrize(("name", "break_it"), BROKEN_EVENTS, ids=[name for name, _ in BROKEN_EVENTS])
 def test_the_validator_refuses_what_the_official_spec_refuses(name: str, break_it) -> None:
     from sandbox.pinterest.spec import InvalidRequest
@@ -166,6 +167,7 @@ def test_the_validator_refuses_what_the_official_spec_refuses(name: str, break_i
         spec.operation("events/create").validate_body({"data": [event]})
 
 
+@pytest.mark.pinterest_spec
 def test_every_kind_of_event_we_build_validates_against_the_official_spec() -> None:
     spec = official_spec_or_skip()
     rows = [
