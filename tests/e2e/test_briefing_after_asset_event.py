@@ -9,7 +9,6 @@ reconcile succeeding on the e2e world (the reconcile's own tests cover that it p
 from __future__ import annotations
 
 import datetime as dt
-import json
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +20,7 @@ from tests.e2e.conftest import AirflowDeployment
 
 def api_session(deployment: AirflowDeployment) -> tuple[str, requests.Session]:
     base = f"http://127.0.0.1:{deployment.env['AIRFLOW__API__PORT']}"
-    password = json.loads((deployment.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    password = deployment.password()
     token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30)
     token.raise_for_status()
     session = requests.Session()
