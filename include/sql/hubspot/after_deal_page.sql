@@ -35,7 +35,7 @@ CROSS JOIN LATERAL (
         (SELECT legacy.stable_key FROM raw.hubspot_deal_ids AS legacy
          WHERE legacy.alias_id = 'legacy:' || deal.legacy_deal_id),
         (SELECT known.stable_key FROM raw.hubspot_deal_ids AS known
-         WHERE known.alias_id = ANY(SELECT 'hubspot:' || merged_id FROM unnest(deal.merged_object_ids) AS merged_id)
+         WHERE known.alias_id = ANY(ARRAY(SELECT 'hubspot:' || merged_id FROM unnest(deal.merged_object_ids) AS merged_id))
          ORDER BY known.first_seen_at, known.alias_id LIMIT 1)
     ) AS stable_key
 ) AS inherited
@@ -48,6 +48,7 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) AS holder ON true
 WHERE deal.deal_id = ANY(%(deal_ids)s)
+  AND NOT EXISTS (SELECT 1 FROM raw.hubspot_deal_ids AS keyed WHERE keyed.alias_id = 'hubspot:' || deal.deal_id)
 ON CONFLICT (alias_id) DO NOTHING;
 
 -- 4. A merge of two known deals: the survivor keeps its key; the merged deal's lineage (its own id and every
