@@ -63,6 +63,16 @@ with DAG(
             title="Full refresh",
             description="Read every deal (archived too) instead of the interval's modified ones.",
         ),
+        "max_deleted_share": Param(
+            0.2,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Largest share of deals a full refresh may mark deleted",
+            description="A full refresh ends by marking deals HubSpot no longer has as deleted; above this share of "
+            "the live deals nothing is marked and the run fails (a truncated listing). After a migration to new "
+            "ids: 1.0.",
+        ),
         "since": Param(
             None,
             type=["null", "string"],

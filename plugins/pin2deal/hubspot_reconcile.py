@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CONTACTS_SOURCE = "hubspot.contacts"  # ops.watermarks source of the contact refresh
 RECONCILE_DEALS_SQL = SQL_DIR / "hubspot" / "reconcile_deals.sql"
+REKEY_SQL = SQL_DIR / "hubspot" / "rekey_after_sweep.sql"
 
 
 class ReconciliationRefused(AirflowFailException):
@@ -58,6 +59,7 @@ class ReconcileCounts:
     deleted: int = 0
     restored: int = 0
     archive_changed: int = 0
+    rekeyed: int = 0
     missing_loaded: int = 0
     contacts_read: int = 0
     contacts_refreshed: int = 0
@@ -112,11 +114,27 @@ def mark_deleted_and_archived(
         with ClientCursor(conn) as cur:
             cur.execute(RECONCILE_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
             changed = cur.fetchall()
+        rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8")).fetchall()
     return {
         "deleted": sum(1 for row in changed if row[1]),
         "restored": sum(1 for row in changed if row[2]),
         "archive_changed": sum(1 for row in changed if row[3]),
+        "rekeyed": len(rekeyed),
     }
+
+
+def sweep_deleted_deals(
+    conn: Connection, hook: HubSpotHook, *, run_id: str, max_deleted_share: float
+) -> tuple[list[tuple[int, bool, dt.datetime | None]], dict[str, int]]:
+    """List every deal id HubSpot has (active, then archived) and apply the verdict to raw (deletion marks,
+    archive flags, re-keyed lineages). Returns the active listing and the verdict's counts."""
+    started = dt.datetime.now(dt.UTC)
+    active = listed_deal_ids(hook, archived=False)
+    archived = listed_deal_ids(hook, archived=True)
+    verdict = mark_deleted_and_archived(
+        conn, active + archived, started=started, run_id=run_id, max_deleted_share=max_deleted_share
+    )
+    return active, {"listed": len(active), "listed_archived": len(archived), **verdict}
 
 
 def load_missing_deals(

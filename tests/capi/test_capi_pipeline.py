@@ -137,13 +137,16 @@ def test_a_full_reextraction_after_a_crm_migration_sends_nothing_twice(pipeline,
     answer = httpx.post(f"{pipeline.server.url}/_sandbox/hubspot/deals/re-id", json={"firstId": 900_000}, timeout=30)
     answer.raise_for_status()
     new_ids = {int(old): int(new) for old, new in answer.json()["ids"].items()}
-    run_dag("hubspot_deals", MIDNIGHT - dt.timedelta(hours=1), conf=HUBSPOT_CONF)  # the full re-extraction
-    # HubSpot no longer lists the old ids: they are marked deleted (raw keeps them), as the extraction's deletion
-    # sweep does (this UPDATE stands in for it where it is not merged yet).
-    warehouse.execute(
-        "UPDATE raw.hubspot_deals SET deleted_at = now() WHERE deal_id = ANY(%s) AND deleted_at IS NULL",
-        (list(new_ids),),
-    )
+    # The full re-extraction: it ends by marking the old ids, which HubSpot no longer lists, deleted (raw keeps
+    # them), and the new deals take over their lineages' stable keys.
+    run_dag("hubspot_deals", MIDNIGHT - dt.timedelta(hours=1), conf={**HUBSPOT_CONF, "max_deleted_share": 1.0})
+    deleted = warehouse.execute(
+        "SELECT count(*) FROM raw.hubspot_deals WHERE deal_id = ANY(%s) AND deleted_at IS NOT NULL", (list(new_ids),)
+    ).fetchone()[0]
+    assert deleted == len(new_ids)
+    assert warehouse.execute("SELECT count(*) FROM ops.record_issues WHERE source = 'hubspot.deal_key'").fetchone() == (
+        0,
+    ), "no key is left refused once the old deals are gone"
     reconcile()
 
     summary = pipeline.capi()

@@ -161,7 +161,7 @@ def test_associations_merges_archives_and_migrations(hubspot_world, run_dag, war
     assert _links(warehouse, 3) == [103, 104]
     assert deal_rows[new_id][3] == "6"
     keys = dict(warehouse.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
-    # A legacy id lives in its own namespace: the re-id'd deal's legacy id "6" is not HubSpot deal 6's id.
+    # Deal 6 is still live in raw (the search cannot tell it is gone): the re-id'd deal may not share its key yet.
     assert keys[f"hubspot:{new_id}"] == keys["legacy:6"] == f"hubspot:{new_id}"
     assert keys["hubspot:6"] == "hubspot:6"
     assert keys["hubspot:4"] == keys["hubspot:3"] == "hubspot:3", "a merge of known deals keeps the survivor's key"
@@ -173,6 +173,12 @@ def test_associations_merges_archives_and_migrations(hubspot_world, run_dag, war
     assert archived[5] is True, "archived deal marked, kept"
     assert _links(warehouse, 1) == [107], "full_refresh picks up association-only changes"
     assert set(archived) == {1, 2, 3, 4, 5, 6, new_id}, "nothing is deleted"
+    # The full listing no longer has deal 6: it is marked deleted, and its successor takes over its lineage.
+    assert warehouse.execute("SELECT deleted_at IS NOT NULL FROM raw.hubspot_deals WHERE deal_id = 6").fetchone() == (
+        True,
+    )
+    keys = dict(warehouse.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
+    assert keys[f"hubspot:{new_id}"] == keys["legacy:6"] == keys["hubspot:6"] == "hubspot:6", "a migration keeps keys"
 
 
 def test_bad_records_are_loaded_and_flagged_with_field_and_reason(hubspot_world, run_dag, warehouse) -> None:

@@ -21,7 +21,8 @@ WHERE deal.deal_id = ANY(%(deal_ids)s)
   AND cardinality(deal.merged_object_ids) = 0
 ON CONFLICT (alias_id) DO NOTHING;
 
--- 3. Otherwise it inherits the key of its legacy id (`legacy:` alias), else of the earliest-known deal merged into
+-- 3. Otherwise it inherits the key of its legacy id (`legacy:` alias; a numeric legacy id is also the deal's
+--    previous HubSpot id, a re-import or migration: `hubspot:` alias), else of the earliest-known deal merged into
 --    it, unless a live deal other than itself already holds that key (a cloned deal carrying the same legacy
 --    id): then it keys itself, and step 6 reports it.
 INSERT INTO raw.hubspot_deal_ids (alias_id, stable_key, via, deal_id)
@@ -34,6 +35,8 @@ CROSS JOIN LATERAL (
     SELECT COALESCE(
         (SELECT legacy.stable_key FROM raw.hubspot_deal_ids AS legacy
          WHERE legacy.alias_id = 'legacy:' || deal.legacy_deal_id),
+        (SELECT previous.stable_key FROM raw.hubspot_deal_ids AS previous  -- a re-import of a HubSpot deal
+         WHERE deal.legacy_deal_id ~ '^[0-9]+$' AND previous.alias_id = 'hubspot:' || deal.legacy_deal_id),
         (SELECT known.stable_key FROM raw.hubspot_deal_ids AS known
          WHERE known.alias_id = ANY(ARRAY(SELECT 'hubspot:' || merged_id FROM unnest(deal.merged_object_ids) AS merged_id))
          ORDER BY known.first_seen_at, known.alias_id LIMIT 1)
@@ -92,7 +95,14 @@ SELECT 'hubspot.deal_key', deal.deal_id::text, 'legacy_deal_id',
        deal.legacy_deal_id, current_setting('pin2deal.run_id', true)
 FROM raw.hubspot_deals AS deal
 JOIN raw.hubspot_deal_ids AS own ON own.alias_id = 'hubspot:' || deal.deal_id
-JOIN raw.hubspot_deal_ids AS legacy ON legacy.alias_id = 'legacy:' || deal.legacy_deal_id
+JOIN LATERAL (
+    SELECT ids.stable_key FROM raw.hubspot_deal_ids AS ids
+    WHERE (ids.alias_id = 'legacy:' || deal.legacy_deal_id
+           OR (deal.legacy_deal_id ~ '^[0-9]+$' AND ids.alias_id = 'hubspot:' || deal.legacy_deal_id))
+      AND ids.stable_key <> own.stable_key
+    ORDER BY ids.alias_id LIKE 'legacy:%%' DESC
+    LIMIT 1
+) AS legacy ON true
 JOIN LATERAL (
     SELECT other.deal_id
     FROM raw.hubspot_deal_ids AS other
@@ -102,5 +112,5 @@ JOIN LATERAL (
     ORDER BY other.deal_id
     LIMIT 1
 ) AS holder ON true
-WHERE deal.deal_id = ANY(%(deal_ids)s) AND legacy.stable_key <> own.stable_key
+WHERE deal.deal_id = ANY(%(deal_ids)s)
 ON CONFLICT DO NOTHING;

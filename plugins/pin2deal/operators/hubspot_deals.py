@@ -62,6 +62,7 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
 
     template_fields: Sequence[str] = (
         "data_interval_start", "data_interval_end", "full_refresh", "since", "run_type", "run_after",
+        "max_deleted_share",
     )  # fmt: skip
     ui_color = "#ff7a59"
 
@@ -76,6 +77,7 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
         since: Any = "{{ params.since }}",
         run_type: Any = "{{ dag_run.run_type }}",
         run_after: Any = "{{ dag_run.run_after }}",
+        max_deleted_share: Any = "{{ params.max_deleted_share }}",
         hubspot_conn_id: str = "hubspot_default",
         warehouse_conn_id: str = "pin2deal_warehouse",
         batch_size: int = 1000,
@@ -91,6 +93,7 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
         self.since = since
         self.run_type = run_type
         self.run_after = run_after
+        self.max_deleted_share = max_deleted_share
         self.hubspot_conn_id = hubspot_conn_id
         self.warehouse_conn_id = warehouse_conn_id
         self.batch_size = batch_size
@@ -115,6 +118,7 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
             run_pipeline,
             save_watermark,
         )
+        from pin2deal.hubspot_reconcile import sweep_deleted_deals
         from pin2deal.hubspot_records import DealTyping
         from pin2deal.hubspot_window import read_window
 
@@ -176,9 +180,18 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
                 save_watermark(conn, scope, {"done": True}, run_id, completed=True)
                 if window is None or window.advances_mark:
                     mark = advance_mark(conn, read_to, run_id)
+            sweep = {}
+            if full_refresh:
+                # A full listing knows every deal HubSpot has: the ones it no longer has (a migration's old ids)
+                # are marked deleted and their successors take over their lineage's keys before any reconcile.
+                _, sweep = sweep_deleted_deals(
+                    conn, hubspot, run_id=run_id, max_deleted_share=float(self.max_deleted_share)
+                )
+                self.log.info("Deletion sweep after the full refresh: %s", sweep)
         return {
             "scope": scope,
             **load.counts.as_dict(),
+            "sweep": sweep,
             "stages": len(stages),
             "read_to": mark and mark.isoformat(),  # the high-water mark after this run
             "api": dict(hubspot.stats),  # requests.<kind>, rate_limited (429s, all retried), server_errors, ...

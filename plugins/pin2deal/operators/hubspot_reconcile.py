@@ -41,10 +41,9 @@ class HubSpotReconcileOperator(BaseOperator):
         from pin2deal.hooks.warehouse import WarehouseHook
         from pin2deal.hubspot_reconcile import (
             ReconcileCounts,
-            listed_deal_ids,
             load_missing_deals,
-            mark_deleted_and_archived,
             refresh_contacts,
+            sweep_deleted_deals,
         )
         from pin2deal.hubspot_records import DealTyping
 
@@ -56,17 +55,11 @@ class HubSpotReconcileOperator(BaseOperator):
         typing = DealTyping.for_portal(hubspot.settings.custom_properties, hubspot.deal_stages())
         counts = ReconcileCounts()
         started = dt.datetime.now(dt.UTC)
-        active = listed_deal_ids(hubspot, archived=False)
-        archived = listed_deal_ids(hubspot, archived=True)
-        counts.listed, counts.listed_archived = len(active), len(archived)
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
             conn.autocommit = True
-            verdict = mark_deleted_and_archived(
-                conn, active + archived, started=started, run_id=run_id, max_deleted_share=share
-            )
-            counts.deleted, counts.restored, counts.archive_changed = (
-                verdict["deleted"], verdict["restored"], verdict["archive_changed"]
-            )
+            active, verdict = sweep_deleted_deals(conn, hubspot, run_id=run_id, max_deleted_share=share)
+            for name, value in verdict.items():
+                setattr(counts, name, value)
             counts.missing_loaded = load_missing_deals(
                 conn, hubspot, typing, [deal_id for deal_id, _, _ in active], run_id=run_id,
                 batch_size=self.batch_size,

@@ -1,0 +1,41 @@
+-- After deletion marks (the reconciliation's sweep, or the one closing a full refresh): a deal that was refused
+-- its lineage's key because another live deal held it (after_deal_page.sql step 3, reported as
+-- `hubspot.deal_key`) inherits the key once no other live deal holds it: the deal a migration or re-import
+-- replaced is gone, so the lineage (and the conversions already sent under its key) carries on. Every alias of
+-- the refused deal's own key moves with it. Returns one row per re-keyed deal.
+WITH refused AS (
+    SELECT deal.deal_id, own.stable_key AS own_key, lineage.stable_key AS lineage_key
+    FROM raw.hubspot_deals AS deal
+    JOIN raw.hubspot_deal_ids AS own ON own.alias_id = 'hubspot:' || deal.deal_id
+    JOIN LATERAL (
+        SELECT ids.stable_key FROM raw.hubspot_deal_ids AS ids
+        WHERE (ids.alias_id = 'legacy:' || deal.legacy_deal_id
+               OR (deal.legacy_deal_id ~ '^[0-9]+$' AND ids.alias_id = 'hubspot:' || deal.legacy_deal_id))
+          AND ids.stable_key <> own.stable_key
+        ORDER BY ids.alias_id LIKE 'legacy:%' DESC
+        LIMIT 1
+    ) AS lineage ON true
+    WHERE deal.legacy_deal_id IS NOT NULL
+      AND NOT deal.archived AND deal.merged_into_deal_id IS NULL AND deal.deleted_at IS NULL
+      AND own.stable_key = 'hubspot:' || deal.deal_id
+      AND NOT EXISTS (
+          SELECT 1
+          FROM raw.hubspot_deal_ids AS other
+          JOIN raw.hubspot_deals AS live ON live.deal_id = other.deal_id
+          WHERE other.via = 'self' AND other.stable_key = lineage.stable_key AND other.deal_id <> deal.deal_id
+            AND NOT live.archived AND live.merged_into_deal_id IS NULL AND live.deleted_at IS NULL
+      )
+),
+moved AS (
+    UPDATE raw.hubspot_deal_ids AS ids
+    SET stable_key = refused.lineage_key
+    FROM refused
+    WHERE ids.stable_key = refused.own_key
+    RETURNING refused.deal_id
+),
+cleared AS (
+    DELETE FROM ops.record_issues AS issue
+    USING refused
+    WHERE issue.source = 'hubspot.deal_key' AND issue.record_key = refused.deal_id::text
+)
+SELECT DISTINCT deal_id FROM moved;
