@@ -88,6 +88,7 @@ with DAG(
         task_id="extract_hubspot_deals",
         overlap=OVERLAP,
         search_index_lag=SEARCH_INDEX_LAG,
+        max_deleted_share="{{ params.max_deleted_share }}",
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],
         # A full refresh of a large portal is search-bound (5 requests/s): hours, not minutes. Retries resume from

@@ -7,7 +7,7 @@ import os
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
-from pin2deal.dag_defaults import DEFAULT_ARGS, RAW_HUBSPOT_DEALS
+from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, RAW_HUBSPOT_DEALS
 from pin2deal.operators.hubspot_reconcile import HubSpotReconcileOperator
 from pin2deal.tasks import migrate_warehouse
 
@@ -24,6 +24,17 @@ modified date moved since the last reconciliation (contact search), so a correct
 
 Refuses to mark anything when more than **max_deleted_share** of the live deals would be marked deleted (an
 empty or truncated listing); raise it in the trigger form after a real bulk delete. See docs/operations.md.
+""" + FAILED_TASK_ADVICE
+
+RECONCILE_DOC = """
+Lists every deal id (active, then archived), marks deals HubSpot no longer has as deleted and re-keys the deals
+that take over their lineage, loads live deals raw lacks, and re-reads contacts modified since the last run.
+Returns the counts (listed, deleted, restored, re-keyed, contacts refreshed, API calls) shown in the XCom tab.
+
+**If it fails**: "nothing was marked ... more than max_deleted_share" means the listing would mark too many deals
+deleted: check HubSpot (a bulk delete, a migration to new ids) and trigger again with a higher
+`max_deleted_share` if it is real; it is not retried. A 401/403 names the connection `hubspot_default` (fix the
+token, clear the task). Anything else: clear the task; the contact refresh resumes from its watermark.
 """
 
 with DAG(
@@ -50,6 +61,12 @@ with DAG(
         task_id="reconcile_hubspot",
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],
+        # Listing is cheap (100 ids a call) but a large portal's contact refresh is search-bound: hours at most.
         execution_timeout=dt.timedelta(hours=6),
+        retries=3,
+        retry_delay=dt.timedelta(minutes=5),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=dt.timedelta(minutes=30),
+        doc_md=RECONCILE_DOC,
     )
     migrate_warehouse() >> reconcile

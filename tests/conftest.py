@@ -133,6 +133,19 @@ def dagbag(airflow_db: None):
     return DagBag(dag_folder=str(ROOT / "dags"))
 
 
+def isolated_dag_test(dag, logical_date, conf: dict[str, Any] | None = None, **kwargs: Any):
+    """``dag.test()`` that leaves the DAG as it found it: ``dag.test()`` resolves the run's conf into the DAG's own
+    Param objects, so without this a conf given to one run (e.g. ``full_refresh``) would silently apply to later
+    runs of the session's shared DAG object."""
+    holders = (dag.params, *(task.params for task in dag.tasks))
+    defaults = [(param, param.value) for params in holders for param in map(params.get_param, params)]
+    try:
+        return dag.test(logical_date=logical_date, run_conf=conf or {}, **kwargs)
+    finally:
+        for param, value in defaults:
+            param.value = value
+
+
 @pytest.fixture
 def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
     """Run one DAG for real (``dag.test()``) for a logical date; fail the test unless the run succeeds."""
@@ -140,15 +153,7 @@ def run_dag(dagbag, warehouse_url: str) -> Callable[..., Any]:
     def run(dag_id: str, logical_date, conf: dict[str, Any] | None = None, expect: str = "success"):
         dag = dagbag.get_dag(dag_id)
         assert dag is not None, f"DAG {dag_id} not found: {dagbag.import_errors}"
-        # dag.test() resolves the run's conf into the DAG's own Param objects: without this, a conf given to one
-        # run (e.g. full_refresh) would silently apply to later runs of the session's shared DAG object.
-        holders = (dag.params, *(task.params for task in dag.tasks))
-        defaults = [(param, param.value) for params in holders for param in map(params.get_param, params)]
-        try:
-            dag_run = dag.test(logical_date=logical_date, run_conf=conf or {})
-        finally:
-            for param, value in defaults:
-                param.value = value
+        dag_run = isolated_dag_test(dag, logical_date, conf)
         assert dag_run.state == expect, f"{dag_id} ended {dag_run.state}, expected {expect}"
         return dag_run
 

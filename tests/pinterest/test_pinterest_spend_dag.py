@@ -15,6 +15,7 @@ import requests
 from airflow.sdk.exceptions import ParamValidationError
 
 from pin2deal.pinterest_spend import interval_days
+from tests.conftest import isolated_dag_test
 from tests.pinterest.pinterest_worlds import (
     CURRENCY,
     TIMEZONE,
@@ -228,7 +229,7 @@ def test_an_interval_older_than_90_days_goes_through_async_reports(
 def test_lookback_days_is_validated(run_dag: Callable[..., Any], dagbag, lookback: Any) -> None:
     dag = dagbag.get_dag(DAG_ID)
     with pytest.raises(ParamValidationError, match="Invalid input for param lookback_days"):
-        dag.test(logical_date=midnight(today_utc()), run_conf={"lookback_days": lookback})
+        isolated_dag_test(dag, midnight(today_utc()), {"lookback_days": lookback})
 
 
 def deleted_rows(warehouse: psycopg.Connection) -> list[tuple]:

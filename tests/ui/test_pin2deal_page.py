@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, isolated_dag_test
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -68,7 +68,7 @@ def demo_world(dagbag, warehouse_url: str, tmp_path_factory: pytest.TempPathFact
                 dag = dagbag.get_dag(dag_id)
                 if dag is None:
                     continue
-                run = dag.test(logical_date=logical_date, run_conf=params)
+                run = isolated_dag_test(dag, logical_date, params)
                 assert run.state == "success", f"{dag_id} ended {run.state}"
                 ran.append(dag_id)
             yield ran

@@ -77,7 +77,7 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
         since: Any = "{{ params.since }}",
         run_type: Any = "{{ dag_run.run_type }}",
         run_after: Any = "{{ dag_run.run_after }}",
-        max_deleted_share: Any = "{{ params.max_deleted_share }}",
+        max_deleted_share: Any = 0.2,
         hubspot_conn_id: str = "hubspot_default",
         warehouse_conn_id: str = "pin2deal_warehouse",
         batch_size: int = 1000,
