@@ -33,10 +33,7 @@ SELECT 'hubspot:' || deal.deal_id,
 FROM raw.hubspot_deals AS deal
 CROSS JOIN LATERAL (
     SELECT COALESCE(
-        (SELECT legacy.stable_key FROM raw.hubspot_deal_ids AS legacy
-         WHERE legacy.alias_id = 'legacy:' || deal.legacy_deal_id),
-        (SELECT previous.stable_key FROM raw.hubspot_deal_ids AS previous  -- a re-import of a HubSpot deal
-         WHERE deal.legacy_deal_id ~ '^[0-9]+$' AND previous.alias_id = 'hubspot:' || deal.legacy_deal_id),
+        raw.legacy_lineage_key(deal.legacy_deal_id, NULL),
         (SELECT known.stable_key FROM raw.hubspot_deal_ids AS known
          WHERE known.alias_id = ANY(ARRAY(SELECT 'hubspot:' || merged_id FROM unnest(deal.merged_object_ids) AS merged_id))
          ORDER BY known.first_seen_at, known.alias_id LIMIT 1)
@@ -95,14 +92,7 @@ SELECT 'hubspot.deal_key', deal.deal_id::text, 'legacy_deal_id',
        deal.legacy_deal_id, current_setting('pin2deal.run_id', true)
 FROM raw.hubspot_deals AS deal
 JOIN raw.hubspot_deal_ids AS own ON own.alias_id = 'hubspot:' || deal.deal_id
-JOIN LATERAL (
-    SELECT ids.stable_key FROM raw.hubspot_deal_ids AS ids
-    WHERE (ids.alias_id = 'legacy:' || deal.legacy_deal_id
-           OR (deal.legacy_deal_id ~ '^[0-9]+$' AND ids.alias_id = 'hubspot:' || deal.legacy_deal_id))
-      AND ids.stable_key <> own.stable_key
-    ORDER BY ids.alias_id LIKE 'legacy:%%' DESC
-    LIMIT 1
-) AS legacy ON true
+CROSS JOIN LATERAL raw.legacy_lineage_key(deal.legacy_deal_id, own.stable_key) AS legacy (stable_key)
 JOIN LATERAL (
     SELECT other.deal_id
     FROM raw.hubspot_deal_ids AS other
@@ -112,5 +102,5 @@ JOIN LATERAL (
     ORDER BY other.deal_id
     LIMIT 1
 ) AS holder ON true
-WHERE deal.deal_id = ANY(%(deal_ids)s)
+WHERE deal.deal_id = ANY(%(deal_ids)s) AND legacy.stable_key IS NOT NULL
 ON CONFLICT DO NOTHING;

@@ -7,15 +7,8 @@ WITH refused AS (
     SELECT deal.deal_id, own.stable_key AS own_key, lineage.stable_key AS lineage_key
     FROM raw.hubspot_deals AS deal
     JOIN raw.hubspot_deal_ids AS own ON own.alias_id = 'hubspot:' || deal.deal_id
-    JOIN LATERAL (
-        SELECT ids.stable_key FROM raw.hubspot_deal_ids AS ids
-        WHERE (ids.alias_id = 'legacy:' || deal.legacy_deal_id
-               OR (deal.legacy_deal_id ~ '^[0-9]+$' AND ids.alias_id = 'hubspot:' || deal.legacy_deal_id))
-          AND ids.stable_key <> own.stable_key
-        ORDER BY ids.alias_id LIKE 'legacy:%' DESC
-        LIMIT 1
-    ) AS lineage ON true
-    WHERE deal.legacy_deal_id IS NOT NULL
+    CROSS JOIN LATERAL raw.legacy_lineage_key(deal.legacy_deal_id, own.stable_key) AS lineage (stable_key)
+    WHERE deal.legacy_deal_id IS NOT NULL AND lineage.stable_key IS NOT NULL
       AND NOT deal.archived AND deal.merged_into_deal_id IS NULL AND deal.deleted_at IS NULL
       AND own.stable_key = 'hubspot:' || deal.deal_id
       AND NOT EXISTS (
