@@ -46,6 +46,25 @@ def _json_document(path: Path, default: Any) -> Any:
         raise ValueError(f"{path}:{error.lineno}: not a JSON document: {error.msg}") from error
 
 
+_ENTITY_IDS = ("id", "ad_account_id", "campaign_id", "ad_group_id")
+
+
+def _pinterest_entities(path: Path) -> list[dict[str, Any]]:
+    """Campaigns, ad groups or ads as the v5 list endpoints return them: each an object whose ``id`` (and any
+    parent id it names) is a Pinterest id, a string of digits; anything else fails naming the file, line and field."""
+    entities = []
+    for number, entity in read_numbered_jsonl(path):
+        where = f"pinterest/{path.name} line {number}"
+        if not isinstance(entity, dict):
+            raise ValueError(f"{where}: must be a JSON object")
+        for name in _ENTITY_IDS:
+            value = entity.get(name)
+            if (name == "id" or value is not None) and not (isinstance(value, str) and value.isdigit()):
+                raise ValueError(f"{where}: field {name!r} must be a Pinterest id (a string of digits), got {value!r}")
+        entities.append(entity)
+    return entities
+
+
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
@@ -114,7 +133,8 @@ class Dataset:
             contacts=contacts,
             pipelines=_json_document(hubspot / "pipelines.json", {"results": []}),
             properties=_json_document(hubspot / "properties.json", {"deals": [], "contacts": []}),
-            **{name: list(read_jsonl(pinterest / f"{name}.jsonl")) for name in PINTEREST_FILES},
+            **{name: _pinterest_entities(pinterest / f"{name}.jsonl") for name in PINTEREST_FILES[:3]},
+            analytics=list(read_jsonl(pinterest / "analytics.jsonl")),
             lines={"deals": deal_lines, "contacts": contact_lines},
         )
 

@@ -1,5 +1,6 @@
-"""The sandbox refuses a broken HubSpot dataset at load, naming file, line and field; HubSpot's own properties
-keep HubSpot's types; the search index lag option hides fresh changes for its duration."""
+"""The sandbox refuses a broken dataset (HubSpot records, config, Pinterest entities) at load, naming file, line
+and field; HubSpot's own properties keep HubSpot's types; the search index lag option hides fresh changes for its
+duration."""
 
 from __future__ import annotations
 
@@ -61,6 +62,25 @@ def test_a_broken_config_or_json_file_is_named(tmp_path: Path) -> None:
         Dataset.load(root)
     (root / "config.json").write_text(json.dumps({**CONFIG, "hubspot_token": ""}))
     with pytest.raises(ValueError, match=r"config.json: field 'hubspot_token' is required"):
+        Dataset.load(root)
+
+
+@pytest.mark.parametrize(
+    ("file", "records", "message"),
+    [
+        ("campaigns", [{"id": "626736533506", "name": "Spring"}, {"name": "no id"}],
+         r"pinterest/campaigns.jsonl line 2: field 'id' must be a Pinterest id \(a string of digits\), got None"),
+        ("ad_groups", [{"id": "2680", "campaign_id": 626736533506}],
+         r"pinterest/ad_groups.jsonl line 1: field 'campaign_id' must be a Pinterest id .*got 626736533506"),
+        ("ads", [{"id": "687", "ad_group_id": "AG-1"}],
+         r"pinterest/ads.jsonl line 1: field 'ad_group_id' must be a Pinterest id .*got 'AG-1'"),
+        ("ads", ["687"], r"pinterest/ads.jsonl line 1: must be a JSON object"),
+    ],
+)
+def test_a_broken_pinterest_entity_is_named_by_file_line_and_field(tmp_path: Path, file, records, message) -> None:
+    root = _write(tmp_path, [_deal(1)])
+    (root / "pinterest" / f"{file}.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    with pytest.raises(ValueError, match=message):
         Dataset.load(root)
 
 
