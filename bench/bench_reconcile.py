@@ -142,7 +142,7 @@ UPDATE raw.hubspot_deals SET merged_into_deal_id = deal_id + 1 WHERE deal_id %% 
 UPDATE raw.hubspot_deals SET merged_object_ids = ARRAY[deal_id - 1] WHERE deal_id %% 200 = 4;
 
 INSERT INTO raw.hubspot_deal_ids (alias_id, stable_key, via, deal_id)
-SELECT deal_id::text, 'hubspot:' || deal_id, 'self', deal_id FROM raw.hubspot_deals;
+SELECT 'hubspot:' || deal_id, 'hubspot:' || deal_id, 'self', deal_id FROM raw.hubspot_deals;
 
 INSERT INTO raw.hubspot_deal_contacts (deal_id, contact_id)
 SELECT deal_id, 5000000 + deal_id FROM raw.hubspot_deals WHERE deal_id %% 10 < 7;

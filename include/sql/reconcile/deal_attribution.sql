@@ -4,6 +4,8 @@
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set rules = 'mart.' if full else 'changed_' %}
 SET LOCAL work_mem = '256MB';
+-- Compiling these plans (JIT) costs seconds and saves less than that on a few million rows.
+SET LOCAL jit = off;
 -- The rule views nest a dozen joins: let the planner see through them (ids of changed deals drive the lookups).
 SET LOCAL join_collapse_limit = 24;
 SET LOCAL from_collapse_limit = 24;
@@ -52,18 +54,14 @@ WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
 DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
--- Each rule's view for the changed deals only, one at a time: small plans that look the deals up by id, instead
--- of one join of every view that the planner would compute for all deals.
-CREATE TEMP TABLE changed_counted_deals ON COMMIT DROP AS
-SELECT rule.* FROM reconcile_changed AS changed JOIN mart.counted_deals AS rule USING (deal_id);
-CREATE TEMP TABLE changed_deal_won ON COMMIT DROP AS
-SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_won AS rule USING (deal_id);
-CREATE TEMP TABLE changed_deal_lead ON COMMIT DROP AS
-SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_lead AS rule USING (deal_id);
-CREATE TEMP TABLE changed_deal_channel ON COMMIT DROP AS
-SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_channel AS rule USING (deal_id);
-CREATE TEMP TABLE changed_deal_resolution ON COMMIT DROP AS
-SELECT rule.* FROM reconcile_changed AS changed JOIN mart.deal_resolution AS rule USING (deal_id);
+-- Each rule's view for the changed deals only, one at a time. The ids go in as one array, a condition the planner
+-- pushes down to the view's scan of raw.hubspot_deals (an index lookup of the changed deals), where a join with
+-- reconcile_changed would be planned as a join of the whole view.
+{% for rule in ('counted_deals', 'deal_won', 'deal_lead', 'deal_channel', 'deal_resolution') %}
+CREATE TEMP TABLE changed_{{ rule }} ON COMMIT DROP AS
+SELECT rule.* FROM mart.{{ rule }} AS rule
+WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]);
+{% endfor %}
 {% endif %}
 
 INSERT INTO mart.deal_attribution (
@@ -101,7 +99,7 @@ SELECT counted.stable_key,
        deal.utm_source,
        deal.utm_campaign,
        deal.utm_content,
-       contacts.count,
+       COALESCE(contacts.count, 0),
        lead.lineage_deal_count
 FROM {{ rules }}counted_deals AS counted
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = counted.deal_id
@@ -121,11 +119,20 @@ CROSS JOIN LATERAL (
     SELECT COALESCE(own_account.ad_account_id, fallback_account.ad_account_id) AS ad_account_id,
            COALESCE(own_account.timezone, fallback_account.timezone) AS timezone
 ) AS account
+{% if full %}
+-- Every deal: the contacts counted in one pass, not looked up deal by deal.
+LEFT JOIN (
+    SELECT link.deal_id, count(*)::integer AS count, max(link.loaded_at) AS loaded_at
+    FROM raw.hubspot_deal_contacts AS link
+    GROUP BY link.deal_id
+) AS contacts ON contacts.deal_id = deal.deal_id;
+{% else %}
 LEFT JOIN LATERAL (
     SELECT count(*)::integer AS count, max(link.loaded_at) AS loaded_at
     FROM raw.hubspot_deal_contacts AS link
     WHERE link.deal_id = deal.deal_id
 ) AS contacts ON true;
+{% endif %}
 
 {% if not full %}
 INSERT INTO mart.performance_pending

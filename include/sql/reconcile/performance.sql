@@ -3,7 +3,8 @@
 -- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
 -- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
-SET LOCAL work_mem = '256MB';
+SET LOCAL work_mem = '1GB';
+SET LOCAL jit = off;
 SET LOCAL maintenance_work_mem = '512MB';
 CREATE TEMP TABLE reconcile_spend_periods (period text, period_start date, period_end date) ON COMMIT DROP;
 {% if not full %}
@@ -18,8 +19,10 @@ CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period);
 ANALYZE reconcile_spend_periods;
 {% endif %}
 
--- Spend per ad and period (a day row is the ad-day itself), then rolled up the hierarchy, each level from the one
--- below: ad groups from ads, campaigns from ad groups, the ad account from campaigns.
+-- Spend per grain and period. Days of the ad groups, campaigns and ad accounts in one pass over the ad-day rows
+-- (GROUPING SETS, hashed), and the ads' weeks and months in another; weeks and months of the other grains are then
+-- summed from their days. An ad's day is its raw row: an incremental run copies the re-pulled ones, a rebuild reads
+-- them straight from raw.pinterest_ad_daily while writing mart.performance (reconcile_rows below).
 {% set window %}
 {% if not full %}
 WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
@@ -27,8 +30,40 @@ WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
 {% endif %}
 {% endset %}
 CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
-SELECT 'ad'::text AS grain, ad.ad_id AS grain_id, ad.*
+SELECT CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
+            WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
+       CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
+            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END AS grain_id,
+       min(daily.ad_account_id) AS ad_account_id,
+       CASE WHEN GROUPING(daily.ad_group_id) = 0 OR GROUPING(daily.campaign_id) = 0 THEN min(daily.campaign_id)
+       END AS campaign_id,
+       CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id END AS ad_group_id,
+       NULL::text AS ad_id, 'day'::text AS period, daily.date AS period_start,
+       COALESCE(sum(daily.spend), 0) AS spend, min(daily.currency) AS spend_currency,
+       COALESCE(sum(daily.impressions), 0) AS impressions, COALESCE(sum(daily.clicks), 0) AS clicks,
+       COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
+       COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
+       COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts, count(*)::integer AS ad_days
+FROM raw.pinterest_ad_daily AS daily
+{{ window }}
+GROUP BY GROUPING SETS ((daily.ad_group_id, daily.date), (daily.campaign_id, daily.date),
+                        (daily.ad_account_id, daily.date))
+HAVING CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
+            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END IS NOT NULL;
+
+INSERT INTO reconcile_spend
+SELECT grain, grain_id, min(ad_account_id), min(campaign_id), min(ad_group_id), NULL, periods.period,
+       mart.period_start(periods.period, period_start), sum(spend), min(spend_currency), sum(impressions),
+       sum(clicks), sum(platform_checkouts), sum(platform_click_checkouts), sum(platform_view_checkouts),
+       sum(ad_days)
+FROM reconcile_spend
+CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
+GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
+
+INSERT INTO reconcile_spend
+SELECT 'ad', ad.ad_id, ad.*
 FROM (
+    {% if not full %}
     SELECT daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, 'day'::text AS period,
            daily.date AS period_start, COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
            COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
@@ -38,6 +73,7 @@ FROM (
     FROM raw.pinterest_ad_daily AS daily
     {{ window }}
     UNION ALL
+    {% endif %}
     SELECT min(daily.ad_account_id), min(daily.campaign_id), min(daily.ad_group_id), daily.ad_id, periods.period,
            mart.period_start(periods.period, daily.date), COALESCE(sum(daily.spend), 0), min(daily.currency),
            COALESCE(sum(daily.impressions), 0), COALESCE(sum(daily.clicks), 0), COALESCE(sum(daily.checkouts), 0),
@@ -46,34 +82,12 @@ FROM (
     CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
     {{ window }}
     GROUP BY daily.ad_id, periods.period, mart.period_start(periods.period, daily.date)
-) AS ad
+) AS ad;
 {% if not full %}
-WHERE (ad.period, ad.period_start) IN (SELECT period, period_start FROM reconcile_spend_periods)
-{% endif %};
 
-INSERT INTO reconcile_spend
-SELECT 'ad_group', ad_group_id, min(ad_account_id), min(campaign_id), ad_group_id, NULL, period, period_start,
-       sum(spend), min(spend_currency), sum(impressions), sum(clicks), sum(platform_checkouts),
-       sum(platform_click_checkouts), sum(platform_view_checkouts), sum(ad_days)
-FROM reconcile_spend
-WHERE grain = 'ad' AND ad_group_id IS NOT NULL
-GROUP BY ad_group_id, period, period_start;
-
-INSERT INTO reconcile_spend
-SELECT 'campaign', campaign_id, min(ad_account_id), campaign_id, NULL, NULL, period, period_start,
-       sum(spend), min(spend_currency), sum(impressions), sum(clicks), sum(platform_checkouts),
-       sum(platform_click_checkouts), sum(platform_view_checkouts), sum(ad_days)
-FROM reconcile_spend
-WHERE campaign_id IS NOT NULL AND (grain = 'ad_group' OR (grain = 'ad' AND ad_group_id IS NULL))
-GROUP BY campaign_id, period, period_start;
-
-INSERT INTO reconcile_spend
-SELECT 'account', ad_account_id, ad_account_id, NULL, NULL, NULL, period, period_start,
-       sum(spend), min(spend_currency), sum(impressions), sum(clicks), sum(platform_checkouts),
-       sum(platform_click_checkouts), sum(platform_view_checkouts), sum(ad_days)
-FROM reconcile_spend
-WHERE grain = 'campaign' OR (grain = 'ad' AND campaign_id IS NULL)
-GROUP BY ad_account_id, period, period_start;
+DELETE FROM reconcile_spend
+WHERE (period, period_start) NOT IN (SELECT period, period_start FROM reconcile_spend_periods);
+{% endif %}
 
 -- CRM outcomes: the contributions (every counted deal's on a full rebuild, else the pending changes) summed per
 -- grain and day, then weeks and months from the days.
@@ -118,9 +132,15 @@ ANALYZE reconcile_spend;
 ANALYZE reconcile_crm;
 
 {% if full %}
--- A view, not a table: a rebuild reads the joined rows once, while inserting them.
+-- A view, not a table: a rebuild reads the joined rows once, while inserting them. Ads' days come straight from
+-- raw.pinterest_ad_daily, joined to their CRM days; the other rows are the spend and CRM sums joined. Both joins
+-- hash the CRM side (the smaller), rather than sorting millions of rows on their text keys.
 CREATE TEMP VIEW reconcile_rows AS
-SELECT grain, grain_id, period, period_start,
+{% for ad_days in (true, false) %}
+SELECT {% if ad_days %}'ad'::text{% else %}COALESCE(spend.grain, crm.grain){% endif %} AS grain,
+       COALESCE(spend.grain_id, crm.grain_id) AS grain_id,
+       {% if ad_days %}'day'::text{% else %}COALESCE(spend.period, crm.period){% endif %} AS period,
+       COALESCE(spend.period_start, crm.period_start) AS period_start,
        COALESCE(spend.ad_account_id, crm.ad_account_id) AS ad_account_id,
        COALESCE(spend.campaign_id, crm.campaign_id) AS campaign_id,
        COALESCE(spend.ad_group_id, crm.ad_group_id) AS ad_group_id,
@@ -134,13 +154,30 @@ SELECT grain, grain_id, period, period_start,
        NULL::bigint AS old_platform_view_checkouts, NULL::integer AS old_ad_days, NULL::integer AS old_leads,
        NULL::integer AS old_won, NULL::numeric AS old_revenue, NULL::integer AS old_leads_won_to_date,
        NULL::integer AS old_pinterest_won, NULL::integer AS old_pinterest_won_with_epik
+{% if ad_days %}
+FROM (
+    SELECT daily.ad_id AS grain_id, daily.date AS period_start, daily.ad_account_id, daily.campaign_id,
+           daily.ad_group_id, daily.ad_id, daily.spend, daily.currency AS spend_currency, daily.impressions,
+           daily.clicks, daily.checkouts AS platform_checkouts, daily.click_checkouts AS platform_click_checkouts,
+           daily.view_checkouts AS platform_view_checkouts, 1 AS ad_days
+    FROM raw.pinterest_ad_daily AS daily
+) AS spend
+FULL JOIN (SELECT * FROM reconcile_crm WHERE grain = 'ad' AND period = 'day') AS crm
+       ON crm.grain_id = spend.grain_id AND crm.period_start = spend.period_start
+UNION ALL
+{% else %}
 FROM reconcile_spend AS spend
-FULL JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start);
+FULL JOIN (SELECT * FROM reconcile_crm WHERE grain <> 'ad' OR period <> 'day') AS crm
+       USING (grain, grain_id, period, period_start)
+{% endif %}
+{% endfor %};
 
--- A rebuild writes every row: the key's index is built once, after them.
+-- A rebuild writes every row: the indexes are built once, after them.
 TRUNCATE mart.performance;
 ALTER TABLE mart.performance DROP CONSTRAINT performance_pkey;
-DROP INDEX mart.performance_spend_period;
+DROP INDEX mart.performance_spend_period_start;
+-- The planner costs sorting millions of text keys far below what it takes (locale-aware comparisons): hash joins.
+SET LOCAL enable_mergejoin = off;
 {% else %}
 CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
 SELECT grain, grain_id, period, period_start FROM reconcile_spend
@@ -190,9 +227,16 @@ INSERT INTO mart.performance (
     platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
     pinterest_won, pinterest_won_with_epik
 )
+-- Every entity's current name, hashed once (not looked up row by row in three tables).
+WITH entity AS MATERIALIZED (
+    SELECT 'campaign'::text AS grain, campaign_id AS grain_id, name FROM raw.pinterest_campaigns
+    UNION ALL
+    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
+    UNION ALL
+    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
+)
 SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id,
-       CASE line.grain WHEN 'account' THEN account.name WHEN 'campaign' THEN campaign.name
-                      WHEN 'ad_group' THEN ad_group.name ELSE ad.name END,
+       CASE line.grain WHEN 'account' THEN account.name ELSE entity.name END,
        line.period, line.period_start, mart.period_end(line.period, line.period_start),
        value.spend, value.spend_currency, value.impressions, value.clicks, value.platform_checkouts,
        value.platform_click_checkouts, value.platform_view_checkouts, value.leads, value.won, value.revenue,
@@ -225,13 +269,11 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT raw_value.*, COALESCE(raw_value.spend_currency_found, account.currency) AS spend_currency
 ) AS value
-LEFT JOIN raw.pinterest_campaigns AS campaign ON line.grain = 'campaign' AND campaign.campaign_id = line.grain_id
-LEFT JOIN raw.pinterest_ad_groups AS ad_group ON line.grain = 'ad_group' AND ad_group.ad_group_id = line.grain_id
-LEFT JOIN raw.pinterest_ads AS ad ON line.grain = 'ad' AND ad.ad_id = line.grain_id
+LEFT JOIN entity ON entity.grain = line.grain AND entity.grain_id = line.grain_id
 WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
 
 {% if full %}
 ALTER TABLE mart.performance ADD CONSTRAINT performance_pkey PRIMARY KEY (grain, grain_id, period, period_start);
-CREATE INDEX performance_spend_period ON mart.performance (period, period_start) WHERE ad_days > 0;  -- as 023_*.sql
+CREATE INDEX performance_spend_period_start ON mart.performance (period_start) WHERE ad_days > 0;  -- as 026_*.sql
 {% endif %}
