@@ -1,39 +1,77 @@
 -- Pinterest vs other channels on one metric: per channel (mart.deal_attribution.channel_name) and period, spend
 -- (Pinterest: the ad accounts' spend; others: raw.channel_spend), leads (deals created in the period), won (deals won
 -- in it), revenue (home currency) and CAC. Spend in two currencies within one channel and period is never added:
--- spend, its currency and CAC are NULL there. Rebuilt whole every run (a few rows per channel and day).
-DELETE FROM mart.channel_performance;
+-- spend, its currency and CAC are NULL there. A rebuild sums every deal's contribution (channel_contributions.sql);
+-- an incremental run moves the CRM side by the changed deals' signed contributions (mart.channel_performance_pending)
+-- and recomputes the spend of the periods whose spend was loaded since the last run, rewriting only those rows.
+{% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+SET LOCAL jit = off;
+CREATE TEMP TABLE channel_periods (period text) ON COMMIT DROP;
+INSERT INTO channel_periods VALUES ('day'), ('week'), ('month');
+
+-- CRM: every deal's contributions (rebuild) or the pending changes (incremental), per channel and period.
+CREATE TEMP TABLE channel_crm ON COMMIT DROP AS
+SELECT crm_days.channel_name, periods.period, mart.period_start(periods.period, crm_days.day) AS period_start,
+       sum(crm_days.leads)::integer AS leads, sum(crm_days.won)::integer AS won, sum(crm_days.revenue) AS revenue
+FROM (
+    SELECT channel_name, day, sum(leads) AS leads, sum(won) AS won, sum(revenue) AS revenue
+    FROM {% if full %}mart.deal_channel_contributions{% else %}mart.channel_performance_pending{% endif %}
+    GROUP BY channel_name, day
+) AS crm_days
+CROSS JOIN channel_periods AS periods
+GROUP BY 1, 2, 3;
+TRUNCATE mart.channel_performance_pending;
+
+{% if full %}
+TRUNCATE mart.channel_performance;
+{% else %}
+-- The rows this run rewrites: those the CRM changes move, and the periods whose spend was loaded since the last run.
+CREATE TEMP TABLE channel_touched ON COMMIT DROP AS
+SELECT channel_name, period, period_start FROM channel_crm
+UNION
+SELECT 'pinterest', periods.period, mart.period_start(periods.period, changed.date)
+FROM (
+    SELECT DISTINCT date FROM raw.pinterest_ad_daily
+    WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
+) AS changed
+CROSS JOIN channel_periods AS periods
+UNION
+SELECT lower(changed.channel), periods.period, mart.period_start(periods.period, changed.day)
+FROM raw.channel_spend AS changed
+CROSS JOIN channel_periods AS periods
+WHERE changed.loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
+
+CREATE TEMP TABLE channel_old ON COMMIT DROP AS
+SELECT old.* FROM mart.channel_performance AS old JOIN channel_touched USING (channel_name, period, period_start);
+
+DELETE FROM mart.channel_performance AS old
+USING channel_touched AS touched
+WHERE old.channel_name = touched.channel_name AND old.period = touched.period
+  AND old.period_start = touched.period_start;
+{% endif %}
 
 INSERT INTO mart.channel_performance (
     channel_name, period, period_start, period_end, spend, spend_currency, leads, won, revenue, revenue_currency, cac
 )
-WITH crm_days AS (
-    SELECT deal.channel_name, event.day, sum(event.leads) AS leads, sum(event.won) AS won, sum(event.revenue) AS revenue
-    FROM mart.deal_attribution AS deal
-    CROSS JOIN LATERAL (
-        VALUES (deal.lead_day, 1, 0, 0::numeric),
-               (deal.won_day, 0, 1, COALESCE(deal.amount_home, 0))
-    ) AS event (day, leads, won, revenue)
-    WHERE deal.channel_name IS NOT NULL AND event.day IS NOT NULL
-    GROUP BY deal.channel_name, event.day
-),
-crm AS (
-    SELECT crm_days.channel_name, periods.period, mart.period_start(periods.period, crm_days.day) AS period_start,
-           sum(crm_days.leads)::integer AS leads, sum(crm_days.won)::integer AS won, sum(crm_days.revenue) AS revenue
-    FROM crm_days
-    CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period)
-    GROUP BY 1, 2, 3
-),
-spend_lines AS (
+WITH spend_lines AS (
     SELECT 'pinterest' AS channel_name, performance.period, performance.period_start, performance.spend,
            performance.spend_currency AS currency
     FROM mart.performance
+    {% if not full %}
+    JOIN channel_touched AS touched
+      ON touched.channel_name = 'pinterest' AND touched.period = performance.period
+     AND touched.period_start = performance.period_start
+    {% endif %}
     WHERE performance.grain = 'account' AND performance.ad_days > 0
     UNION ALL
     SELECT lower(channel_spend.channel), periods.period, mart.period_start(periods.period, channel_spend.day),
            channel_spend.spend, channel_spend.currency
     FROM raw.channel_spend
-    CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period)
+    CROSS JOIN channel_periods AS periods
+    {% if not full %}
+    WHERE (lower(channel_spend.channel), periods.period, mart.period_start(periods.period, channel_spend.day))
+          IN (SELECT channel_name, period, period_start FROM channel_touched)
+    {% endif %}
 ),
 spend AS (
     SELECT channel_name, period, period_start,
@@ -41,6 +79,21 @@ spend AS (
            CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END AS spend_currency
     FROM spend_lines
     GROUP BY 1, 2, 3
+),
+crm AS (
+    {% if full %}
+    SELECT * FROM channel_crm
+    {% else %}
+    -- The rewritten rows' CRM side: as they were, moved by the changes; a row no deal counts in any more has none.
+    SELECT touched.channel_name, touched.period, touched.period_start,
+           COALESCE(old.leads, 0) + COALESCE(delta.leads, 0) AS leads,
+           COALESCE(old.won, 0) + COALESCE(delta.won, 0) AS won,
+           COALESCE(old.revenue, 0) + COALESCE(delta.revenue, 0) AS revenue
+    FROM channel_touched AS touched
+    LEFT JOIN channel_old AS old USING (channel_name, period, period_start)
+    LEFT JOIN channel_crm AS delta USING (channel_name, period, period_start)
+    WHERE COALESCE(old.leads, 0) + COALESCE(delta.leads, 0) + COALESCE(old.won, 0) + COALESCE(delta.won, 0) > 0
+    {% endif %}
 )
 SELECT channel_name, period, period_start, mart.period_end(period, period_start),
        spend.spend, spend.spend_currency, COALESCE(crm.leads, 0), COALESCE(crm.won, 0), COALESCE(crm.revenue, 0),

@@ -1,6 +1,7 @@
 -- mart.deal_attribution from the rules (counted, won, lead, channel, resolution): every deal on a full rebuild,
 -- else the deals whose raw rows changed since the last reconcile (and their lineage). The removed and added rows'
--- contributions go to mart.performance_pending, which the performance step applies in its own transaction.
+-- contributions go to mart.performance_pending and mart.channel_performance_pending, which the performance and
+-- channels steps apply, each in its own transaction.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set rules = 'mart.' if full else 'changed_' %}
 SET LOCAL work_mem = '256MB';
@@ -13,7 +14,7 @@ SET LOCAL geqo_threshold = 24;
 CREATE TEMP TABLE reconcile_changed (deal_id bigint PRIMARY KEY) ON COMMIT DROP;
 
 {% if full %}
-TRUNCATE mart.deal_attribution, mart.performance_pending;
+TRUNCATE mart.deal_attribution, mart.performance_pending, mart.channel_performance_pending;
 {% else %}
 INSERT INTO reconcile_changed
 SELECT deal_id FROM raw.hubspot_deals
@@ -52,6 +53,11 @@ SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
 FROM mart.deal_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
+INSERT INTO mart.channel_performance_pending
+SELECT channel_name, day, -leads, -won, -revenue
+FROM mart.deal_channel_contributions
+WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
+
 DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
 -- Each rule's view for the changed deals only, one at a time. The ids go in as one array, a condition the planner
@@ -64,42 +70,40 @@ WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bi
 {% endfor %}
 {% endif %}
 
-INSERT INTO mart.deal_attribution (
-    stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
-    campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
-    won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
-    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
-)
+-- The rows are computed into a temp table first: a statement that reads no temp table (a rebuild's) may run its
+-- joins in parallel workers, which an INSERT never does.
+CREATE TEMP TABLE reconcile_deals ON COMMIT DROP AS
 SELECT counted.stable_key,
        deal.deal_id,
        channel.channel,
        channel.channel_name,
        deal.epik,
-       CASE WHEN pinterest THEN resolution.ad_account_id END,
-       CASE WHEN pinterest THEN resolution.campaign_id END,
-       CASE WHEN pinterest THEN resolution.ad_group_id END,
-       CASE WHEN pinterest THEN resolution.ad_id END,
-       CASE WHEN pinterest THEN resolution.campaign_resolved_by END,
-       CASE WHEN pinterest THEN resolution.ad_group_resolved_by END,
-       CASE WHEN pinterest THEN resolution.ad_resolved_by END,
+       CASE WHEN pinterest THEN resolution.ad_account_id END AS ad_account_id,
+       CASE WHEN pinterest THEN resolution.campaign_id END AS campaign_id,
+       CASE WHEN pinterest THEN resolution.ad_group_id END AS ad_group_id,
+       CASE WHEN pinterest THEN resolution.ad_id END AS ad_id,
+       CASE WHEN pinterest THEN resolution.campaign_resolved_by END AS campaign_resolved_by,
+       CASE WHEN pinterest THEN resolution.ad_group_resolved_by END AS ad_group_resolved_by,
+       CASE WHEN pinterest THEN resolution.ad_resolved_by END AS ad_resolved_by,
        deal.pipeline,
        deal.dealstage,
        won.is_won,
        lead.lead_at,
-       (lead.lead_at AT TIME ZONE account.timezone)::date,
+       (lead.lead_at AT TIME ZONE account.timezone)::date AS lead_day,
        won.won_at,
-       (won.won_at AT TIME ZONE account.timezone)::date,
-       won.won_at - lead.lead_at,
+       (won.won_at AT TIME ZONE account.timezone)::date AS won_day,
+       won.won_at - lead.lead_at AS time_to_close,
        deal.amount,
        deal.currency,
-       COALESCE(deal.amount_in_home_currency, CASE WHEN deal.currency = %(home_currency)s THEN deal.amount END),
-       %(home_currency)s,
-       GREATEST(deal.loaded_at, contacts.loaded_at),
-       CASE WHEN pinterest THEN account.ad_account_id END,
+       COALESCE(deal.amount_in_home_currency, CASE WHEN deal.currency = %(home_currency)s THEN deal.amount END)
+           AS amount_home,
+       %(home_currency)s AS home_currency,
+       GREATEST(deal.loaded_at, contacts.loaded_at) AS source_modified_at,
+       CASE WHEN pinterest THEN account.ad_account_id END AS report_account_id,
        deal.utm_source,
        deal.utm_campaign,
        deal.utm_content,
-       COALESCE(contacts.count, 0),
+       COALESCE(contacts.count, 0) AS contact_count,
        lead.lineage_deal_count
 FROM {{ rules }}counted_deals AS counted
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = counted.deal_id
@@ -134,14 +138,28 @@ LEFT JOIN LATERAL (
 ) AS contacts ON true;
 {% endif %}
 
+INSERT INTO mart.deal_attribution (
+    stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
+    campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
+    won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
+    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
+)
+SELECT * FROM reconcile_deals;
+
 {% if not full %}
+CREATE TEMP TABLE reconcile_added ON COMMIT DROP AS
+SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id);
+
 INSERT INTO mart.performance_pending
 SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
        leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik
 FROM mart.deal_contributions
-WHERE stable_key IN (
-    SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id)
-);
+WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
+
+INSERT INTO mart.channel_performance_pending
+SELECT channel_name, day, leads, won, revenue
+FROM mart.deal_channel_contributions
+WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
 {% endif %}
 
 UPDATE ops.reconcile_runs

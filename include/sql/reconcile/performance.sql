@@ -3,7 +3,7 @@
 -- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
 -- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
-SET LOCAL work_mem = '1GB';
+SET LOCAL work_mem = '512MB';
 SET LOCAL jit = off;
 SET LOCAL maintenance_work_mem = '512MB';
 CREATE TEMP TABLE reconcile_spend_periods (period text, period_start date, period_end date) ON COMMIT DROP;
@@ -19,9 +19,9 @@ CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period);
 ANALYZE reconcile_spend_periods;
 {% endif %}
 
--- Spend per grain and period. Days of the ad groups, campaigns and ad accounts in one pass over the ad-day rows
--- (GROUPING SETS, hashed), and the ads' weeks and months in another; weeks and months of the other grains are then
--- summed from their days. An ad's day is its raw row: an incremental run copies the re-pulled ones, a rebuild reads
+-- Spend per grain and period: the ads' weeks and months in one pass over the ad-day rows, the days of the ad groups,
+-- campaigns and ad accounts in another (GROUPING SETS, hashed); weeks and months of those grains are then summed from
+-- their days. An ad's day is its raw row: an incremental run copies the re-pulled ones, a rebuild reads
 -- them straight from raw.pinterest_ad_daily while writing mart.performance (reconcile_rows below).
 {% set window %}
 {% if not full %}
@@ -29,7 +29,35 @@ WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
   AND daily.date < (SELECT max(period_end) FROM reconcile_spend_periods)
 {% endif %}
 {% endset %}
+-- (A statement of its own that reads only raw: the planner may hand its aggregation to parallel workers.)
 CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
+SELECT 'ad'::text AS grain, ad.ad_id AS grain_id, ad.*
+FROM (
+    {% if not full %}
+    SELECT daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, 'day'::text AS period,
+           daily.date AS period_start, COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
+           COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
+           COALESCE(daily.checkouts, 0) AS platform_checkouts,
+           COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
+           COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts, 1 AS ad_days
+    FROM raw.pinterest_ad_daily AS daily
+    {{ window }}
+    UNION ALL
+    {% endif %}
+    SELECT min(daily.ad_account_id) AS ad_account_id, min(daily.campaign_id) AS campaign_id,
+           min(daily.ad_group_id) AS ad_group_id, daily.ad_id, periods.period,
+           mart.period_start(periods.period, daily.date) AS period_start, COALESCE(sum(daily.spend), 0) AS spend,
+           min(daily.currency) AS spend_currency, COALESCE(sum(daily.impressions), 0) AS impressions,
+           COALESCE(sum(daily.clicks), 0) AS clicks, COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
+           COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
+           COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts, count(*)::integer AS ad_days
+    FROM raw.pinterest_ad_daily AS daily
+    CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
+    {{ window }}
+    GROUP BY daily.ad_id, periods.period, mart.period_start(periods.period, daily.date)
+) AS ad;
+
+INSERT INTO reconcile_spend
 SELECT CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
             WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
        CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
@@ -58,31 +86,9 @@ SELECT grain, grain_id, min(ad_account_id), min(campaign_id), min(ad_group_id), 
        sum(ad_days)
 FROM reconcile_spend
 CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
+WHERE reconcile_spend.grain <> 'ad' AND reconcile_spend.period = 'day'
 GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
 
-INSERT INTO reconcile_spend
-SELECT 'ad', ad.ad_id, ad.*
-FROM (
-    {% if not full %}
-    SELECT daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, 'day'::text AS period,
-           daily.date AS period_start, COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
-           COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
-           COALESCE(daily.checkouts, 0) AS platform_checkouts,
-           COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
-           COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts, 1 AS ad_days
-    FROM raw.pinterest_ad_daily AS daily
-    {{ window }}
-    UNION ALL
-    {% endif %}
-    SELECT min(daily.ad_account_id), min(daily.campaign_id), min(daily.ad_group_id), daily.ad_id, periods.period,
-           mart.period_start(periods.period, daily.date), COALESCE(sum(daily.spend), 0), min(daily.currency),
-           COALESCE(sum(daily.impressions), 0), COALESCE(sum(daily.clicks), 0), COALESCE(sum(daily.checkouts), 0),
-           COALESCE(sum(daily.click_checkouts), 0), COALESCE(sum(daily.view_checkouts), 0), count(*)::integer
-    FROM raw.pinterest_ad_daily AS daily
-    CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
-    {{ window }}
-    GROUP BY daily.ad_id, periods.period, mart.period_start(periods.period, daily.date)
-) AS ad;
 {% if not full %}
 
 DELETE FROM reconcile_spend
@@ -128,56 +134,86 @@ CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
 WHERE reconcile_crm.period = 'day'
 GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
 
-ANALYZE reconcile_spend;
-ANALYZE reconcile_crm;
+-- Statistics of the join keys only (the planner needs no more; sampling every column costs seconds at scale).
+ANALYZE reconcile_spend (grain, grain_id, period, period_start);
+ANALYZE reconcile_crm (grain, grain_id, period, period_start);
 
 {% if full %}
--- A view, not a table: a rebuild reads the joined rows once, while inserting them. Ads' days come straight from
--- raw.pinterest_ad_daily, joined to their CRM days; the other rows are the spend and CRM sums joined. Both joins
--- hash the CRM side (the smaller), rather than sorting millions of rows on their text keys.
-CREATE TEMP VIEW reconcile_rows AS
-{% for ad_days in (true, false) %}
-SELECT {% if ad_days %}'ad'::text{% else %}COALESCE(spend.grain, crm.grain){% endif %} AS grain,
-       COALESCE(spend.grain_id, crm.grain_id) AS grain_id,
-       {% if ad_days %}'day'::text{% else %}COALESCE(spend.period, crm.period){% endif %} AS period,
-       COALESCE(spend.period_start, crm.period_start) AS period_start,
-       COALESCE(spend.ad_account_id, crm.ad_account_id) AS ad_account_id,
-       COALESCE(spend.campaign_id, crm.campaign_id) AS campaign_id,
-       COALESCE(spend.ad_group_id, crm.ad_group_id) AS ad_group_id,
-       COALESCE(spend.ad_id, crm.ad_id) AS ad_id,
-       true AS spend_recomputed,
-       spend.spend, spend.spend_currency, spend.impressions, spend.clicks, spend.platform_checkouts,
-       spend.platform_click_checkouts, spend.platform_view_checkouts, spend.ad_days,
-       crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
-       NULL::numeric AS old_spend, NULL::text AS old_spend_currency, NULL::bigint AS old_impressions,
-       NULL::bigint AS old_clicks, NULL::bigint AS old_platform_checkouts, NULL::bigint AS old_platform_click_checkouts,
-       NULL::bigint AS old_platform_view_checkouts, NULL::integer AS old_ad_days, NULL::integer AS old_leads,
-       NULL::integer AS old_won, NULL::numeric AS old_revenue, NULL::integer AS old_leads_won_to_date,
-       NULL::integer AS old_pinterest_won, NULL::integer AS old_pinterest_won_with_epik
-{% if ad_days %}
-FROM (
-    SELECT daily.ad_id AS grain_id, daily.date AS period_start, daily.ad_account_id, daily.campaign_id,
-           daily.ad_group_id, daily.ad_id, daily.spend, daily.currency AS spend_currency, daily.impressions,
-           daily.clicks, daily.checkouts AS platform_checkouts, daily.click_checkouts AS platform_click_checkouts,
-           daily.view_checkouts AS platform_view_checkouts, 1 AS ad_days
-    FROM raw.pinterest_ad_daily AS daily
-) AS spend
-FULL JOIN (SELECT * FROM reconcile_crm WHERE grain = 'ad' AND period = 'day') AS crm
-       ON crm.grain_id = spend.grain_id AND crm.period_start = spend.period_start
-UNION ALL
-{% else %}
-FROM reconcile_spend AS spend
-FULL JOIN (SELECT * FROM reconcile_crm WHERE grain <> 'ad' OR period <> 'day') AS crm
-       USING (grain, grain_id, period, period_start)
-{% endif %}
-{% endfor %};
-
 -- A rebuild writes every row: the indexes are built once, after them.
 TRUNCATE mart.performance;
 ALTER TABLE mart.performance DROP CONSTRAINT performance_pkey;
 DROP INDEX mart.performance_spend_period_start;
 -- The planner costs sorting millions of text keys far below what it takes (locale-aware comparisons): hash joins.
 SET LOCAL enable_mergejoin = off;
+
+-- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
+-- the spend sums joined to the CRM sums (both joins hash the CRM side); names are hashed once.
+INSERT INTO mart.performance (
+    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
+    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
+    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
+    pinterest_won, pinterest_won_with_epik
+)
+WITH entity AS MATERIALIZED (
+    SELECT 'account'::text AS grain, ad_account_id AS grain_id, name FROM raw.pinterest_ad_accounts
+    UNION ALL
+    SELECT 'campaign', campaign_id, name FROM raw.pinterest_campaigns
+    UNION ALL
+    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
+    UNION ALL
+    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
+),
+line AS (
+    SELECT 'ad'::text AS grain, COALESCE(daily.ad_id, crm.grain_id) AS grain_id,
+           COALESCE(daily.ad_account_id, crm.ad_account_id) AS ad_account_id,
+           COALESCE(daily.campaign_id, crm.campaign_id) AS campaign_id,
+           COALESCE(daily.ad_group_id, crm.ad_group_id) AS ad_group_id,
+           COALESCE(daily.ad_id, crm.ad_id) AS ad_id, 'day'::text AS period,
+           COALESCE(daily.date, crm.period_start) AS period_start,
+           COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
+           COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
+           COALESCE(daily.checkouts, 0) AS platform_checkouts,
+           COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
+           COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts,
+           (daily.ad_id IS NOT NULL)::integer AS ad_days,
+           crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik
+    FROM raw.pinterest_ad_daily AS daily
+    FULL JOIN (SELECT * FROM reconcile_crm WHERE grain = 'ad' AND period = 'day') AS crm
+           ON crm.grain_id = daily.ad_id AND crm.period_start = daily.date
+    UNION ALL
+    SELECT grain, grain_id, COALESCE(spend.ad_account_id, crm.ad_account_id),
+           COALESCE(spend.campaign_id, crm.campaign_id), COALESCE(spend.ad_group_id, crm.ad_group_id),
+           COALESCE(spend.ad_id, crm.ad_id), period, period_start, COALESCE(spend.spend, 0),
+           spend.spend_currency, COALESCE(spend.impressions, 0), COALESCE(spend.clicks, 0),
+           COALESCE(spend.platform_checkouts, 0), COALESCE(spend.platform_click_checkouts, 0),
+           COALESCE(spend.platform_view_checkouts, 0), COALESCE(spend.ad_days, 0),
+           crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik
+    FROM reconcile_spend AS spend
+    FULL JOIN (SELECT * FROM reconcile_crm WHERE grain <> 'ad' OR period <> 'day') AS crm
+         USING (grain, grain_id, period, period_start)
+)
+SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id,
+       entity.name, line.period, line.period_start,
+       mart.period_end(line.period, line.period_start), line.spend, value.spend_currency, line.impressions,
+       line.clicks, line.platform_checkouts, line.platform_click_checkouts, line.platform_view_checkouts,
+       value.leads, value.won, value.revenue, %(home_currency)s, mart.cac(line.spend, value.won),
+       mart.roas(value.revenue, %(home_currency)s, line.spend, value.spend_currency), line.ad_days,
+       value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
+FROM line
+LEFT JOIN entity ON entity.grain = line.grain AND entity.grain_id = line.grain_id
+LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = line.ad_account_id
+CROSS JOIN LATERAL (
+    SELECT COALESCE(line.spend_currency, account.currency) AS spend_currency,
+           COALESCE(line.leads, 0) AS leads, COALESCE(line.won, 0) AS won, COALESCE(line.revenue, 0) AS revenue,
+           COALESCE(line.leads_won_to_date, 0) AS leads_won_to_date,
+           COALESCE(line.pinterest_won, 0) AS pinterest_won,
+           COALESCE(line.pinterest_won_with_epik, 0) AS pinterest_won_with_epik
+) AS value
+WHERE line.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
+   OR value.pinterest_won <> 0;
+
+ALTER TABLE mart.performance ADD CONSTRAINT performance_pkey PRIMARY KEY (grain, grain_id, period, period_start);
+CREATE INDEX performance_spend_period_start ON mart.performance (period_start) WHERE ad_days > 0;  -- as 026_*.sql
 {% else %}
 CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
 SELECT grain, grain_id, period, period_start FROM reconcile_spend
@@ -219,7 +255,6 @@ DELETE FROM mart.performance AS performance
 USING reconcile_touched AS touched
 WHERE performance.grain = touched.grain AND performance.grain_id = touched.grain_id
   AND performance.period = touched.period AND performance.period_start = touched.period_start;
-{% endif %}
 
 INSERT INTO mart.performance (
     grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
@@ -273,7 +308,4 @@ LEFT JOIN entity ON entity.grain = line.grain AND entity.grain_id = line.grain_i
 WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
 
-{% if full %}
-ALTER TABLE mart.performance ADD CONSTRAINT performance_pkey PRIMARY KEY (grain, grain_id, period, period_start);
-CREATE INDEX performance_spend_period_start ON mart.performance (period_start) WHERE ad_days > 0;  -- as 026_*.sql
 {% endif %}
