@@ -3,9 +3,11 @@
 -- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
 -- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+-- Memory for a rebuild's hashes and index builds (in memory, not spilled); no JIT: compiling these plans costs more
+-- than it saves.
 SET LOCAL work_mem = '512MB';
 SET LOCAL jit = off;
-SET LOCAL maintenance_work_mem = '512MB';
+SET LOCAL maintenance_work_mem = '1GB';
 CREATE TEMP TABLE reconcile_spend_periods (period text, period_start date, period_end date) ON COMMIT DROP;
 {% if not full %}
 INSERT INTO reconcile_spend_periods
@@ -96,7 +98,7 @@ WHERE (period, period_start) NOT IN (SELECT period, period_start FROM reconcile_
 {% endif %}
 
 -- CRM outcomes: the contributions (every counted deal's on a full rebuild, else the pending changes) summed per
--- grain and day, then weeks and months from the days.
+-- ad account, campaign, ad group, ad and day, then per grain and period.
 CREATE TEMP TABLE reconcile_events ON COMMIT DROP AS
 SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day, sum(leads)::integer AS leads, sum(won)::integer AS won,
        sum(revenue) AS revenue, sum(leads_won_to_date)::integer AS leads_won_to_date,
@@ -105,34 +107,43 @@ FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% en
 GROUP BY ad_account_id, campaign_id, ad_group_id, ad_id, day;
 TRUNCATE mart.performance_pending;
 
+-- Every grain and period in one hashed pass over the day-level events (GROUPING SETS).
 CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
-SELECT 'ad'::text AS grain, ad_id AS grain_id, min(ad_account_id) AS ad_account_id, min(campaign_id) AS campaign_id,
-       min(ad_group_id) AS ad_group_id, ad_id, 'day'::text AS period, day AS period_start,
-       sum(leads)::integer AS leads, sum(won)::integer AS won, sum(revenue) AS revenue,
-       sum(leads_won_to_date)::integer AS leads_won_to_date, sum(pinterest_won)::integer AS pinterest_won,
-       sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik
-FROM reconcile_events WHERE ad_id IS NOT NULL GROUP BY ad_id, day
-UNION ALL
-SELECT 'ad_group', ad_group_id, min(ad_account_id), min(campaign_id), ad_group_id, NULL, 'day', day, sum(leads),
-       sum(won), sum(revenue), sum(leads_won_to_date), sum(pinterest_won), sum(pinterest_won_with_epik)
-FROM reconcile_events WHERE ad_group_id IS NOT NULL GROUP BY ad_group_id, day
-UNION ALL
-SELECT 'campaign', campaign_id, min(ad_account_id), campaign_id, NULL, NULL, 'day', day, sum(leads), sum(won),
-       sum(revenue), sum(leads_won_to_date), sum(pinterest_won), sum(pinterest_won_with_epik)
-FROM reconcile_events WHERE campaign_id IS NOT NULL GROUP BY campaign_id, day
-UNION ALL
-SELECT 'account', ad_account_id, ad_account_id, NULL, NULL, NULL, 'day', day, sum(leads), sum(won), sum(revenue),
-       sum(leads_won_to_date), sum(pinterest_won), sum(pinterest_won_with_epik)
-FROM reconcile_events GROUP BY ad_account_id, day;
-
-INSERT INTO reconcile_crm
-SELECT grain, grain_id, min(ad_account_id), min(campaign_id), min(ad_group_id), min(ad_id), periods.period,
-       mart.period_start(periods.period, period_start), sum(leads), sum(won), sum(revenue), sum(leads_won_to_date),
-       sum(pinterest_won), sum(pinterest_won_with_epik)
-FROM reconcile_crm
-CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
-WHERE reconcile_crm.period = 'day'
-GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
+SELECT grouped.grain, grouped.grain_id, grouped.ad_account_id,
+       CASE WHEN grouped.grain <> 'account' THEN grouped.campaign_id END AS campaign_id,
+       CASE WHEN grouped.grain IN ('ad', 'ad_group') THEN grouped.ad_group_id END AS ad_group_id,
+       CASE WHEN grouped.grain = 'ad' THEN grouped.grain_id END AS ad_id,
+       grouped.period, grouped.period_start, grouped.leads, grouped.won, grouped.revenue,
+       grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik
+FROM (
+    SELECT CASE WHEN GROUPING(event.ad_id) = 0 THEN 'ad' WHEN GROUPING(event.ad_group_id) = 0 THEN 'ad_group'
+                WHEN GROUPING(event.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
+           CASE WHEN GROUPING(event.ad_id) = 0 THEN event.ad_id WHEN GROUPING(event.ad_group_id) = 0
+                THEN event.ad_group_id WHEN GROUPING(event.campaign_id) = 0 THEN event.campaign_id
+                ELSE event.ad_account_id END AS grain_id,
+           min(event.ad_account_id) AS ad_account_id, min(event.campaign_id) AS campaign_id,
+           min(event.ad_group_id) AS ad_group_id,
+           CASE WHEN GROUPING(event.day) = 0 THEN 'day' WHEN GROUPING(event.week) = 0 THEN 'week' ELSE 'month'
+           END AS period,
+           CASE WHEN GROUPING(event.day) = 0 THEN event.day WHEN GROUPING(event.week) = 0 THEN event.week
+                ELSE event.month END AS period_start,
+           sum(event.leads)::integer AS leads, sum(event.won)::integer AS won, sum(event.revenue) AS revenue,
+           sum(event.leads_won_to_date)::integer AS leads_won_to_date,
+           sum(event.pinterest_won)::integer AS pinterest_won,
+           sum(event.pinterest_won_with_epik)::integer AS pinterest_won_with_epik
+    FROM (
+        SELECT events.*, mart.period_start('week', events.day) AS week,
+               mart.period_start('month', events.day) AS month
+        FROM reconcile_events AS events
+    ) AS event
+    GROUP BY GROUPING SETS (
+        (event.ad_id, event.day), (event.ad_id, event.week), (event.ad_id, event.month),
+        (event.ad_group_id, event.day), (event.ad_group_id, event.week), (event.ad_group_id, event.month),
+        (event.campaign_id, event.day), (event.campaign_id, event.week), (event.campaign_id, event.month),
+        (event.ad_account_id, event.day), (event.ad_account_id, event.week), (event.ad_account_id, event.month)
+    )
+) AS grouped
+WHERE grouped.grain_id IS NOT NULL;
 
 -- Statistics of the join keys only (the planner needs no more; sampling every column costs seconds at scale).
 ANALYZE reconcile_spend (grain, grain_id, period, period_start);
