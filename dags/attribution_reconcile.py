@@ -118,7 +118,8 @@ outcomes per grain and period, CAC, ROAS, epik coverage.
 **If it fails**: {SQL_ADVICE}.
 """,
     "reconcile_channels": f"""
-Rebuilds `mart.channel_performance`: Pinterest against the other channels (with known spend) on one CAC.
+Writes `mart.channel_performance` (every row on a rebuild, else the rows the changed deals and newly loaded spend
+touch): Pinterest against the other channels (with known spend) on one CAC.
 
 **If it fails**: {SQL_ADVICE}.
 """,
