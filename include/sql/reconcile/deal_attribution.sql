@@ -63,11 +63,15 @@ DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM re
 -- Each rule's view for the changed deals only, one at a time. The ids go in as one array, a condition the planner
 -- pushes down to the view's scan of raw.hubspot_deals (an index lookup of the changed deals), where a join with
 -- reconcile_changed would be planned as a join of the whole view.
+-- The planner expects a handful of ids there: for resolution it would then nest a loop over the campaigns' names
+-- that normalises each deal's utm_campaign once per campaign; hash joins normalise it once per deal.
 {% for rule in ('counted_deals', 'deal_won', 'deal_lead', 'deal_channel', 'deal_resolution') %}
+{% if rule == 'deal_resolution' %}SET LOCAL enable_nestloop = off;{% endif %}
 CREATE TEMP TABLE changed_{{ rule }} ON COMMIT DROP AS
 SELECT rule.* FROM mart.{{ rule }} AS rule
 WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]);
 {% endfor %}
+SET LOCAL enable_nestloop = on;
 {% endif %}
 
 -- The rows are computed into a temp table first: a statement that reads no temp table (a rebuild's) may run its
