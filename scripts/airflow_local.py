@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -48,6 +49,38 @@ def create_database(server_url: str, name: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url(server_url, name)
+
+
+def clone_metadata_database(server_url: str, name: str) -> str:
+    """Create database ``name`` as a copy of a migrated metadata template with pin2deal's pools; return its URL.
+
+    The template (``pin2deal_airflow_template_<hash>``: the Airflow version and pools.json) is built once per
+    server with ``airflow db migrate`` and ``airflow pools import``, under an advisory lock so parallel test
+    workers build it once, and kept for later sessions. A copy takes a fraction of a second; a migration, many.
+    """
+    import hashlib
+    from importlib.metadata import version
+
+    pools = ROOT / "include" / "airflow" / "pools.json"
+    digest = hashlib.sha256(f"{version('apache-airflow')}\n{pools.read_text()}".encode()).hexdigest()[:12]
+    template = f"pin2deal_airflow_template_{digest}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_advisory_lock(hashtext('pin2deal_airflow_template'))")
+        try:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone():
+                building = f"{template}_building"
+                drop_database(server_url, building)  # a build interrupted earlier
+                url = create_database(server_url, building)
+                home = Path(os.environ.get("TMPDIR", "/tmp")) / building
+                home.mkdir(parents=True, exist_ok=True)
+                AirflowDeployment(home, airflow_env(home, url, server_url, {}, 0), url).setup()
+                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(building), sql.Identifier(template)))  # fmt: skip
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))  # fmt: skip
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(hashtext('pin2deal_airflow_template'))")
     return database_url(server_url, name)
 
 
@@ -83,7 +116,28 @@ def airflow_env(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+        **deployment_secrets(home),
     }
+
+
+def deployment_secrets(home: Path) -> dict[str, str]:
+    """The keys every component of one deployment must share, kept in ``<home>/secrets.json`` (owner-only) so a
+    restarted ``make ui`` still decrypts what its metadata holds. Left to Airflow, each process that starts before
+    an airflow.cfg exists writes its own random ones (tasks fail with "Invalid auth token", the triggerer cannot
+    decrypt a trigger's arguments)."""
+    from cryptography.fernet import Fernet
+
+    path = home / "secrets.json"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        keys = {
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(keys))
+    return json.loads(path.read_text())
 
 
 class AirflowDeployment:
@@ -92,6 +146,7 @@ class AirflowDeployment:
     def __init__(self, home: Path, env: dict[str, str], metadata_url: str) -> None:
         self.home, self.env, self.metadata_url = home, env, metadata_url
         self.processes: list[subprocess.Popen] = []
+        self._token: str | None = None
 
     @property
     def url(self) -> str:
@@ -104,6 +159,28 @@ class AirflowDeployment:
             path.write_text(json.dumps({UI_USER: secrets.token_urlsafe(12)}))
             path.chmod(0o600)
         return json.loads(path.read_text())[UI_USER]
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call of Airflow's REST API (``/api/v2/...``) as the admin, through Airflow's own login; the JSON
+        answer. Milliseconds where a CLI call starts a Python process of its own."""
+        import requests
+
+        if self._token is None:
+            answer = requests.post(
+                f"{self.url}/auth/token", json={"username": UI_USER, "password": self.password()}, timeout=30
+            )
+            answer.raise_for_status()
+            self._token = answer.json()["access_token"]
+        answer = requests.request(
+            method, f"{self.url}{path}", headers={"Authorization": f"Bearer {self._token}"}, timeout=30, **kwargs
+        )
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def unpause(self, *dag_ids: str) -> None:
+        """Unpause DAGs through the REST API (what ``airflow dags unpause`` does, without its process start-up)."""
+        for dag_id in dag_ids:
+            self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         result = subprocess.run(
@@ -171,6 +248,15 @@ class AirflowDeployment:
                 raise TimeoutError(f"{dag_id} was not parsed in {timeout}s; see {self.home}")
             time.sleep(1)
 
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 90) -> None:
+        """Until the dag-processor has stored every one of ``dag_ids``."""
+        wanted, deadline = set(dag_ids), time.monotonic() + timeout
+        while missing := wanted - {row[0] for row in self.query("SELECT dag_id FROM dag")}:
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{sorted(missing)} were not parsed in {timeout}s; see {self.home}")
+            time.sleep(0.5)
+
     def wait_for_runs(self, dag_id: str, run_type: str, count: int, timeout: float = 240) -> list[tuple]:
         """Wait until ``count`` runs of ``run_type`` have finished; return (logical_date, state) of each."""
         deadline = time.monotonic() + timeout
@@ -185,7 +271,7 @@ class AirflowDeployment:
             self._check_alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{dag_id} runs did not finish in {timeout}s: {runs}; see {self.home}")
-            time.sleep(2)
+            time.sleep(1)
 
     def _check_alive(self) -> None:
         for process in self.processes:
@@ -290,6 +376,7 @@ def start_ui(warehouse_url: str) -> None:
     (UI_HOME / "env.sh").write_text(
         "".join(f"export {name}={_shell_quote(value)}\n" for name, value in deployment.env.items() if _exported(name))
     )
+    (UI_HOME / "env.sh").chmod(0o600)  # it holds the deployment's secrets
     try:
         deployment.wait_until_serving()
     except (TimeoutError, RuntimeError):

@@ -108,8 +108,12 @@ def _stable_keys(warehouse) -> dict[int, str]:
 
 
 def test_a_plain_full_refresh_after_a_crm_migration_keeps_every_stable_key(hubspot_world, run_dag, warehouse):
-    # Some deals carry a legacy id from an earlier CRM already: the migration's new legacy id replaces it.
-    server = hubspot_world([deal(n, HOUR_MS + n, legacy_deal_id=f"SF-{n}" if n % 2 else None) for n in range(1, 11)])
+    # Some deals carry a legacy id from an earlier CRM already (the migration's new legacy id replaces it), one
+    # survived a merge (its re-created deal still lists the merged ids, which belong to the lineage it succeeds).
+    server = hubspot_world(
+        [deal(n, HOUR_MS + n, legacy_deal_id=f"SF-{n}" if n % 2 else None) for n in range(1, 10)]
+        + [deal(10, HOUR_MS + 10, hs_merged_object_ids="101;102")]
+    )
     run_dag("hubspot_deals", NEXT_HOUR)
     keys_before = _stable_keys(warehouse)
 
