@@ -14,24 +14,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
 
 from sandbox.connections import airflow_connections
-from sandbox.generate import generate
 from sandbox.server import SandboxServer
-from sandbox.settings import SandboxSettings
-from scripts.airflow_local import AirflowDeployment, airflow_env, create_database, drop_database, free_port
-from tests.e2e.conftest import FAST_ENV, metadata_database
+from scripts.airflow_local import AirflowDeployment, airflow_env, drop_database, free_port
+from tests.e2e.conftest import (
+    EXTRACTION_DAGS,
+    FAST_ENV,
+    backfill_extractions,
+    metadata_database,
+    runs_of,
+    settle,
+)
 from tests.receivers import SlackWebhook
 
-EXTRACTION = ("hubspot_deals", "pinterest_spend")
 DOWNSTREAM = ("attribution_reconcile", "pinterest_capi", "daily_briefing")
 
 
@@ -43,36 +43,9 @@ def slack() -> Iterator[SlackWebhook]:
 
 
 @pytest.fixture(scope="module")
-def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
-    """The smallest world with Pinterest-paid deals to win: every task's own work is a fraction of a second."""
-    data = tmp_path_factory.mktemp("pipeline-world")
-    world = generate(data, deals=80, seed=11, today=dt.datetime.now(dt.UTC).date())
-    world.config["timezone"] = "UTC"  # a UTC account: a daily run's days are exactly its data interval's
-    world.save(data)
-    server = SandboxServer(SandboxSettings(data_dir=data, rate_limits=False)).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def pipeline_warehouse_url(warehouse_url: str) -> Iterator[str]:
-    """A warehouse of this module's own, empty: a full refresh judges every deal the warehouse holds, so deals other
-    tests left in the session's warehouse would look deleted. The DAGs' migrate_warehouse tasks create its schema."""
-    name = f"pin2deal_pipeline_{uuid.uuid4().hex[:8]}"
-    yield create_database(warehouse_url, name)
-    drop_database(warehouse_url, name)
-
-
-@pytest.fixture
-def warehouse(pipeline_warehouse_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(pipeline_warehouse_url, autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture(scope="module")
 def pipeline(
     warehouse_url: str,
-    pipeline_warehouse_url: str,
+    own_warehouse_url: str,
     tiny_world: SandboxServer,
     slack: SlackWebhook,
     tmp_path_factory: pytest.TempPathFactory,
@@ -80,7 +53,7 @@ def pipeline(
     home = tmp_path_factory.mktemp("airflow-pipeline")
     database, metadata_url = metadata_database(warehouse_url, "airflow_pipeline")
     connections = airflow_connections(tiny_world.url, tiny_world.app.state.sandbox.dataset.config)
-    env = airflow_env(home, metadata_url, pipeline_warehouse_url, connections, free_port())
+    env = airflow_env(home, metadata_url, own_warehouse_url, connections, free_port())
     env.update(
         {
             **FAST_ENV,
@@ -99,34 +72,6 @@ def pipeline(
     finally:
         deployment.stop()
         drop_database(warehouse_url, database)
-
-
-def _settle(deployment: AirflowDeployment, since: dt.datetime, dags: tuple[str, ...], timeout: float = 240) -> None:
-    """Until each of ``dags`` has finished a run created after ``since`` and nothing is queued, running or waiting
-    on Assets (two polls in a row, a second apart)."""
-    deadline, quiet = time.monotonic() + timeout, 0
-    while quiet < 2:
-        ((busy,),) = deployment.query(
-            "SELECT (SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running'))"
-            " + (SELECT count(*) FROM asset_dag_run_queue)"
-        )
-        finished = {
-            dag_id
-            for (dag_id,) in deployment.query(
-                "SELECT DISTINCT dag_id FROM dag_run WHERE state IN ('success', 'failed') AND run_after > %s", since
-            )
-        }
-        quiet = quiet + 1 if busy == 0 and set(dags) <= finished else 0
-        deployment._check_alive()
-        if time.monotonic() > deadline:
-            runs = deployment.query("SELECT dag_id, run_type, state FROM dag_run ORDER BY id")
-            tasks = deployment.query(
-                "SELECT ti.dag_id, ti.task_id, ti.state, ti.try_number FROM task_instance AS ti JOIN dag_run AS run "
-                "ON run.dag_id = ti.dag_id AND run.run_id = ti.run_id WHERE run.state IN ('queued', 'running') "
-                "AND ti.state IS DISTINCT FROM 'success'"
-            )
-            raise TimeoutError(f"the pipeline did not settle in {timeout}s: {runs}; unfinished tasks: {tasks}")
-        time.sleep(1)
 
 
 def _events(world: SandboxServer) -> list[dict]:
@@ -156,16 +101,12 @@ def _paid_open_deals(world: SandboxServer) -> list[str]:
     ]
 
 
-def _runs(deployment: AirflowDeployment) -> list[tuple]:
-    return deployment.query("SELECT dag_id, run_type, state FROM dag_run ORDER BY dag_id, id")
-
-
 @pytest.mark.slow
 def test_backfill_then_crm_migration_runs_the_whole_pipeline_without_a_duplicate_conversion(
-    pipeline: AirflowDeployment, tiny_world: SandboxServer, warehouse, slack: SlackWebhook
+    pipeline: AirflowDeployment, tiny_world: SandboxServer, own_warehouse, slack: SlackWebhook
 ) -> None:
-    deployment = pipeline
-    deployment.wait_for_dags((*EXTRACTION, *DOWNSTREAM))
+    deployment, warehouse = pipeline, own_warehouse
+    deployment.wait_for_dags((*EXTRACTION_DAGS, *DOWNSTREAM))
     today = tiny_world.app.state.sandbox.today
     first, last = today - dt.timedelta(days=3), today - dt.timedelta(days=1)
     # Sales in the backfilled days: Pinterest-paid deals with a contact, won (and so modified) in the middle one.
@@ -175,30 +116,14 @@ def test_backfill_then_crm_migration_runs_the_whole_pipeline_without_a_duplicate
     for deal_id in paid:
         _post(tiny_world, f"/_sandbox/hubspot/deals/{deal_id}/close-won", {"closedAt": won_at, "modifiedAt": won_at})
 
-    # The backfills are created while their DAGs are paused: unpausing then finds yesterday's run already there (the
-    # backfill's) and adds no scheduled run of its own. The downstream DAGs stay paused meanwhile (a paused DAG
-    # queues no Asset event), so the backfilled days make one reconcile, not one per finished extraction run.
+    # The downstream DAGs stay paused during the backfill (one reconcile for the 3 days, not one per finished run),
+    # then run on the days as an operator starts them after a backfill.
     started = dt.datetime.now(dt.UTC)
-    with ThreadPoolExecutor(2) as pool:  # two CLI processes at once: most of each is Airflow's start-up
-        backfills = [
-            pool.submit(
-                deployment.cli, "backfill", "create", "--dag-id", dag_id, "--from-date", first.isoformat(),
-                "--to-date", last.isoformat(), "--dag-run-conf", conf,
-            )
-            for dag_id, conf in (("hubspot_deals", "{}"), ("pinterest_spend", '{"lookback_days": 0}'))
-        ]  # fmt: skip
-        for backfill in backfills:
-            backfill.result()
-    deployment.unpause(*EXTRACTION)
-    for dag_id in EXTRACTION:
-        runs = deployment.wait_for_runs(dag_id, "backfill", 3)
-        assert [(logical.date(), state) for logical, state in runs] == [
-            (first + dt.timedelta(days=offset), "success") for offset in range(3)
-        ], (dag_id, runs)
+    backfill_extractions(deployment, first, last)
     deployment.unpause("attribution_reconcile", "pinterest_capi")
     deployment.api("POST", "/api/v2/dags/attribution_reconcile/dagRuns", json={"logical_date": None})
-    _settle(deployment, started, ("attribution_reconcile", "pinterest_capi"))
-    assert not [run for run in _runs(deployment) if run[2] == "failed"], _runs(deployment)
+    settle(deployment, started, ("attribution_reconcile", "pinterest_capi"))
+    assert not [run for run in runs_of(deployment) if run[2] == "failed"], runs_of(deployment)
 
     won_before = dict(warehouse.execute("SELECT stable_key, deal_id FROM mart.deal_attribution WHERE is_won"))
     ((loaded_before,),) = warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchall()
@@ -213,8 +138,8 @@ def test_backfill_then_crm_migration_runs_the_whole_pipeline_without_a_duplicate
     deployment.cli("dags", "trigger", "hubspot_deals", "--conf", '{"full_refresh": true}')
     refresh = deployment.wait_for_runs("hubspot_deals", "manual", 1)
     assert refresh[-1][1] == "success", refresh
-    _settle(deployment, migrated, DOWNSTREAM)
-    assert not [run for run in _runs(deployment) if run[2] == "failed"], _runs(deployment)
+    settle(deployment, migrated, DOWNSTREAM)
+    assert not [run for run in runs_of(deployment) if run[2] == "failed"], runs_of(deployment)
 
     # Every won deal keeps its stable key under its new id (the full refresh also loads deals the 3 days missed).
     won_after = dict(warehouse.execute("SELECT stable_key, deal_id FROM mart.deal_attribution WHERE is_won"))
