@@ -27,6 +27,8 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = [sys.executable, "-m", "airflow"]
+# `make ui`'s home and metadata database; PIN2DEAL_UI_HOME / PIN2DEAL_UI_DATABASE / PIN2DEAL_UI_PORT move them (the
+# test of `make ui` runs it beside other deployments).
 UI_HOME = ROOT / ".local" / "ui"
 UI_DATABASE = "pin2deal_airflow_ui"
 UI_USER = "admin"
@@ -298,6 +300,8 @@ def stop_sessions(pids: list[int], grace: float = 5) -> None:
 
 
 def _group_alive(pid: int) -> bool:
+    """Whether a process of group ``pid`` still runs. A zombie does not count: once `make ui` has exited, its stopped
+    processes are reaped by PID 1, which in a container may never do it."""
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
@@ -306,7 +310,20 @@ def _group_alive(pid: int) -> bool:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-    return True
+    return bool(group_members(pid)) if Path("/proc/self/stat").exists() else True
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
 
 
 # --- make ui / make stop -------------------------------------------------------------------------------------------
@@ -316,8 +333,12 @@ def _say(message: str) -> None:
     print(f"[ui] {message}", flush=True)
 
 
+def _ui_home() -> Path:
+    return Path(os.environ.get("PIN2DEAL_UI_HOME") or UI_HOME)
+
+
 def _pid_file() -> Path:
-    return UI_HOME / "pids.json"
+    return _ui_home() / "pids.json"
 
 
 def _running() -> dict[str, int]:
@@ -335,10 +356,11 @@ def start_ui(warehouse_url: str) -> None:
     from sandbox.dataset import Dataset
     from sandbox.generate import generate
 
-    UI_HOME.mkdir(parents=True, exist_ok=True)
+    home, database = _ui_home(), os.environ.get("PIN2DEAL_UI_DATABASE") or UI_DATABASE
+    home.mkdir(parents=True, exist_ok=True)
     if _running():
         _say(f"already running: {_pid_file().read_text()} (`make stop` stops it)")
-        _print_login(json.loads((UI_HOME / "deployment.json").read_text()))
+        _print_login(json.loads((home / "deployment.json").read_text()))
         return
     # Another dataset (an incident's, docs/operations.md) and sandbox options (faults, limits) when given.
     dataset = Path(os.environ.get("PIN2DEAL_SANDBOX_DATA") or DEFAULT_DATASET)
@@ -351,7 +373,7 @@ def start_ui(warehouse_url: str) -> None:
 
     config = Dataset.load(dataset).config  # a malformed dataset stops here, naming file, line and field
     sandbox_port = free_port()
-    sandbox_log = (UI_HOME / "sandbox.log").open("w")
+    sandbox_log = (home / "sandbox.log").open("w")
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "serve", "--data", str(dataset), "--port", str(sandbox_port)]
         + shlex.split(os.environ.get("PIN2DEAL_SANDBOX_ARGS", "")),
@@ -360,23 +382,29 @@ def start_ui(warehouse_url: str) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _say(f"sandbox APIs on http://127.0.0.1:{sandbox_port} serving {dataset} (log: {UI_HOME}/sandbox.log)")
+    pids = {"sandbox": sandbox.pid}
+    _pid_file().write_text(json.dumps(pids))  # from now on `make stop` stops what runs
+    _say(f"sandbox APIs on http://127.0.0.1:{sandbox_port} serving {dataset} (log: {home}/sandbox.log)")
     connections = airflow_connections(f"http://127.0.0.1:{sandbox_port}", config)
-    metadata_url = create_database(warehouse_url, UI_DATABASE)
     port = int(os.environ.get("PIN2DEAL_UI_PORT") or 0) or (8080 if _port_free(8080) else free_port())
-    env = airflow_env(UI_HOME, metadata_url, warehouse_url, connections, port)
-    deployment = AirflowDeployment(UI_HOME, env, metadata_url)
-    _say(f"Airflow metadata in database {UI_DATABASE}; migrating")
-    deployment.setup()
-    pids = dict(zip(COMPONENTS, deployment.start(), strict=True))
-    pids["sandbox"] = sandbox.pid
-    _pid_file().write_text(json.dumps(pids))
-    info = {"url": deployment.url, "user": UI_USER, "password": deployment.password(), "home": str(UI_HOME)}
-    (UI_HOME / "deployment.json").write_text(json.dumps(info))
-    (UI_HOME / "env.sh").write_text(
+    try:
+        # A new metadata database is a copy of the migrated template; an existing one is migrated (an upgrade).
+        known = _database_exists(warehouse_url, database)
+        _say(f"Airflow metadata in {'database' if known else 'a new database'} {database}")
+        metadata_url = (database_url if known else clone_metadata_database)(warehouse_url, database)
+        env = airflow_env(home, metadata_url, warehouse_url, connections, port)
+        deployment = AirflowDeployment(home, env, metadata_url)
+        if known:
+            deployment.setup()
+        pids.update(zip(COMPONENTS, deployment.start(), strict=True))
+    finally:
+        _pid_file().write_text(json.dumps(pids))
+    info = {"url": deployment.url, "user": UI_USER, "password": deployment.password(), "home": str(home)}
+    (home / "deployment.json").write_text(json.dumps(info))
+    (home / "env.sh").write_text(
         "".join(f"export {name}={_shell_quote(value)}\n" for name, value in deployment.env.items() if _exported(name))
     )
-    (UI_HOME / "env.sh").chmod(0o600)  # it holds the deployment's secrets
+    (home / "env.sh").chmod(0o600)  # it holds the deployment's secrets
     try:
         deployment.wait_until_serving()
     except (TimeoutError, RuntimeError):
@@ -388,7 +416,8 @@ def start_ui(warehouse_url: str) -> None:
 def _print_login(info: dict[str, str]) -> None:
     _say(f"Airflow is up: {info['url']}  (login: {info['user']} / {info['password']})")
     _say(f"the pin2deal page: {info['url']}/plugin/pin2deal (menu: Browse > pin2deal)")
-    _say(f"CLI against it: source {UI_HOME}/env.sh && airflow dags list; logs in {UI_HOME}; stop with `make stop`")
+    home = _ui_home()
+    _say(f"CLI against it: source {home}/env.sh && airflow dags list; logs in {home}; stop with `make stop`")
 
 
 def stop_ui() -> None:
@@ -397,6 +426,11 @@ def stop_ui() -> None:
         _say(f"stopping {', '.join(running)}")
         stop_sessions(list(running.values()), grace=10)
     _pid_file().unlink(missing_ok=True)
+
+
+def _database_exists(server_url: str, name: str) -> bool:
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        return bool(admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone())
 
 
 def _warehouse_has_deals(url: str) -> bool:
