@@ -79,6 +79,9 @@ def clone_metadata_database(server_url: str, name: str) -> str:
                 AirflowDeployment(home, airflow_env(home, url, server_url, {}, 0), url).setup()
                 admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                     sql.Identifier(building), sql.Identifier(template)))  # fmt: skip
+                # A session connected to the template would make every copy fail: none may connect.
+                admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+                    sql.Identifier(template)))  # fmt: skip
             admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template)))  # fmt: skip
         finally:
