@@ -33,8 +33,8 @@ from scripts.airflow_local import (
 
 __all__ = ["FAST_ENV", "AirflowDeployment", "backfill_extractions", "metadata_database", "runs_of", "settle"]
 
-# Test deployments: the DAG files are parsed once (nothing edits them during a test); the scheduler reacts within a
-# second; one parsing process and few executor slots (the machine's cores run everything).
+# Test deployments: the DAG files are parsed once (nothing edits them during a test) and the scheduler reacts within a
+# second (airflow_env already keeps to one parsing process and few executor slots).
 FAST_ENV = {
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "600",

@@ -140,6 +140,8 @@ def test_backfill_then_crm_migration_runs_the_whole_pipeline_without_a_duplicate
     assert refresh[-1][1] == "success", refresh
     settle(deployment, migrated, DOWNSTREAM)
     assert not [run for run in runs_of(deployment) if run[2] == "failed"], runs_of(deployment)
+    after = set(deployment.query("SELECT dag_id, run_type, state FROM dag_run WHERE run_after > %s", migrated))
+    assert {(dag_id, "asset_triggered", "success") for dag_id in DOWNSTREAM} <= after, after
 
     # Every won deal keeps its stable key under its new id (the full refresh also loads deals the 3 days missed).
     won_after = dict(warehouse.execute("SELECT stable_key, deal_id FROM mart.deal_attribution WHERE is_won"))
@@ -153,7 +155,8 @@ def test_backfill_then_crm_migration_runs_the_whole_pipeline_without_a_duplicate
     # Every deal the 3 days had loaded is gone under its old id, and every one was re-identified, not lost.
     assert sweep["sweep"]["reidentified"] == sweep["sweep"]["deleted"] == loaded_before, sweep["sweep"]
     briefing_runs = [run_id for (run_id,) in deployment.query(
-        "SELECT run_id FROM dag_run WHERE dag_id = 'daily_briefing' AND state = 'success' AND run_after > %s", migrated
+        "SELECT run_id FROM dag_run WHERE dag_id = 'daily_briefing' AND run_type = 'asset_triggered' "
+        "AND state = 'success' AND run_after > %s", migrated,
     )]  # fmt: skip
     briefing = warehouse.execute(
         "SELECT briefing_date, markdown FROM ops.briefings WHERE run_id = ANY(%s)", (briefing_runs,)
