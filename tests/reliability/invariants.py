@@ -213,19 +213,39 @@ def airflow_texts() -> dict[str, str]:
     from airflow.utils.session import create_session
     from sqlalchemy import text
 
-    texts: dict[str, str] = {}
-    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
-    if logs.exists():
-        for path in sorted(logs.rglob("*")):
-            if path.is_file():
-                texts[f"log file {path.relative_to(logs)}"] = path.read_text(encoding="utf-8", errors="replace")
+    texts = log_file_texts(Path(os.environ["AIRFLOW_HOME"]) / "logs")
     with create_session() as session:
-        for label, query in (
-            ("xcom", "SELECT dag_id, task_id, run_id, key, value FROM xcom"),
-            ("rendered", "SELECT dag_id, task_id, run_id, '', rendered_fields FROM rendered_task_instance_fields"),
-            ("dag run conf", "SELECT dag_id, '', run_id, '', conf FROM dag_run"),
-        ):
+        for label, query in METADATA_QUERIES:
             for dag_id, task_id, run_id, key, value in session.execute(text(query)):
+                texts[f"{label} {dag_id}.{task_id} {run_id} {key}".strip()] = str(value)
+    return texts
+
+
+METADATA_QUERIES = (
+    ("xcom", "SELECT dag_id, task_id, run_id, key, value FROM xcom"),
+    ("rendered", "SELECT dag_id, task_id, run_id, '', rendered_fields FROM rendered_task_instance_fields"),
+    ("dag run conf", "SELECT dag_id, '', run_id, '', conf FROM dag_run"),
+)
+
+
+def log_file_texts(folder: Path, pattern: str = "**/*") -> dict[str, str]:
+    """Every file under ``folder`` matching ``pattern``, by its path relative to ``folder``."""
+    texts = {}
+    if folder.exists():
+        for path in sorted(folder.glob(pattern)):
+            if path.is_file():
+                texts[f"log file {path.relative_to(folder)}"] = path.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def deployment_texts(home: Path, metadata_url: str) -> dict[str, str]:
+    """``airflow_texts`` of a real deployment (scripts/airflow_local.py): the task log files its scheduler's task
+    processes wrote under ``<home>/logs`` (Airflow's ``base_log_folder``), its components' own logs
+    (``<home>/*.log``), and XCom, rendered templates and run confs from its metadata database."""
+    texts = {**log_file_texts(home / "logs"), **log_file_texts(home, "*.log")}
+    with psycopg.connect(metadata_url) as conn:
+        for label, query in METADATA_QUERIES:
+            for dag_id, task_id, run_id, key, value in conn.execute(query):
                 texts[f"{label} {dag_id}.{task_id} {run_id} {key}".strip()] = str(value)
     return texts
 
