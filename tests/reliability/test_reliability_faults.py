@@ -4,6 +4,7 @@ the test proving it (here or in the per-stage suites); docs/reliability.md shows
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import os
@@ -24,7 +25,7 @@ from sandbox.settings import FaultRates, HubSpotLimits
 from tests.conftest import ROOT
 from tests.reliability import invariants
 from tests.reliability.conftest import PIPELINE
-from tests.reliability.world import pipeline_world
+from tests.reliability.world import MIDNIGHT, pipeline_world
 
 
 def _set_extra(name: str, **extra) -> None:
@@ -35,9 +36,12 @@ def _set_extra(name: str, **extra) -> None:
     os.environ[variable] = json.dumps(connection)
 
 
-def _operator_process(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A task in its own process (as a worker runs it): ``code`` builds an operator ``op`` and runs it."""
-    script = f"{code}\nprint('RESULT', op.execute({{'run_id': 'reliability__worker'}}), flush=True)\n"
+def _operator_process(
+    code: str, env: dict[str, str] | None = None, context: str = "{'run_id': 'reliability__worker'}"
+) -> subprocess.Popen:
+    """A task in its own process (as a worker runs it): ``code`` builds an operator ``op`` and runs it with the
+    context ``context`` (a Python expression)."""
+    script = f"{code}\nprint('RESULT', op.execute({context}), flush=True)\n"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -58,6 +62,31 @@ CAPI_TASK = (  # the pinterest_capi DAG's two tasks, in one process: fill the ou
     "from pin2deal.operators.pinterest_capi import PinterestConversionsOperator as Op\n"
     "op = Op(task_id='send_conversions', request_timeout=5.0, batch_size=10)\n"
 )
+
+
+PULL_TASK = (  # pinterest_spend's pull_spend; the context gives each run its data interval
+    "import datetime as dt\n"
+    "from pin2deal.operators.pinterest import PinterestSpendOperator as Op\n"
+    "op = Op(task_id='pull_spend', lookback_days={lookback})\n"
+)
+
+
+def _interval_context(run_id: str, start: dt.datetime, end: dt.datetime) -> str:
+    return (
+        f"{{'run_id': {run_id!r}, 'data_interval_start': dt.datetime.fromisoformat({start.isoformat()!r}), "
+        f"'data_interval_end': dt.datetime.fromisoformat({end.isoformat()!r})}}"
+    )
+
+
+def _waiting_on_locks(conn: psycopg.Connection) -> list[str]:
+    """The queries of the other sessions of this database that wait on a lock."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND wait_event_type = 'Lock'"
+        )
+    ]
 
 
 def test_baseline_the_whole_pipeline_without_faults_keeps_every_promise(
@@ -299,3 +328,42 @@ def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_comp
         assert not problems, problems
     finally:
         cluster.stop()
+
+
+@pytest.mark.slow
+def test_two_pinterest_spend_runs_at_once_with_overlapping_lookbacks_load_every_ad_day_once(
+    world, serve, pipeline, assert_invariants, warehouse, warehouse_url
+) -> None:
+    """Two ``pull_spend`` tasks of ``pinterest_spend`` in two worker processes at once, for intervals whose lookbacks
+    overlap on 11 days (a backfill next to the schedule), both meeting an expired access token. The test holds a
+    write lock on ``raw.pinterest_ad_daily`` until both are inside their load (as a large load is slow): every
+    ad-day is loaded once, nothing is deleted, the token is refreshed once."""
+    from pin2deal.operators.pinterest import PinterestEntitiesOperator
+
+    server = serve(world)
+    PinterestEntitiesOperator(task_id="refresh_entities").execute({"run_id": "reliability__entities"})
+    httpx.post(f"{server.url}/_sandbox/pinterest/expire-token").raise_for_status()
+    day = dt.timedelta(days=1)
+    runs = (  # days -31..-10 and -20..-2 of the world: together exactly the dataset's
+        ("scheduled__a", MIDNIGHT - 12 * day, MIDNIGHT - 9 * day, 19),
+        ("backfill__b", MIDNIGHT - 5 * day, MIDNIGHT - day, 15),
+    )
+    with psycopg.connect(warehouse_url) as blocker:
+        blocker.execute("LOCK TABLE raw.pinterest_ad_daily IN EXCLUSIVE MODE")  # reads pass, writes wait
+        workers = [
+            _operator_process(PULL_TASK.format(lookback=lookback), context=_interval_context(run_id, start, end))
+            for run_id, start, end, lookback in runs
+        ]
+        deadline = time.monotonic() + 120
+        while len(_waiting_on_locks(warehouse)) < 2 and time.monotonic() < deadline:
+            assert all(worker.poll() is None for worker in workers), [w.communicate()[0][-2000:] for w in workers]
+            time.sleep(0.05)
+        waiting = _waiting_on_locks(warehouse)
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+
+    assert len(waiting) == 2, waiting
+    assert all(worker.returncode == 0 for worker in workers), "\n=====\n".join(output[-4000:] for output in outputs)
+    assert server.app.state.pinterest.tokens.refreshes == 1, "both met the expired token: one refresh"
+    assert warehouse.execute("SELECT count(*) FROM raw.pinterest_ad_daily_deleted").fetchone()[0] == 0
+    ran = ["pinterest_spend", *pipeline(skip=("pinterest_spend",))]
+    assert_invariants(world, server, ran, extra_texts={"worker output": "\n".join(outputs)})
