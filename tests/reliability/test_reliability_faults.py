@@ -24,7 +24,7 @@ from sandbox.limits import Fault
 from sandbox.settings import FaultRates, HubSpotLimits
 from tests.conftest import ROOT
 from tests.reliability import invariants
-from tests.reliability.conftest import PIPELINE
+from tests.reliability.conftest import PIPELINE, issued_tokens
 from tests.reliability.world import MIDNIGHT, pipeline_world
 
 
@@ -285,6 +285,14 @@ def _throwaway_postgres(tmp_path):
     return module
 
 
+def _restart(cluster) -> None:
+    """``pg_ctl restart -m fast``: every session is cut ("terminating connection due to administrator command")."""
+    command = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-l",
+               str(cluster.CLUSTER_DIR / "server.log"), "-m", "fast", "-w", "restart"]  # fmt: skip
+    # The server's output goes to its log: a pipe of ours would be held open by the new server.
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=120)
+
+
 @pytest.mark.slow
 def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes(
     serve, tmp_path, tmp_path_factory, monkeypatch
@@ -306,9 +314,7 @@ def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_comp
                     break
                 time.sleep(0.05)
         assert worker.poll() is None, worker.communicate()[0][-3000:]
-        restart = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-m", "fast",
-                   "-w", "restart"]  # fmt: skip
-        threading.Thread(target=subprocess.run, args=(restart,), kwargs={"capture_output": True}).start()
+        threading.Thread(target=_restart, args=(cluster,)).start()
         output = worker.communicate(timeout=120)[0]
         assert worker.returncode != 0, "the task fails when its database connection is cut"
         cut = "terminating connection" in output or "server closed" in output
@@ -367,3 +373,103 @@ def test_two_pinterest_spend_runs_at_once_with_overlapping_lookbacks_load_every_
     assert warehouse.execute("SELECT count(*) FROM raw.pinterest_ad_daily_deleted").fetchone()[0] == 0
     ran = ["pinterest_spend", *pipeline(skip=("pinterest_spend",))]
     assert_invariants(world, server, ran, extra_texts={"worker output": "\n".join(outputs)})
+
+
+class RestartWhen(threading.Thread):
+    """Restarts a throwaway cluster at one moment of a running task: once ``arm`` holds, it takes ``lock`` (a table
+    lock, so the task's next write to that table waits: the moment stays open however fast the task is), and once
+    ``fire`` holds, including a session waiting on a lock whose query mentions ``table``, it restarts the cluster."""
+
+    def __init__(self, cluster, url: str, table: str, *, arm=lambda conn: True, fire=lambda conn: True) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.url, self.table, self.arm, self.fire = cluster, url, table, arm, fire
+        self.waiting: list[str] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        # No context managers: the restart cuts these sessions too, and a dead one cannot commit on the way out.
+        watch, blocker = psycopg.connect(self.url, autocommit=True), psycopg.connect(self.url)
+        try:
+            deadline = time.monotonic() + 120
+            while not self.arm(watch):
+                assert time.monotonic() < deadline, "never armed"
+                time.sleep(0.01)
+            blocker.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")  # reads pass, writes wait
+            while not (self.waiting and self.fire(watch)):
+                assert time.monotonic() < deadline, "the task never waited on the lock"
+                self.waiting = [query for query in _waiting_on_locks(watch) if self.table.split(".")[1] in query]
+                time.sleep(0.01)
+            _restart(self.cluster)
+        except BaseException as error:  # reported by the test
+            self.error = error
+        finally:
+            watch.close()
+            blocker.close()
+
+
+def _tries(dag_run, task_id: str) -> int:
+    return next(ti.try_number for ti in dag_run.get_task_instances() if ti.task_id == task_id)
+
+
+@pytest.mark.slow
+def test_postgresql_restarted_during_the_spend_load_the_reconcile_and_the_conversions_sending(
+    serve, tmp_path, tmp_path_factory, monkeypatch, dagbag, run_dag, capfd, require_conversions
+) -> None:
+    """The whole pipeline on a throwaway cluster, restarted three times while a task is writing: in
+    ``pinterest_spend``'s load of ad-days, in ``attribution_reconcile``'s ``reconcile_deals``, and in
+    ``pinterest_capi``'s ``send_conversions`` after Pinterest processed a batch and before its outcome reached the
+    ledger. Each task fails with the driver's error and Airflow's retry (``dag.test()`` runs retries; their delay is
+    shortened to seconds here) completes it: nothing lost, the batch re-sent under the same event ids, flagged."""
+    world = pipeline_world(tmp_path / "world")
+    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    url = cluster.start()
+    retry_delays = {}
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
+        from pin2deal.hooks.warehouse import WarehouseHook
+
+        WarehouseHook().migrate()
+        server = serve(world, faults=FaultRates(latency_ms=300))  # a batch's answer takes 0.3 s to come back
+        for dag_id, *_ in PIPELINE:
+            for task in dagbag.get_dag(dag_id).tasks:
+                retry_delays[task] = task.retry_delay
+                task.retry_delay = dt.timedelta(seconds=3)
+
+        def in_flight(conn: psycopg.Connection) -> bool:
+            return conn.execute("SELECT count(*) FROM ops.capi_ledger WHERE state = 'in_flight'").fetchone()[0] > 0
+
+        def processed(conn: psycopg.Connection) -> bool:
+            return len(invariants.received_events(server.url)) > 0
+
+        faults = {  # DAG id -> (the task cut, the table it was writing, when to lock it, when to restart)
+            "pinterest_spend": ("pull_spend", "raw.pinterest_ad_daily", lambda conn: True, lambda conn: True),
+            "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", lambda conn: True, lambda c: True),
+            "pinterest_capi": ("send_conversions", "ops.capi_ledger", in_flight, processed),
+        }
+        for dag_id, logical_date, params in PIPELINE:
+            if dag_id not in faults:
+                run_dag(dag_id, logical_date, conf=params)
+                continue
+            task_id, table, arm, fire = faults[dag_id]
+            restarter = RestartWhen(cluster, url, table, arm=arm, fire=fire)
+            restarter.start()
+            try:
+                dag_run = run_dag(dag_id, logical_date, conf=params)
+            finally:
+                restarter.join(timeout=60)
+                assert restarter.error is None, f"{dag_id}: {restarter.error!r}, waiting: {restarter.waiting}"
+            assert restarter.waiting, f"{dag_id}: the restart came while {task_id} waited to write {table}"
+            assert _tries(dag_run, task_id) == 2, f"{dag_id}.{task_id} failed once and its retry completed"
+
+        out, err = capfd.readouterr()
+        with psycopg.connect(url, autocommit=True) as conn:
+            expected = invariants.expected_from(world.dataset, extra_secrets=issued_tokens(server))
+            problems, _ = invariants.check(conn, expected, sandbox_url=server.url, captured=out + err, conversions=True)
+            repeats = conn.execute("SELECT count(*) FROM ops.capi_ledger WHERE possible_repeat").fetchone()[0]
+    finally:
+        for task, delay in retry_delays.items():
+            task.retry_delay = delay
+        cluster.stop()
+    assert (out + err).count("terminating connection due to administrator command") >= 3, "each task saw the cut"
+    assert repeats > 0, "the batch Pinterest had processed was re-sent under the same ids and flagged"
+    assert not problems, "invariants violated:\n" + "\n".join(problems[:40])
