@@ -362,7 +362,8 @@ def test_two_pinterest_spend_runs_at_once_with_overlapping_lookbacks_load_every_
         ]
         deadline = time.monotonic() + 120
         while len(_waiting_on_locks(warehouse)) < 2 and time.monotonic() < deadline:
-            assert all(worker.poll() is None for worker in workers), [w.communicate()[0][-2000:] for w in workers]
+            exited = [worker.communicate()[0][-2000:] for worker in workers if worker.poll() is not None]
+            assert not exited, exited
             time.sleep(0.05)
         waiting = _waiting_on_locks(warehouse)
     outputs = [worker.communicate(timeout=300)[0] for worker in workers]
@@ -376,9 +377,9 @@ def test_two_pinterest_spend_runs_at_once_with_overlapping_lookbacks_load_every_
 
 
 class RestartWhen(threading.Thread):
-    """Restarts a throwaway cluster at one moment of a running task: once ``arm`` holds, it takes ``lock`` (a table
-    lock, so the task's next write to that table waits: the moment stays open however fast the task is), and once
-    ``fire`` holds, including a session waiting on a lock whose query mentions ``table``, it restarts the cluster."""
+    """Restarts a throwaway cluster at one moment of a running task: once ``arm`` holds, it locks ``table`` against
+    writes (the task's next write to it waits: the moment stays open however fast the task is); once a session
+    waits on a lock with a query naming the table and ``fire`` holds, it restarts the cluster."""
 
     def __init__(self, cluster, url: str, table: str, *, arm=lambda conn: True, fire=lambda conn: True) -> None:
         super().__init__(daemon=True)
@@ -441,17 +442,17 @@ def test_postgresql_restarted_during_the_spend_load_the_reconcile_and_the_conver
         def processed(conn: psycopg.Connection) -> bool:
             return len(invariants.received_events(server.url)) > 0
 
-        faults = {  # DAG id -> (the task cut, the table it was writing, when to lock it, when to restart)
-            "pinterest_spend": ("pull_spend", "raw.pinterest_ad_daily", lambda conn: True, lambda conn: True),
-            "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", lambda conn: True, lambda c: True),
-            "pinterest_capi": ("send_conversions", "ops.capi_ledger", in_flight, processed),
+        faults = {  # DAG id -> the task cut, the table it is writing, when to lock it and when to restart
+            "pinterest_spend": ("pull_spend", "raw.pinterest_ad_daily", {}),
+            "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", {}),
+            "pinterest_capi": ("send_conversions", "ops.capi_ledger", {"arm": in_flight, "fire": processed}),
         }
         for dag_id, logical_date, params in PIPELINE:
             if dag_id not in faults:
                 run_dag(dag_id, logical_date, conf=params)
                 continue
-            task_id, table, arm, fire = faults[dag_id]
-            restarter = RestartWhen(cluster, url, table, arm=arm, fire=fire)
+            task_id, table, moments = faults[dag_id]
+            restarter = RestartWhen(cluster, url, table, **moments)
             restarter.start()
             try:
                 dag_run = run_dag(dag_id, logical_date, conf=params)

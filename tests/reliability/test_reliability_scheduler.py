@@ -28,8 +28,10 @@ LOOKBACK_DAYS = 3  # pinterest_spend's default: every run re-pulls its 3 days be
 
 @pytest.fixture(scope="module")
 def e2e_env() -> dict[str, str]:
-    """Both extraction DAGs daily, so a backfilled day is one run of each, like the scheduled day."""
-    return {"PIN2DEAL_HUBSPOT_DEALS_SCHEDULE": "0 0 * * *"}
+    """Both extraction DAGs daily, so a backfilled day is one run of each, like the scheduled day; Airflow's default
+    log level (INFO) whatever the test process inherited (scripts/demo.py, loaded by a UI test, sets WARNING), so
+    the leak check reads everything a default deployment logs."""
+    return {"PIN2DEAL_HUBSPOT_DEALS_SCHEDULE": "0 0 * * *", "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
 
 
 def _add_deals(server: SandboxServer, moments: list[dt.datetime]) -> dict[str, str]:
