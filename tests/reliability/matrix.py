@@ -16,7 +16,7 @@ E2E = "tests/e2e/test_backfill.py"
 SCHEDULER = "tests/reliability/test_reliability_scheduler.py"
 
 
-RESTARTS = "test_postgresql_restarted_during_the_spend_load_the_reconcile_and_the_conversions_sending"
+RESTARTS = "test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversions_sending"
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ ROWS: tuple[Row, ...] = (
          f"{CAPI}::test_a_422_with_mixed_results_records_each_verdict_and_a_failure_is_retried_only_when_the_deal_changes")),
     Row("PostgreSQL restarted in the middle of a load", "hubspot_deals",
         "the task fails with the driver's error; its retry completes, nothing lost or doubled",
-        (f"{FAULTS}::test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes",)),
+        (f"{FAULTS}::test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes",
+         f"{FAULTS}::{RESTARTS}")),
     Row("PostgreSQL restarted during the load of Pinterest ad-days (pull_spend)", "pinterest_spend",
         "the task fails with the driver's error; Airflow's retry completes it, every ad-day once",
         (f"{FAULTS}::{RESTARTS}",)),

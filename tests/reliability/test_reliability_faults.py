@@ -413,14 +413,15 @@ def _tries(dag_run, task_id: str) -> int:
 
 
 @pytest.mark.slow
-def test_postgresql_restarted_during_the_spend_load_the_reconcile_and_the_conversions_sending(
+def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversions_sending(
     serve, tmp_path, tmp_path_factory, monkeypatch, dagbag, run_dag, capfd, require_conversions
 ) -> None:
-    """The whole pipeline on a throwaway cluster, restarted three times while a task is writing: in
-    ``pinterest_spend``'s load of ad-days, in ``attribution_reconcile``'s ``reconcile_deals``, and in
-    ``pinterest_capi``'s ``send_conversions`` after Pinterest processed a batch and before its outcome reached the
-    ledger. Each task fails with the driver's error and Airflow's retry (``dag.test()`` runs retries; their delay is
-    shortened to seconds here) completes it: nothing lost, the batch re-sent under the same event ids, flagged."""
+    """The whole pipeline on a throwaway cluster, restarted four times while a task is writing: in
+    ``hubspot_deals``' load of a page of deals, in ``pinterest_spend``'s load of ad-days, in
+    ``attribution_reconcile``'s ``reconcile_deals``, and in ``pinterest_capi``'s ``send_conversions`` after
+    Pinterest processed a batch and before its outcome reached the ledger. Each task fails with the driver's error
+    and Airflow's retry (``dag.test()`` runs retries; their delay is shortened to seconds here) completes it:
+    nothing lost, the batch re-sent under the same event ids, flagged."""
     world = pipeline_world(tmp_path / "world")
     cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
     url = cluster.start()
@@ -443,6 +444,7 @@ def test_postgresql_restarted_during_the_spend_load_the_reconcile_and_the_conver
             return len(invariants.received_events(server.url)) > 0
 
         faults = {  # DAG id -> the task cut, the table it is writing, when to lock it and when to restart
+            "hubspot_deals": ("extract_hubspot_deals", "raw.hubspot_deals", {}),
             "pinterest_spend": ("pull_spend", "raw.pinterest_ad_daily", {}),
             "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", {}),
             "pinterest_capi": ("send_conversions", "ops.capi_ledger", {"arm": in_flight, "fire": processed}),
@@ -471,6 +473,6 @@ def test_postgresql_restarted_during_the_spend_load_the_reconcile_and_the_conver
         for task, delay in retry_delays.items():
             task.retry_delay = delay
         cluster.stop()
-    assert (out + err).count("terminating connection due to administrator command") >= 3, "each task saw the cut"
+    assert (out + err).count("terminating connection due to administrator command") >= 4, "each task saw the cut"
     assert repeats > 0, "the batch Pinterest had processed was re-sent under the same ids and flagged"
     assert not problems, "invariants violated:\n" + "\n".join(problems[:40])
