@@ -3,7 +3,8 @@
 ``expected_from(dataset)`` derives what must hold from the dataset alone (never from pin2deal's code);
 ``check(...)`` returns every violation as a sentence (an empty list means all promises hold):
 
-1. **Nothing lost**: raw counts equal the dataset's (deals, the contacts of those deals, Pinterest ad-days).
+1. **Nothing lost**: raw counts equal the dataset's (deals, the contacts of those deals, Pinterest ad-days), each
+   record once.
 2. **Exactly one outcome per won deal**: every live won deal has exactly one ``ops.capi_ledger`` row, final
    (``sent``, ``failed`` or ``skipped``), and the ledger has no row for anything else.
 3. **No double conversion**: no deal reached the sandbox under two event ids (``custom_data.order_id`` is the
@@ -141,14 +142,17 @@ def expected_from(dataset: Dataset, *, extra_secrets: Iterable[str] = ()) -> Exp
 # --- 1. nothing lost -----------------------------------------------------------------------------------------------
 def check_raw_counts(conn: psycopg.Connection, expected: Expected) -> list[str]:
     problems = []
-    deals = {row[0] for row in conn.execute("SELECT deal_id FROM raw.hubspot_deals")}
-    contacts = {row[0] for row in conn.execute("SELECT contact_id FROM raw.hubspot_contacts")}
-    ad_days = {(row[0], row[1].isoformat()) for row in conn.execute("SELECT ad_id, date FROM raw.pinterest_ad_daily")}
-    for name, loaded, wanted in (
+    deals = [row[0] for row in conn.execute("SELECT deal_id FROM raw.hubspot_deals")]
+    contacts = [row[0] for row in conn.execute("SELECT contact_id FROM raw.hubspot_contacts")]
+    ad_days = [(row[0], row[1].isoformat()) for row in conn.execute("SELECT ad_id, date FROM raw.pinterest_ad_daily")]
+    for name, rows, wanted in (
         ("raw.hubspot_deals", deals, expected.deal_ids),
         ("raw.hubspot_contacts", contacts, expected.contact_ids),
         ("raw.pinterest_ad_daily (ad, day)", ad_days, expected.ad_days),
     ):
+        loaded = set(rows)
+        if len(rows) != len(loaded):  # the primary keys forbid it; said anyway, should a key ever change
+            problems.append(f"{name}: {len(rows) - len(loaded)} duplicate rows")
         if loaded != wanted:
             problems.append(
                 f"{name}: {len(loaded)} loaded, dataset has {len(wanted)}; missing {sorted(wanted - loaded)[:5]}, "

@@ -139,6 +139,16 @@ def test_a_backfill_overlapping_the_schedule_under_a_real_scheduler_loads_everyt
 
     # The backfill left the mark alone: the scheduled run moved it to its interval's end, and nothing moved it back.
     assert _mark(warehouse) == midnight
+    marks = {  # each extraction's return value says where the mark stood after it
+        run_id: dt.datetime.fromisoformat((json.loads(value) if isinstance(value, str) else value)["read_to"])
+        for run_id, value in deployment.query(
+            "SELECT run_id, value FROM xcom WHERE dag_id = 'hubspot_deals' AND task_id = 'extract_hubspot_deals' "
+            "AND key = 'return_value'"
+        )
+    }
+    assert sorted(run_id.split("__")[0] for run_id in marks) == ["backfill"] * BACKFILL_DAYS + ["scheduled"], marks
+    assert all(after in (mark, midnight) for run_id, after in marks.items() if run_id.startswith("backfill")), marks
+    assert [after for run_id, after in marks.items() if run_id.startswith("scheduled")] == [midnight], marks
     assert server.app.state.pinterest.tokens.refreshes - refreshes_before == 1, "the expired token: one refresh"
     # Days pulled: each run's day and the lookback before it (backfilled: today-6..today-2; scheduled: -4..-1).
     days = {first - dt.timedelta(days=LOOKBACK_DAYS - n) for n in range(LOOKBACK_DAYS + BACKFILL_DAYS + 1)}
