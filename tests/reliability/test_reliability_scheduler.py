@@ -100,7 +100,8 @@ def test_a_backfill_overlapping_the_schedule_under_a_real_scheduler_loads_everyt
         "('hubspot.deals', 'high_water_mark', %s, true)",
         (json.dumps({"read_to": mark.isoformat()}),),
     )
-    # Deals modified across the backfilled days, yesterday, and today (after every run's end: loaded by none).
+    # Deals modified every 5 hours from the day before the backfill (read by no run) to yesterday, and one today
+    # (after every run's end: loaded by none).
     moments = [midnight + dt.timedelta(hours=h, minutes=7) for h in range(-24 * (BACKFILL_DAYS + 2), 0, 5)]
     added = _add_deals(server, [*moments, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)])
     httpx.post(f"{server.url}/_sandbox/pinterest/expire-token").raise_for_status()
