@@ -379,7 +379,7 @@ def test_two_pinterest_spend_runs_at_once_with_overlapping_lookbacks_load_every_
 class RestartWhen(threading.Thread):
     """Restarts a throwaway cluster at one moment of a running task: once ``arm`` holds, it locks ``table`` against
     writes (the task's next write to it waits: the moment stays open however fast the task is); once a session
-    waits on a lock with a query naming the table and ``fire`` holds, it restarts the cluster."""
+    waits for that table's lock and ``fire`` holds, it restarts the cluster."""
 
     def __init__(self, cluster, url: str, table: str, *, arm=lambda conn: True, fire=lambda conn: True) -> None:
         super().__init__(daemon=True)
@@ -398,7 +398,7 @@ class RestartWhen(threading.Thread):
             blocker.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")  # reads pass, writes wait
             while not (self.waiting and self.fire(watch)):
                 assert time.monotonic() < deadline, "the task never waited on the lock"
-                self.waiting = [query for query in _waiting_on_locks(watch) if self.table.split(".")[1] in query]
+                self.waiting = _waiting_to_write(watch, self.table)
                 time.sleep(0.01)
             _restart(self.cluster)
         except BaseException as error:  # reported by the test
@@ -406,6 +406,18 @@ class RestartWhen(threading.Thread):
         finally:
             watch.close()
             blocker.close()
+
+
+def _waiting_to_write(conn: psycopg.Connection, table: str) -> list[str]:
+    """The queries of the sessions waiting for a lock on ``table``."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT activity.query FROM pg_locks AS lock JOIN pg_stat_activity AS activity USING (pid) "
+            "WHERE NOT lock.granted AND lock.relation = %s::regclass",
+            (table,),
+        )
+    ]
 
 
 def _tries(dag_run, task_id: str) -> int:
