@@ -256,6 +256,8 @@ class DagRun:
     end: float
     peak_kib: int  # the peak of the process's own RSS (getrusage); the report shows its tree's (sampled)
     status: int
+    cpu: float = 0.0  # CPU seconds (user + system) of the process and its waited-for children
+    sandbox_cpu: float = 0.0  # CPU seconds of the sandbox's process meanwhile
 
 
 @dataclass
@@ -271,13 +273,15 @@ def run_dag(env: dict[str, str], sampler: MemorySampler, dag_id: str, logical_da
     """One ``airflow dags test`` process, its tree watched by the sampler."""
     command = [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical_date.isoformat(), "-c",
                json.dumps(conf)]  # fmt: skip
-    start = time.time()
+    start, sandbox = time.time(), psutil.Process(sampler.sandbox_pid)
+    sandbox_cpu = sum(sandbox.cpu_times()[:2])
     with open(Path(env["AIRFLOW_HOME"]) / f"{dag_id}.log", "a") as log:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         sampler.dag_pid = process.pid
         _, status, usage = os.wait4(process.pid, 0)
         sampler.dag_pid = None
-    return DagRun(dag_id, logical_date.date(), start, time.time(), usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+    return DagRun(dag_id, logical_date.date(), start, time.time(), usage.ru_maxrss, os.waitstatus_to_exitcode(status),
+                  usage.ru_utime + usage.ru_stime, sum(sandbox.cpu_times()[:2]) - sandbox_cpu)  # fmt: skip
 
 
 def _epoch(value: str | None) -> float | None:
@@ -298,13 +302,14 @@ def task_runs(home: Path) -> list[TaskRun]:
 
 
 def report(runs: list[DagRun], tasks: list[TaskRun], sampler: MemorySampler) -> None:
-    print("\n| DAG run | day | wall | peak RSS | sandbox peak RSS | PostgreSQL private | load avg (mean, max) | exit |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| DAG run | day | wall | CPU (DAG, sandbox) | peak RSS | sandbox peak RSS | PostgreSQL private "
+          "| load avg (mean, max) | exit |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")  # fmt: skip
     for run in runs:
         samples = sampler.between(run.start, run.end) or [Sample(run.end, 0, 0, 0, 0, 0.0)]
         loads = [sample.load for sample in samples]
         peak = max(run.peak_kib, *(s.dag_peak for s in samples))
-        print(f"| {run.dag_id} | {run.day} | {run.end - run.start:,.1f} s | {_mib(peak)} | "
+        print(f"| {run.dag_id} | {run.day} | {run.end - run.start:,.1f} s | {run.cpu:,.0f} s, {run.sandbox_cpu:,.0f} s "
+              f"| {_mib(peak)} | "
               f"{_mib(max(s.sandbox_peak for s in samples))} | {_mib(max(s.postgres for s in samples))} | "
               f"{sum(loads) / len(loads):.1f}, {max(loads):.1f} | {run.status} |")  # fmt: skip
     print("\nPer task (pinterest_spend's five runs summed for wall time, their maximum for memory):")
@@ -433,7 +438,8 @@ def main(argv: list[str]) -> None:
             run = run_dag(env, sampler, dag_id, logical_date, conf)
             runs.append(run)
             peak = max((s.dag_peak for s in sampler.between(run.start, run.end)), default=run.peak_kib)
-            print(f"{dag_id} {run.day}: {run.end - run.start:.1f} s, peak {_mib(peak)}, exit {run.status}",
+            print(f"{dag_id} {run.day}: {run.end - run.start:.1f} s, CPU {run.cpu:.0f} s "
+                  f"(sandbox {run.sandbox_cpu:.0f} s), peak {_mib(peak)}, exit {run.status}",
                   flush=True)  # fmt: skip
             if run.status:
                 problems.append(f"{dag_id} {run.day} failed (exit {run.status}): see {home / (dag_id + '.log')}")
