@@ -69,9 +69,9 @@ with DAG(
             minimum=0,
             maximum=1,
             title="Largest share of deals a full refresh may mark deleted",
-            description="A full refresh ends by marking deals HubSpot no longer has as deleted; above this share of "
-            "the live deals nothing is marked and the run fails (a truncated listing). After a migration to new "
-            "ids: 1.0.",
+            description="A full refresh ends by marking deals HubSpot no longer has as deleted; when more than this "
+            "share of the deals would vanish nothing is marked and the run fails (a truncated listing). Deals "
+            "re-created under a new id with their old id as legacy id (a CRM migration) do not count.",
         ),
         "since": Param(
             None,

@@ -22,8 +22,9 @@ accordingly: deals HubSpot no longer has get `deleted_at` (rows are never delete
 cleared), archive flags follow HubSpot, live deals raw lacks are loaded. Then re-reads the contacts whose own
 modified date moved since the last reconciliation (contact search), so a corrected email reaches CAPI.
 
-Refuses to mark anything when more than **max_deleted_share** of the live deals would be marked deleted (an
-empty or truncated listing); raise it in the trigger form after a real bulk delete. See docs/operations.md.
+Refuses to mark anything when more than **max_deleted_share** of the live deals would vanish (an empty or
+truncated listing); deals re-created under a new id (their old id as legacy id) do not count. Raise it in the
+trigger form after a real bulk delete. See docs/operations.md.
 """ + FAILED_TASK_ADVICE
 
 RECONCILE_DOC = """
@@ -32,9 +33,10 @@ that take over their lineage, loads live deals raw lacks, and re-reads contacts 
 Returns the counts (listed, deleted, restored, re-keyed, contacts refreshed, API calls) shown in the XCom tab.
 
 **If it fails**: "nothing was marked ... more than max_deleted_share" means the listing would mark too many deals
-deleted: check HubSpot (a bulk delete, a migration to new ids) and trigger again with a higher
-`max_deleted_share` if it is real; it is not retried. A 401/403 names the connection `hubspot_default` (fix the
-token, clear the task). Anything else: clear the task; the contact refresh resumes from its watermark.
+deleted without a successor: check HubSpot (a bulk delete; a migration that did not keep the old ids as legacy
+ids) and trigger again with a higher `max_deleted_share` if it is real; it is not retried. A 401/403 names the
+connection `hubspot_default` (fix the token, clear the task). Anything else: clear the task; the contact refresh
+resumes from its watermark.
 """
 
 with DAG(
@@ -51,7 +53,7 @@ with DAG(
             minimum=0,
             maximum=1,
             title="Largest share of live deals one run may mark deleted",
-            description="A listing that would mark more is refused (nothing is marked).",
+            description="A listing that would mark more without a successor is refused (nothing is marked).",
         ),
     },
     tags=["pin2deal", "hubspot", "reconcile"],

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -26,6 +27,8 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = [sys.executable, "-m", "airflow"]
+# `make ui`'s home and metadata database; PIN2DEAL_UI_HOME / PIN2DEAL_UI_DATABASE / PIN2DEAL_UI_PORT move them (the
+# test of `make ui` runs it beside other deployments).
 UI_HOME = ROOT / ".local" / "ui"
 UI_DATABASE = "pin2deal_airflow_ui"
 UI_USER = "admin"
@@ -48,6 +51,41 @@ def create_database(server_url: str, name: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return database_url(server_url, name)
+
+
+def clone_metadata_database(server_url: str, name: str) -> str:
+    """Create database ``name`` as a copy of a migrated metadata template with pin2deal's pools; return its URL.
+
+    The template (``pin2deal_airflow_template_<hash>``: the Airflow version and pools.json) is built once per
+    server with ``airflow db migrate`` and ``airflow pools import``, under an advisory lock so parallel test
+    workers build it once, and kept for later sessions. A copy takes a fraction of a second; a migration, many.
+    """
+    import hashlib
+    from importlib.metadata import version
+
+    pools = ROOT / "include" / "airflow" / "pools.json"
+    digest = hashlib.sha256(f"{version('apache-airflow')}\n{pools.read_text()}".encode()).hexdigest()[:12]
+    template = f"pin2deal_airflow_template_{digest}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_advisory_lock(hashtext('pin2deal_airflow_template'))")
+        try:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone():
+                building = f"{template}_building"
+                drop_database(server_url, building)  # a build interrupted earlier
+                url = create_database(server_url, building)
+                home = Path(os.environ.get("TMPDIR", "/tmp")) / building
+                home.mkdir(parents=True, exist_ok=True)
+                AirflowDeployment(home, airflow_env(home, url, server_url, {}, 0), url).setup()
+                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(building), sql.Identifier(template)))  # fmt: skip
+                # A session connected to the template would make every copy fail: none may connect.
+                admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+                    sql.Identifier(template)))  # fmt: skip
+            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))  # fmt: skip
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(hashtext('pin2deal_airflow_template'))")
     return database_url(server_url, name)
 
 
@@ -83,7 +121,28 @@ def airflow_env(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+        **deployment_secrets(home),
     }
+
+
+def deployment_secrets(home: Path) -> dict[str, str]:
+    """The keys every component of one deployment must share, kept in ``<home>/secrets.json`` (owner-only) so a
+    restarted ``make ui`` still decrypts what its metadata holds. Left to Airflow, each process that starts before
+    an airflow.cfg exists writes its own random ones (tasks fail with "Invalid auth token", the triggerer cannot
+    decrypt a trigger's arguments)."""
+    from cryptography.fernet import Fernet
+
+    path = home / "secrets.json"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        keys = {
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(keys))
+    return json.loads(path.read_text())
 
 
 class AirflowDeployment:
@@ -92,6 +151,7 @@ class AirflowDeployment:
     def __init__(self, home: Path, env: dict[str, str], metadata_url: str) -> None:
         self.home, self.env, self.metadata_url = home, env, metadata_url
         self.processes: list[subprocess.Popen] = []
+        self._token: str | None = None
 
     @property
     def url(self) -> str:
@@ -104,6 +164,28 @@ class AirflowDeployment:
             path.write_text(json.dumps({UI_USER: secrets.token_urlsafe(12)}))
             path.chmod(0o600)
         return json.loads(path.read_text())[UI_USER]
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call of Airflow's REST API (``/api/v2/...``) as the admin, through Airflow's own login; the JSON
+        answer. Milliseconds where a CLI call starts a Python process of its own."""
+        import requests
+
+        if self._token is None:
+            answer = requests.post(
+                f"{self.url}/auth/token", json={"username": UI_USER, "password": self.password()}, timeout=30
+            )
+            answer.raise_for_status()
+            self._token = answer.json()["access_token"]
+        answer = requests.request(
+            method, f"{self.url}{path}", headers={"Authorization": f"Bearer {self._token}"}, timeout=30, **kwargs
+        )
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def unpause(self, *dag_ids: str) -> None:
+        """Unpause DAGs through the REST API (what ``airflow dags unpause`` does, without its process start-up)."""
+        for dag_id in dag_ids:
+            self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         result = subprocess.run(
@@ -171,6 +253,15 @@ class AirflowDeployment:
                 raise TimeoutError(f"{dag_id} was not parsed in {timeout}s; see {self.home}")
             time.sleep(1)
 
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 90) -> None:
+        """Until the dag-processor has stored every one of ``dag_ids``."""
+        wanted, deadline = set(dag_ids), time.monotonic() + timeout
+        while missing := wanted - {row[0] for row in self.query("SELECT dag_id FROM dag")}:
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{sorted(missing)} were not parsed in {timeout}s; see {self.home}")
+            time.sleep(0.5)
+
     def wait_for_runs(self, dag_id: str, run_type: str, count: int, timeout: float = 240) -> list[tuple]:
         """Wait until ``count`` runs of ``run_type`` have finished; return (logical_date, state) of each."""
         deadline = time.monotonic() + timeout
@@ -185,7 +276,7 @@ class AirflowDeployment:
             self._check_alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{dag_id} runs did not finish in {timeout}s: {runs}; see {self.home}")
-            time.sleep(2)
+            time.sleep(1)
 
     def _check_alive(self) -> None:
         for process in self.processes:
@@ -212,6 +303,8 @@ def stop_sessions(pids: list[int], grace: float = 5) -> None:
 
 
 def _group_alive(pid: int) -> bool:
+    """Whether a process of group ``pid`` still runs. A zombie does not count: once `make ui` has exited, its stopped
+    processes are reaped by PID 1, which in a container may never do it."""
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
@@ -220,7 +313,20 @@ def _group_alive(pid: int) -> bool:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-    return True
+    return bool(group_members(pid)) if Path("/proc/self/stat").exists() else True
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
 
 
 # --- make ui / make stop -------------------------------------------------------------------------------------------
@@ -230,8 +336,12 @@ def _say(message: str) -> None:
     print(f"[ui] {message}", flush=True)
 
 
+def _ui_home() -> Path:
+    return Path(os.environ.get("PIN2DEAL_UI_HOME") or UI_HOME)
+
+
 def _pid_file() -> Path:
-    return UI_HOME / "pids.json"
+    return _ui_home() / "pids.json"
 
 
 def _running() -> dict[str, int]:
@@ -249,10 +359,11 @@ def start_ui(warehouse_url: str) -> None:
     from sandbox.dataset import Dataset
     from sandbox.generate import generate
 
-    UI_HOME.mkdir(parents=True, exist_ok=True)
+    home, database = _ui_home(), os.environ.get("PIN2DEAL_UI_DATABASE") or UI_DATABASE
+    home.mkdir(parents=True, exist_ok=True)
     if _running():
         _say(f"already running: {_pid_file().read_text()} (`make stop` stops it)")
-        _print_login(json.loads((UI_HOME / "deployment.json").read_text()))
+        _print_login(json.loads((home / "deployment.json").read_text()))
         return
     # Another dataset (an incident's, docs/operations.md) and sandbox options (faults, limits) when given.
     dataset = Path(os.environ.get("PIN2DEAL_SANDBOX_DATA") or DEFAULT_DATASET)
@@ -265,7 +376,7 @@ def start_ui(warehouse_url: str) -> None:
 
     config = Dataset.load(dataset).config  # a malformed dataset stops here, naming file, line and field
     sandbox_port = free_port()
-    sandbox_log = (UI_HOME / "sandbox.log").open("w")
+    sandbox_log = (home / "sandbox.log").open("w")
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "serve", "--data", str(dataset), "--port", str(sandbox_port)]
         + shlex.split(os.environ.get("PIN2DEAL_SANDBOX_ARGS", "")),
@@ -274,22 +385,29 @@ def start_ui(warehouse_url: str) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _say(f"sandbox APIs on http://127.0.0.1:{sandbox_port} serving {dataset} (log: {UI_HOME}/sandbox.log)")
+    pids = {"sandbox": sandbox.pid}
+    _pid_file().write_text(json.dumps(pids))  # from now on `make stop` stops what runs
+    _say(f"sandbox APIs on http://127.0.0.1:{sandbox_port} serving {dataset} (log: {home}/sandbox.log)")
     connections = airflow_connections(f"http://127.0.0.1:{sandbox_port}", config)
-    metadata_url = create_database(warehouse_url, UI_DATABASE)
     port = int(os.environ.get("PIN2DEAL_UI_PORT") or 0) or (8080 if _port_free(8080) else free_port())
-    env = airflow_env(UI_HOME, metadata_url, warehouse_url, connections, port)
-    deployment = AirflowDeployment(UI_HOME, env, metadata_url)
-    _say(f"Airflow metadata in database {UI_DATABASE}; migrating")
-    deployment.setup()
-    pids = dict(zip(COMPONENTS, deployment.start(), strict=True))
-    pids["sandbox"] = sandbox.pid
-    _pid_file().write_text(json.dumps(pids))
-    info = {"url": deployment.url, "user": UI_USER, "password": deployment.password(), "home": str(UI_HOME)}
-    (UI_HOME / "deployment.json").write_text(json.dumps(info))
-    (UI_HOME / "env.sh").write_text(
+    try:
+        # A new metadata database is a copy of the migrated template; an existing one is migrated (an upgrade).
+        known = _database_exists(warehouse_url, database)
+        _say(f"Airflow metadata in {'database' if known else 'a new database'} {database}")
+        metadata_url = (database_url if known else clone_metadata_database)(warehouse_url, database)
+        env = airflow_env(home, metadata_url, warehouse_url, connections, port)
+        deployment = AirflowDeployment(home, env, metadata_url)
+        if known:
+            deployment.setup()
+        pids.update(zip(COMPONENTS, deployment.start(), strict=True))
+    finally:
+        _pid_file().write_text(json.dumps(pids))
+    info = {"url": deployment.url, "user": UI_USER, "password": deployment.password(), "home": str(home)}
+    (home / "deployment.json").write_text(json.dumps(info))
+    (home / "env.sh").write_text(
         "".join(f"export {name}={_shell_quote(value)}\n" for name, value in deployment.env.items() if _exported(name))
     )
+    (home / "env.sh").chmod(0o600)  # it holds the deployment's secrets
     try:
         deployment.wait_until_serving()
     except (TimeoutError, RuntimeError):
@@ -301,7 +419,8 @@ def start_ui(warehouse_url: str) -> None:
 def _print_login(info: dict[str, str]) -> None:
     _say(f"Airflow is up: {info['url']}  (login: {info['user']} / {info['password']})")
     _say(f"the pin2deal page: {info['url']}/plugin/pin2deal (menu: Browse > pin2deal)")
-    _say(f"CLI against it: source {UI_HOME}/env.sh && airflow dags list; logs in {UI_HOME}; stop with `make stop`")
+    home = _ui_home()
+    _say(f"CLI against it: source {home}/env.sh && airflow dags list; logs in {home}; stop with `make stop`")
 
 
 def stop_ui() -> None:
@@ -310,6 +429,11 @@ def stop_ui() -> None:
         _say(f"stopping {', '.join(running)}")
         stop_sessions(list(running.values()), grace=10)
     _pid_file().unlink(missing_ok=True)
+
+
+def _database_exists(server_url: str, name: str) -> bool:
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        return bool(admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone())
 
 
 def _warehouse_has_deals(url: str) -> bool:

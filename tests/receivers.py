@@ -12,13 +12,20 @@ from typing import Any
 class SlackWebhook:
     """An HTTP server that accepts ``POST /services/...`` like Slack's incoming webhooks and keeps the JSON bodies."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: list[int] | None = None) -> None:
+        """``failures``: HTTP statuses to answer (and not keep) the first requests with, in order; then 200."""
         received: list[dict[str, Any]] = []
-        self.received = received
+        self.received, self.refused = received, list(failures or [])
+        refused = self.refused
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if refused:
+                    self.send_response(refused.pop(0))
+                    self.end_headers()
+                    self.wfile.write(b"no_service")
+                    return
                 received.append({"path": self.path, **json.loads(body)})
                 self.send_response(200)
                 self.end_headers()

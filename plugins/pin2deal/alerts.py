@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
-import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.bases.notifier import BaseNotifier
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-# An http connection to a Slack incoming webhook: host https://hooks.slack.com, password /services/T.../B.../...
-# (the path is the secret: read from the connection, never logged).
+# An http connection to a Slack incoming webhook, posted to by SlackWebhookHook (hooks/slack_webhook.py): host
+# https://hooks.slack.com, password /services/T.../B.../... (the path is the secret: masked, never logged).
 SLACK_CONN_ID = "pin2deal_slack"
 # An smtp connection (host, port, login, password; extra: {"to": "a@x, b@y", "from_email": ..., "disable_tls"}).
 SMTP_CONN_ID = "pin2deal_smtp"
@@ -67,21 +66,6 @@ def alert_text(title: str, context: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _slack_url(conn: Any) -> str:
-    """Host = the webhook's base (``https://hooks.slack.com``), password = its secret path (masked in logs like any
-    password); a host holding the whole URL works too."""
-    host = conn.host or ""
-    port = f":{conn.port}" if conn.port else ""
-    base = host if "://" in host else f"{conn.schema or 'https'}://{host}{port}"
-    return f"{base.rstrip('/')}/{conn.password.lstrip('/')}" if conn.password else base
-
-
-def send_slack(conn: Any, text: str) -> None:
-    response = requests.post(_slack_url(conn), json={"text": text}, timeout=SEND_TIMEOUT)
-    if response.status_code >= 300:  # the URL is the secret: never in the message
-        raise RuntimeError(f"Slack webhook of connection {conn.conn_id!r} answered HTTP {response.status_code}")
-
-
 def send_email(conn: Any, subject: str, text: str) -> None:
     extra = conn.extra_dejson
     recipients = [address.strip() for address in str(extra.get("to", "")).split(",") if address.strip()]
@@ -122,40 +106,31 @@ class Pin2dealNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         text = alert_text(self.title, context)
         self.log.error("ALERT %s", text)
-        self._send([(conn_id, self._connection(conn_id)) for conn_id in self._conn_ids()], text)
+        self._send(text)
 
     async def async_notify(self, context: Any) -> None:
+        # In the triggerer: the channels are blocking I/O (and their connections sync SDK calls, which Airflow
+        # answers from a worker thread), so they run in one, off the triggerer's event loop.
         text = alert_text(self.title, context)
         self.log.error("ALERT %s", text)
-        connections = [(conn_id, await self._async_connection(conn_id)) for conn_id in self._conn_ids()]
-        await asyncio.to_thread(self._send, connections, text)
+        await asyncio.to_thread(self._send, text)
 
-    def _conn_ids(self) -> list[str]:
-        return [conn_id for conn_id in (self.slack_conn_id, self.smtp_conn_id) if conn_id]
+    def _send(self, text: str) -> None:
+        """Every configured channel; one that is not configured is skipped, one that fails is logged."""
+        from pin2deal.hooks.slack_webhook import SlackWebhookHook  # here: every DAG file imports this module
 
-    @staticmethod
-    def _connection(conn_id: str) -> Any:
-        try:
-            return BaseHook.get_connection(conn_id)
-        except AirflowNotFoundException:
-            return None
-
-    @staticmethod
-    async def _async_connection(conn_id: str) -> Any:
-        try:
-            return await BaseHook.aget_connection(conn_id)
-        except AirflowNotFoundException:
-            return None
-
-    def _send(self, connections: list[tuple[str, Any]], text: str) -> None:
-        for conn_id, conn in connections:
-            if conn is None:
+        channels = (
+            (self.slack_conn_id, lambda: SlackWebhookHook(self.slack_conn_id, timeout=SEND_TIMEOUT, attempts=2)
+             .post_text(text)),
+            (self.smtp_conn_id, lambda: send_email(BaseHook.get_connection(self.smtp_conn_id), self.title, text)),
+        )  # fmt: skip
+        for conn_id, send in channels:
+            if not conn_id:
                 continue
             try:
-                if conn_id == self.slack_conn_id:
-                    send_slack(conn, text)
-                else:
-                    send_email(conn, self.title, text)
+                send()
                 self.log.info("Alert sent through connection %s", conn_id)
+            except AirflowNotFoundException:
+                continue  # the channel is not configured
             except Exception as error:  # one broken channel must not silence the others
                 self.log.error("Alert through connection %s failed: %s", conn_id, error)

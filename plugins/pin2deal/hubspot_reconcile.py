@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 CONTACTS_SOURCE = "hubspot.contacts"  # ops.watermarks source of the contact refresh
 RECONCILE_DEALS_SQL = SQL_DIR / "hubspot" / "reconcile_deals.sql"
 REKEY_SQL = SQL_DIR / "hubspot" / "rekey_after_sweep.sql"
+GONE_SQL = SQL_DIR / "hubspot" / "deals_gone_without_successor.sql"
 
 
 class ReconciliationRefused(AirflowFailException):
@@ -57,6 +58,7 @@ class ReconcileCounts:
     listed: int = 0
     listed_archived: int = 0
     deleted: int = 0
+    reidentified: int = 0
     restored: int = 0
     archive_changed: int = 0
     rekeyed: int = 0
@@ -98,18 +100,18 @@ def mark_deleted_and_archived(
         with conn.cursor() as cur, cur.copy("COPY listed_deals (deal_id, archived, archived_at) FROM STDIN") as copy:
             for row in dict((deal_id, (deal_id, archived, at)) for deal_id, archived, at in listed).values():
                 copy.write_row(row)
-        live, gone = conn.execute(
-            """SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (
-                          SELECT 1 FROM listed_deals AS listed WHERE listed.deal_id = deal.deal_id))
-               FROM raw.hubspot_deals AS deal
-               WHERE deal.deleted_at IS NULL AND deal.merged_into_deal_id IS NULL AND deal.first_seen_at < %s""",
-            (started,),
-        ).fetchone()
-        if gone and gone > max_deleted_share * live:
+        # The deals the listing would mark deleted, less those a listed deal succeeds (re-identified).
+        with ClientCursor(conn) as cur:
+            cur.execute(GONE_SQL.read_text(encoding="utf-8"), {"started": started})
+            live, reidentified, vanished = cur.fetchone()
+        # A re-identified deal and its successor are one lineage: the share is of lineages, not of rows.
+        lineages = live - reidentified
+        if vanished and vanished > max_deleted_share * lineages:
             raise ReconciliationRefused(
-                f"HubSpot lists {len(listed)} deals: {gone} of the {live} deals in raw.hubspot_deals would be marked "
-                f"deleted, more than max_deleted_share={max_deleted_share:.0%}. Nothing was marked. If HubSpot "
-                "really lost them (a bulk delete), trigger hubspot_reconcile with a higher max_deleted_share."
+                f"HubSpot lists {len(listed)} deals: {vanished} of the {lineages} deals in raw.hubspot_deals would be "
+                f"marked deleted without a successor ({reidentified} more were re-identified: a listed deal holds "
+                f"their lineage), more than max_deleted_share={max_deleted_share:.0%}. Nothing was marked. If "
+                "HubSpot really lost them (a bulk delete), trigger hubspot_reconcile with a higher max_deleted_share."
             )
         with ClientCursor(conn) as cur:
             cur.execute(RECONCILE_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
@@ -117,6 +119,7 @@ def mark_deleted_and_archived(
         rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8")).fetchall()
     return {
         "deleted": sum(1 for row in changed if row[1]),
+        "reidentified": reidentified,  # of the deleted: a listed deal holds their lineage
         "restored": sum(1 for row in changed if row[2]),
         "archive_changed": sum(1 for row in changed if row[3]),
         "rekeyed": len(rekeyed),

@@ -56,6 +56,10 @@ COUNT_SCOPE = (
     "SELECT count(*) FROM raw.pinterest_ad_daily "
     "WHERE ad_id = ANY(%(ad_ids)s::text[]) AND date BETWEEN %(start_date)s AND %(end_date)s"
 )
+# Two pulls of overlapping days at once (a backfill next to the schedule) would both count a scope empty and COPY
+# the same keys (the second fails on the primary key), or count rows the other is about to replace: one ad-day load
+# at a time, for the length of its transaction.
+ONE_LOAD_AT_A_TIME = "SELECT pg_advisory_xact_lock(hashtextextended('pin2deal.raw.pinterest_ad_daily', 0))"
 DELETION_REASON = "not reported by Pinterest for the ads and days pulled"
 # Issue keys are '<ad id>/<YYYY-MM-DD>' (ISO dates compare as text).
 ISSUES_IN_SCOPE = (
@@ -423,6 +427,7 @@ def load_ad_days(
     load = AdDayLoad()
     with conn.transaction():
         begin_load(conn, run_id)
+        conn.execute(ONE_LOAD_AT_A_TIME)
         stored = conn.execute(COUNT_SCOPE, scope).fetchone()[0]
         # A never-loaded scope (the first pull of a backfill) is one COPY; anything else is merged.
         # (Every row in scope and none repeated: ``reported`` is the set of in-scope keys.)

@@ -53,7 +53,9 @@ def send_conversions() -> Callable[..., dict[str, Any]]:
     from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
 
     def run(run_id: str = "manual__1", **kwargs: Any) -> dict[str, Any]:
-        operator = PinterestConversionsOperator(task_id="send_conversions", request_timeout=3.0, **kwargs)
+        # 10 s: a timeout fault (the sandbox hangs 30 s or more) still ends the attempt, while a 1,000-event request on
+        # a loaded machine (several seconds) is never mistaken for one.
+        operator = PinterestConversionsOperator(task_id="send_conversions", **{"request_timeout": 10.0, **kwargs})
         return operator.execute({"run_id": run_id})
 
     return run

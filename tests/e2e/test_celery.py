@@ -1,6 +1,8 @@
-"""The pipeline on the distributed engine: CeleryExecutor, Redis (Debian's redis-server, started and stopped here
-like the local PostgreSQL), two `airflow celery worker` processes. Runs succeed with their tasks spread over both
-workers: no task relies on another task's process memory."""
+"""The whole pipeline on the distributed engine: CeleryExecutor, Redis (Debian's redis-server, started and stopped
+here like the local PostgreSQL), two `airflow celery worker` processes. A CLI backfill of both extraction DAGs, then
+the reconcile and, through its Asset, the conversions and the briefing: every run succeeds with its tasks spread
+over both workers, so no task relies on another task's process memory. A tiny world on a warehouse of the module's
+own (tests/e2e/conftest.py), like the LocalExecutor pipeline test."""
 
 from __future__ import annotations
 
@@ -9,16 +11,18 @@ import os
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from sandbox.connections import airflow_connections
-from scripts.airflow_local import AirflowDeployment, airflow_env, create_database, drop_database, free_port
+from sandbox.server import SandboxServer
+from scripts.airflow_local import AirflowDeployment, airflow_env, drop_database, free_port
+from tests.e2e.conftest import EXTRACTION_DAGS, FAST_ENV, backfill_extractions, metadata_database, runs_of, settle
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 WORKERS = ("worker-1", "worker-2")
+DOWNSTREAM = ("attribution_reconcile", "pinterest_capi", "daily_briefing")
 
 if not os.path.exists(REDIS):
     if os.environ.get("CI"):
@@ -50,23 +54,28 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def celery_deployment(
-    warehouse_url: str, e2e_world, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    warehouse_url: str,
+    own_warehouse_url: str,
+    tiny_world: SandboxServer,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AirflowDeployment]:
     home = tmp_path_factory.mktemp("airflow-celery")
-    database = f"airflow_celery_{uuid.uuid4().hex[:8]}"
-    metadata_url = create_database(warehouse_url, database)
-    connections = airflow_connections(e2e_world.url, e2e_world.app.state.sandbox.dataset.config)
-    env = airflow_env(home, metadata_url, warehouse_url, connections, free_port())
+    database, metadata_url = metadata_database(warehouse_url, "airflow_celery")
+    connections = airflow_connections(tiny_world.url, tiny_world.app.state.sandbox.dataset.config)
+    env = airflow_env(home, metadata_url, own_warehouse_url, connections, free_port())
     env.update(
         {
+            **FAST_ENV,
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CELERY__BROKER_URL": redis_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url.replace("postgresql://", "postgresql+psycopg://"),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+            "PIN2DEAL_HUBSPOT_DEALS_SCHEDULE": "0 0 * * *",  # daily runs: a backfilled day is one run of each DAG
+            "PIN2DEAL_BRIEFING_DIR": str(home / "briefings"),
         }
     )
     deployment = AirflowDeployment(home, env, metadata_url)
-    deployment.setup()
     deployment.start(("api-server", "scheduler", "dag-processor"))
     for name in WORKERS:
         deployment.spawn(
@@ -83,29 +92,30 @@ def celery_deployment(
 
 
 @pytest.mark.slow
-def test_extraction_runs_succeed_on_two_celery_workers(celery_deployment: AirflowDeployment, e2e_world) -> None:
+def test_the_whole_pipeline_succeeds_with_its_tasks_spread_over_two_celery_workers(
+    celery_deployment: AirflowDeployment, tiny_world: SandboxServer
+) -> None:
     deployment = celery_deployment
-    today = e2e_world.app.state.sandbox.today
-    for dag_id in ("hubspot_deals", "pinterest_spend"):
-        deployment.wait_for_dag(dag_id)
-        deployment.cli("dags", "unpause", dag_id)
-    first, last = today - dt.timedelta(days=3), today - dt.timedelta(days=2)
-    deployment.cli(
-        "backfill", "create", "--dag-id", "pinterest_spend", "--from-date", first.isoformat(),
-        "--to-date", last.isoformat(), "--dag-run-conf", '{"lookback_days": 0}',
-    )  # fmt: skip
-    deployment.cli(
-        "backfill", "create", "--dag-id", "hubspot_deals", "--from-date", f"{last.isoformat()}T10:00:00",
-        "--to-date", f"{last.isoformat()}T11:00:00",
-    )  # fmt: skip
-    spend = deployment.wait_for_runs("pinterest_spend", "backfill", 2, timeout=300)
-    deals = deployment.wait_for_runs("hubspot_deals", "backfill", 2, timeout=300)
-    assert [state for _, state in spend + deals] == ["success"] * 4, (spend, deals)
+    deployment.wait_for_dags((*EXTRACTION_DAGS, *DOWNSTREAM))
+    yesterday = tiny_world.app.state.sandbox.today - dt.timedelta(days=1)
+    started = dt.datetime.now(dt.UTC)
+    backfill_extractions(deployment, yesterday, yesterday)  # one day: the runs' tasks are what is spread
+    # The reconcile on the backfilled days; its Asset starts the conversions and the briefing.
+    deployment.unpause(*DOWNSTREAM)
+    deployment.api("POST", "/api/v2/dags/attribution_reconcile/dagRuns", json={"logical_date": None})
+    settle(deployment, started, DOWNSTREAM)
 
-    ran_on = dict(
-        deployment.query(
-            "SELECT hostname, count(*) FROM task_instance WHERE dag_id IN ('hubspot_deals', 'pinterest_spend') "
-            "AND state = 'success' GROUP BY hostname"
-        )
-    )
-    assert set(ran_on) == set(WORKERS), ran_on  # both workers ran tasks, and nothing ran anywhere else
+    runs = runs_of(deployment)
+    assert {dag_id for dag_id, _, _ in runs} == {*EXTRACTION_DAGS, *DOWNSTREAM}, runs
+    assert all(state == "success" for _, _, state in runs), runs
+    assert ("pinterest_capi", "asset_triggered", "success") in runs, runs
+    assert ("daily_briefing", "asset_triggered", "success") in runs, runs
+    ran = deployment.query("SELECT hostname, dag_id, count(*) FROM task_instance WHERE state = 'success' "
+                           "GROUP BY hostname, dag_id")  # fmt: skip
+    assert {hostname for hostname, _, _ in ran} == set(WORKERS), ran  # nothing ran anywhere else
+    for worker in WORKERS:
+        dags = {dag_id for hostname, dag_id, _ in ran if hostname == worker}
+        assert len(dags) >= 3, f"{worker} ran tasks of {sorted(dags)} only: {ran}"
+    # The reconcile's one run (17 tasks in a chain) went back and forth between the workers.
+    reconcile_hosts = {hostname for hostname, dag_id, _ in ran if dag_id == "attribution_reconcile"}
+    assert reconcile_hosts == set(WORKERS), ran

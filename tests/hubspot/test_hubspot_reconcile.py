@@ -96,3 +96,45 @@ def test_an_association_read_error_keeps_the_deals_stored_contacts(hubspot_world
     links = warehouse.execute("SELECT deal_id, contact_id FROM raw.hubspot_deal_contacts ORDER BY 1, 2").fetchall()
     assert links == [(1, 11), (1, 12), (2, 14)], "deal 1's read failed: its links stay; deal 2's are replaced"
     assert warehouse.execute("SELECT amount FROM raw.hubspot_deals WHERE deal_id = 1").fetchone() == (5,)
+
+
+def _full_refresh(server, run_dag, expect: str = "success"):
+    midnight = dt.datetime.combine(server.app.state.sandbox.today, dt.time(), tzinfo=dt.UTC)
+    return run_dag("hubspot_deals", midnight, conf={"full_refresh": True}, expect=expect)
+
+
+def _stable_keys(warehouse) -> dict[int, str]:
+    return dict(warehouse.execute("SELECT deal_id, stable_key FROM raw.hubspot_deal_ids WHERE via = 'self'"))
+
+
+def test_a_plain_full_refresh_after_a_crm_migration_keeps_every_stable_key(hubspot_world, run_dag, warehouse):
+    # Some deals carry a legacy id from an earlier CRM already (the migration's new legacy id replaces it), one
+    # survived a merge (its re-created deal still lists the merged ids, which belong to the lineage it succeeds).
+    server = hubspot_world(
+        [deal(n, HOUR_MS + n, legacy_deal_id=f"SF-{n}" if n % 2 else None) for n in range(1, 10)]
+        + [deal(10, HOUR_MS + 10, hs_merged_object_ids="101;102")]
+    )
+    run_dag("hubspot_deals", NEXT_HOUR)
+    keys_before = _stable_keys(warehouse)
+
+    new_ids = {int(old): int(new) for old, new in _post(server, "deals/re-id", {"firstId": 900})["ids"].items()}
+    _full_refresh(server, run_dag)  # the default max_deleted_share (0.2): every old deal has a successor
+
+    keys = _stable_keys(warehouse)
+    assert {new_ids[old]: key for old, key in keys_before.items()} == {new: keys[new] for new in new_ids.values()}
+    assert all(state == (True, False) for deal_id, state in _state(warehouse).items() if deal_id in new_ids)
+    assert warehouse.execute("SELECT count(*) FROM ops.record_issues WHERE source = 'hubspot.deal_key'").fetchone() == (
+        0,
+    )
+
+
+def test_deals_gone_without_a_successor_still_count_when_others_were_reidentified(hubspot_world, run_dag, warehouse):
+    server = hubspot_world([deal(n, HOUR_MS + n) for n in range(1, 11)])
+    run_dag("hubspot_deals", NEXT_HOUR)
+    _post(server, "deals/re-id", {"ids": ["1", "2"], "firstId": 900})  # 2 re-identified: they do not count
+    for deal_id in (3, 4, 5):  # 30 % of the 10 deals vanish without a successor
+        _post(server, f"deals/{deal_id}/purge")
+
+    _full_refresh(server, run_dag, expect="failed")
+
+    assert not any(deleted for deleted, _ in _state(warehouse).values()), "nothing was marked"

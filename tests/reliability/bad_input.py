@@ -145,6 +145,10 @@ CASES: tuple[Case, ...] = (
     Case("wrong type", CONTACT, "ads_consent", "maybe", BOOL, ("ads_consent", None)),
     Case("valid edge", CONTACT, "ads_consent", "GRANTED", OK, ("ads_consent", True)),
     Case("absurd date", CONTACT, "createdate", "-62135596800000", IMPLAUSIBLE, ("created_at", None)),
+    Case("number as date", CONTACT, "createdate", "1749549600000", OK, ("created_at", "2025-06-10T10:00:00+00:00")),
+    Case("date as number", CONTACT, "phone", "2025-06-01", "not a valid phone number (default region US)"),
+    Case("HTML metacharacters", CONTACT, "firstname", "<img src=x onerror=alert(1)>", OK,
+         ("first_name", "<img src=x onerror=alert(1)>")),  # fmt: skip
     # Pinterest analytics rows
     # Pinterest leaves zero metrics out of its rows: a missing metric is a 0 (docs/pinterest.md, Zero metrics)
     Case("missing metric", ROW, "SPEND_IN_MICRO_DOLLAR", None, OK),

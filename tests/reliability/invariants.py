@@ -3,7 +3,8 @@
 ``expected_from(dataset)`` derives what must hold from the dataset alone (never from pin2deal's code);
 ``check(...)`` returns every violation as a sentence (an empty list means all promises hold):
 
-1. **Nothing lost**: raw counts equal the dataset's (deals, the contacts of those deals, Pinterest ad-days).
+1. **Nothing lost**: raw counts equal the dataset's (deals, the contacts of those deals, Pinterest ad-days), each
+   record once.
 2. **Exactly one outcome per won deal**: every live won deal has exactly one ``ops.capi_ledger`` row, final
    (``sent``, ``failed`` or ``skipped``), and the ledger has no row for anything else.
 3. **No double conversion**: no deal reached the sandbox under two event ids (``custom_data.order_id`` is the
@@ -141,14 +142,17 @@ def expected_from(dataset: Dataset, *, extra_secrets: Iterable[str] = ()) -> Exp
 # --- 1. nothing lost -----------------------------------------------------------------------------------------------
 def check_raw_counts(conn: psycopg.Connection, expected: Expected) -> list[str]:
     problems = []
-    deals = {row[0] for row in conn.execute("SELECT deal_id FROM raw.hubspot_deals")}
-    contacts = {row[0] for row in conn.execute("SELECT contact_id FROM raw.hubspot_contacts")}
-    ad_days = {(row[0], row[1].isoformat()) for row in conn.execute("SELECT ad_id, date FROM raw.pinterest_ad_daily")}
-    for name, loaded, wanted in (
+    deals = [row[0] for row in conn.execute("SELECT deal_id FROM raw.hubspot_deals")]
+    contacts = [row[0] for row in conn.execute("SELECT contact_id FROM raw.hubspot_contacts")]
+    ad_days = [(row[0], row[1].isoformat()) for row in conn.execute("SELECT ad_id, date FROM raw.pinterest_ad_daily")]
+    for name, rows, wanted in (
         ("raw.hubspot_deals", deals, expected.deal_ids),
         ("raw.hubspot_contacts", contacts, expected.contact_ids),
         ("raw.pinterest_ad_daily (ad, day)", ad_days, expected.ad_days),
     ):
+        loaded = set(rows)
+        if len(rows) != len(loaded):  # the primary keys forbid it; said anyway, should a key ever change
+            problems.append(f"{name}: {len(rows) - len(loaded)} duplicate rows")
         if loaded != wanted:
             problems.append(
                 f"{name}: {len(loaded)} loaded, dataset has {len(wanted)}; missing {sorted(wanted - loaded)[:5]}, "
@@ -213,19 +217,39 @@ def airflow_texts() -> dict[str, str]:
     from airflow.utils.session import create_session
     from sqlalchemy import text
 
-    texts: dict[str, str] = {}
-    logs = Path(os.environ["AIRFLOW_HOME"]) / "logs"
-    if logs.exists():
-        for path in sorted(logs.rglob("*")):
-            if path.is_file():
-                texts[f"log file {path.relative_to(logs)}"] = path.read_text(encoding="utf-8", errors="replace")
+    texts = log_file_texts(Path(os.environ["AIRFLOW_HOME"]) / "logs")
     with create_session() as session:
-        for label, query in (
-            ("xcom", "SELECT dag_id, task_id, run_id, key, value FROM xcom"),
-            ("rendered", "SELECT dag_id, task_id, run_id, '', rendered_fields FROM rendered_task_instance_fields"),
-            ("dag run conf", "SELECT dag_id, '', run_id, '', conf FROM dag_run"),
-        ):
+        for label, query in METADATA_QUERIES:
             for dag_id, task_id, run_id, key, value in session.execute(text(query)):
+                texts[f"{label} {dag_id}.{task_id} {run_id} {key}".strip()] = str(value)
+    return texts
+
+
+METADATA_QUERIES = (
+    ("xcom", "SELECT dag_id, task_id, run_id, key, value FROM xcom"),
+    ("rendered", "SELECT dag_id, task_id, run_id, '', rendered_fields FROM rendered_task_instance_fields"),
+    ("dag run conf", "SELECT dag_id, '', run_id, '', conf FROM dag_run"),
+)
+
+
+def log_file_texts(folder: Path, pattern: str = "**/*") -> dict[str, str]:
+    """Every file under ``folder`` matching ``pattern``, by its path relative to ``folder``."""
+    texts = {}
+    if folder.exists():
+        for path in sorted(folder.glob(pattern)):
+            if path.is_file():
+                texts[f"log file {path.relative_to(folder)}"] = path.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def deployment_texts(home: Path, metadata_url: str) -> dict[str, str]:
+    """``airflow_texts`` of a real deployment (scripts/airflow_local.py): the task log files its scheduler's task
+    processes wrote under ``<home>/logs`` (Airflow's ``base_log_folder``), its components' own logs
+    (``<home>/*.log``), and XCom, rendered templates and run confs from its metadata database."""
+    texts = {**log_file_texts(home / "logs"), **log_file_texts(home, "*.log")}
+    with psycopg.connect(metadata_url) as conn:
+        for label, query in METADATA_QUERIES:
+            for dag_id, task_id, run_id, key, value in conn.execute(query):
                 texts[f"{label} {dag_id}.{task_id} {run_id} {key}".strip()] = str(value)
     return texts
 

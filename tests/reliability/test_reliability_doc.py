@@ -10,7 +10,11 @@ from tests.conftest import ROOT
 from tests.reliability import bad_input, matrix
 
 DOC = ROOT / "docs" / "reliability.md"
-SECTIONS = {"fault-matrix": matrix.render_markdown, "bad-input": bad_input.render_markdown}
+SECTIONS = {
+    "summary": matrix.render_summary,
+    "fault-matrix": matrix.render_markdown,
+    "bad-input": bad_input.render_markdown,
+}
 
 
 def _section(name: str) -> re.Pattern[str]:

@@ -4,6 +4,7 @@ the test proving it (here or in the per-stage suites); docs/reliability.md shows
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import os
@@ -23,8 +24,8 @@ from sandbox.limits import Fault
 from sandbox.settings import FaultRates, HubSpotLimits
 from tests.conftest import ROOT
 from tests.reliability import invariants
-from tests.reliability.conftest import PIPELINE
-from tests.reliability.world import pipeline_world
+from tests.reliability.conftest import PIPELINE, issued_tokens
+from tests.reliability.world import MIDNIGHT, pipeline_world
 
 
 def _set_extra(name: str, **extra) -> None:
@@ -35,9 +36,12 @@ def _set_extra(name: str, **extra) -> None:
     os.environ[variable] = json.dumps(connection)
 
 
-def _operator_process(code: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A task in its own process (as a worker runs it): ``code`` builds an operator ``op`` and runs it."""
-    script = f"{code}\nprint('RESULT', op.execute({{'run_id': 'reliability__worker'}}), flush=True)\n"
+def _operator_process(
+    code: str, env: dict[str, str] | None = None, context: str = "{'run_id': 'reliability__worker'}"
+) -> subprocess.Popen:
+    """A task in its own process (as a worker runs it): ``code`` builds an operator ``op`` and runs it with the
+    context ``context`` (a Python expression)."""
+    script = f"{code}\nprint('RESULT', op.execute({context}), flush=True)\n"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -58,6 +62,31 @@ CAPI_TASK = (  # the pinterest_capi DAG's two tasks, in one process: fill the ou
     "from pin2deal.operators.pinterest_capi import PinterestConversionsOperator as Op\n"
     "op = Op(task_id='send_conversions', request_timeout=5.0, batch_size=10)\n"
 )
+
+
+PULL_TASK = (  # pinterest_spend's pull_spend; the context gives each run its data interval
+    "import datetime as dt\n"
+    "from pin2deal.operators.pinterest import PinterestSpendOperator as Op\n"
+    "op = Op(task_id='pull_spend', lookback_days={lookback})\n"
+)
+
+
+def _interval_context(run_id: str, start: dt.datetime, end: dt.datetime) -> str:
+    return (
+        f"{{'run_id': {run_id!r}, 'data_interval_start': dt.datetime.fromisoformat({start.isoformat()!r}), "
+        f"'data_interval_end': dt.datetime.fromisoformat({end.isoformat()!r})}}"
+    )
+
+
+def _waiting_on_locks(conn: psycopg.Connection) -> list[str]:
+    """The queries of the other sessions of this database that wait on a lock."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND wait_event_type = 'Lock'"
+        )
+    ]
 
 
 def test_baseline_the_whole_pipeline_without_faults_keeps_every_promise(
@@ -256,6 +285,14 @@ def _throwaway_postgres(tmp_path):
     return module
 
 
+def _restart(cluster) -> None:
+    """``pg_ctl restart -m fast``: every session is cut ("terminating connection due to administrator command")."""
+    command = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-l",
+               str(cluster.CLUSTER_DIR / "server.log"), "-m", "fast", "-w", "restart"]  # fmt: skip
+    # The server's output goes to its log: a pipe of ours would be held open by the new server.
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=120)
+
+
 @pytest.mark.slow
 def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes(
     serve, tmp_path, tmp_path_factory, monkeypatch
@@ -277,9 +314,7 @@ def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_comp
                     break
                 time.sleep(0.05)
         assert worker.poll() is None, worker.communicate()[0][-3000:]
-        restart = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-m", "fast",
-                   "-w", "restart"]  # fmt: skip
-        threading.Thread(target=subprocess.run, args=(restart,), kwargs={"capture_output": True}).start()
+        threading.Thread(target=_restart, args=(cluster,)).start()
         output = worker.communicate(timeout=120)[0]
         assert worker.returncode != 0, "the task fails when its database connection is cut"
         cut = "terminating connection" in output or "server closed" in output
@@ -299,3 +334,157 @@ def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_comp
         assert not problems, problems
     finally:
         cluster.stop()
+
+
+@pytest.mark.slow
+def test_two_pinterest_spend_runs_at_once_with_overlapping_lookbacks_load_every_ad_day_once(
+    world, serve, pipeline, assert_invariants, warehouse, warehouse_url
+) -> None:
+    """Two ``pull_spend`` tasks of ``pinterest_spend`` in two worker processes at once, for intervals whose lookbacks
+    overlap on 11 days (a backfill next to the schedule), both meeting an expired access token. The test holds a
+    write lock on ``raw.pinterest_ad_daily`` until both are inside their load (as a large load is slow): every
+    ad-day is loaded once, nothing is deleted, the token is refreshed once."""
+    from pin2deal.operators.pinterest import PinterestEntitiesOperator
+
+    server = serve(world)
+    PinterestEntitiesOperator(task_id="refresh_entities").execute({"run_id": "reliability__entities"})
+    httpx.post(f"{server.url}/_sandbox/pinterest/expire-token").raise_for_status()
+    day = dt.timedelta(days=1)
+    runs = (  # days -31..-10 and -20..-2 of the world: together exactly the dataset's
+        ("scheduled__a", MIDNIGHT - 12 * day, MIDNIGHT - 9 * day, 19),
+        ("backfill__b", MIDNIGHT - 5 * day, MIDNIGHT - day, 15),
+    )
+    with psycopg.connect(warehouse_url) as blocker:
+        blocker.execute("LOCK TABLE raw.pinterest_ad_daily IN EXCLUSIVE MODE")  # reads pass, writes wait
+        workers = [
+            _operator_process(PULL_TASK.format(lookback=lookback), context=_interval_context(run_id, start, end))
+            for run_id, start, end, lookback in runs
+        ]
+        deadline = time.monotonic() + 120
+        while len(_waiting_on_locks(warehouse)) < 2 and time.monotonic() < deadline:
+            exited = [worker.communicate()[0][-2000:] for worker in workers if worker.poll() is not None]
+            assert not exited, exited
+            time.sleep(0.05)
+        waiting = _waiting_on_locks(warehouse)
+    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+
+    assert len(waiting) == 2, waiting
+    assert all(worker.returncode == 0 for worker in workers), "\n=====\n".join(output[-4000:] for output in outputs)
+    assert server.app.state.pinterest.tokens.refreshes == 1, "both met the expired token: one refresh"
+    assert warehouse.execute("SELECT count(*) FROM raw.pinterest_ad_daily_deleted").fetchone()[0] == 0
+    ran = ["pinterest_spend", *pipeline(skip=("pinterest_spend",))]
+    assert_invariants(world, server, ran, extra_texts={"worker output": "\n".join(outputs)})
+
+
+class RestartWhen(threading.Thread):
+    """Restarts a throwaway cluster at one moment of a running task: once ``arm`` holds, it locks ``table`` against
+    writes (the task's next write to it waits: the moment stays open however fast the task is); once a session
+    waits for that table's lock and ``fire`` holds, it restarts the cluster."""
+
+    def __init__(self, cluster, url: str, table: str, *, arm=lambda conn: True, fire=lambda conn: True) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.url, self.table, self.arm, self.fire = cluster, url, table, arm, fire
+        self.waiting: list[str] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        # No context managers: the restart cuts these sessions too, and a dead one cannot commit on the way out.
+        watch, blocker = psycopg.connect(self.url, autocommit=True), psycopg.connect(self.url)
+        try:
+            deadline = time.monotonic() + 120
+            while not self.arm(watch):
+                assert time.monotonic() < deadline, "never armed"
+                time.sleep(0.01)
+            blocker.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")  # reads pass, writes wait
+            while not (self.waiting and self.fire(watch)):
+                assert time.monotonic() < deadline, "the task never waited on the lock"
+                self.waiting = _waiting_to_write(watch, self.table)
+                time.sleep(0.01)
+            _restart(self.cluster)
+        except BaseException as error:  # reported by the test
+            self.error = error
+        finally:
+            watch.close()
+            blocker.close()
+
+
+def _waiting_to_write(conn: psycopg.Connection, table: str) -> list[str]:
+    """The queries of the sessions waiting for a lock on ``table``."""
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT activity.query FROM pg_locks AS lock JOIN pg_stat_activity AS activity USING (pid) "
+            "WHERE NOT lock.granted AND lock.relation = %s::regclass",
+            (table,),
+        )
+    ]
+
+
+def _tries(dag_run, task_id: str) -> int:
+    return next(ti.try_number for ti in dag_run.get_task_instances() if ti.task_id == task_id)
+
+
+@pytest.mark.slow
+def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversions_sending(
+    serve, tmp_path, tmp_path_factory, monkeypatch, dagbag, run_dag, capfd, require_conversions
+) -> None:
+    """The whole pipeline on a throwaway cluster, restarted four times while a task is writing: in
+    ``hubspot_deals``' load of a page of deals, in ``pinterest_spend``'s load of ad-days, in
+    ``attribution_reconcile``'s ``reconcile_deals``, and in ``pinterest_capi``'s ``send_conversions`` after
+    Pinterest processed a batch and before its outcome reached the ledger. Each task fails with the driver's error
+    and Airflow's retry (``dag.test()`` runs retries; their delay is shortened to seconds here) completes it:
+    nothing lost, the batch re-sent under the same event ids, flagged."""
+    world = pipeline_world(tmp_path / "world")
+    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    url = cluster.start()
+    retry_delays = {}
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
+        from pin2deal.hooks.warehouse import WarehouseHook
+
+        WarehouseHook().migrate()
+        server = serve(world, faults=FaultRates(latency_ms=300))  # a batch's answer takes 0.3 s to come back
+        for dag_id, *_ in PIPELINE:
+            for task in dagbag.get_dag(dag_id).tasks:
+                retry_delays[task] = task.retry_delay
+                task.retry_delay = dt.timedelta(seconds=3)
+
+        def in_flight(conn: psycopg.Connection) -> bool:
+            return conn.execute("SELECT count(*) FROM ops.capi_ledger WHERE state = 'in_flight'").fetchone()[0] > 0
+
+        def processed(conn: psycopg.Connection) -> bool:
+            return len(invariants.received_events(server.url)) > 0
+
+        faults = {  # DAG id -> the task cut, the table it is writing, when to lock it and when to restart
+            "hubspot_deals": ("extract_hubspot_deals", "raw.hubspot_deals", {}),
+            "pinterest_spend": ("pull_spend", "raw.pinterest_ad_daily", {}),
+            "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", {}),
+            "pinterest_capi": ("send_conversions", "ops.capi_ledger", {"arm": in_flight, "fire": processed}),
+        }
+        for dag_id, logical_date, params in PIPELINE:
+            if dag_id not in faults:
+                run_dag(dag_id, logical_date, conf=params)
+                continue
+            task_id, table, moments = faults[dag_id]
+            restarter = RestartWhen(cluster, url, table, **moments)
+            restarter.start()
+            try:
+                dag_run = run_dag(dag_id, logical_date, conf=params)
+            finally:
+                restarter.join(timeout=60)
+                assert restarter.error is None, f"{dag_id}: {restarter.error!r}, waiting: {restarter.waiting}"
+            assert restarter.waiting, f"{dag_id}: the restart came while {task_id} waited to write {table}"
+            assert _tries(dag_run, task_id) == 2, f"{dag_id}.{task_id} failed once and its retry completed"
+
+        out, err = capfd.readouterr()
+        with psycopg.connect(url, autocommit=True) as conn:
+            expected = invariants.expected_from(world.dataset, extra_secrets=issued_tokens(server))
+            problems, _ = invariants.check(conn, expected, sandbox_url=server.url, captured=out + err, conversions=True)
+            repeats = conn.execute("SELECT count(*) FROM ops.capi_ledger WHERE possible_repeat").fetchone()[0]
+    finally:
+        for task, delay in retry_delays.items():
+            task.retry_delay = delay
+        cluster.stop()
+    assert (out + err).count("terminating connection due to administrator command") >= 4, "each task saw the cut"
+    assert repeats > 0, "the batch Pinterest had processed was re-sent under the same ids and flagged"
+    assert not problems, "invariants violated:\n" + "\n".join(problems[:40])

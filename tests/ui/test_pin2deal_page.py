@@ -79,13 +79,12 @@ def demo_world(dagbag, warehouse_url: str, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def api_server(warehouse_url: str, demo_world, tmp_path_factory: pytest.TempPathFactory):
     """The real api-server (Airflow's UI, its login and our plugin) on its own metadata database."""
-    from scripts.airflow_local import AirflowDeployment, airflow_env, create_database, drop_database, free_port
+    from scripts.airflow_local import AirflowDeployment, airflow_env, clone_metadata_database, drop_database, free_port
 
     home = tmp_path_factory.mktemp("airflow-ui")
     database = f"airflow_ui_{uuid.uuid4().hex[:8]}"
-    metadata_url = create_database(warehouse_url, database)
+    metadata_url = clone_metadata_database(warehouse_url, database)
     deployment = AirflowDeployment(home, airflow_env(home, metadata_url, warehouse_url, {}, free_port()), metadata_url)
-    deployment.setup()
     deployment.start(("api-server",))
     try:
         deployment.wait_until_serving()

@@ -52,7 +52,10 @@ WHERE deal.deal_id = ANY(%(deal_ids)s)
 ON CONFLICT (alias_id) DO NOTHING;
 
 -- 4. A merge of two known deals: the survivor keeps its key; the merged deal's lineage (its own id and every
---    alias of its key) becomes an alias of the survivor's key.
+--    alias of its key) becomes an alias of the survivor's key. Never a lineage another live deal still holds (one
+--    key, one live deal): a deal re-created by a migration still lists the ids merged into its old self, whose
+--    lineage it succeeds once the old deal is gone (refused in step 3, it takes the key after the sweep:
+--    rekey_after_sweep.sql).
 UPDATE raw.hubspot_deal_ids AS ids
 SET stable_key = absorbed.survivor_key
 FROM (
@@ -64,6 +67,13 @@ FROM (
     CROSS JOIN LATERAL unnest(survivor.merged_object_ids) AS merged_id
     JOIN raw.hubspot_deal_ids AS merged ON merged.alias_id = 'hubspot:' || merged_id
     WHERE survivor.deal_id = ANY(%(deal_ids)s) AND merged.stable_key <> own.stable_key
+      AND NOT EXISTS (
+          SELECT 1
+          FROM raw.hubspot_deal_ids AS held
+          JOIN raw.hubspot_deals AS holder ON holder.deal_id = held.deal_id
+          WHERE held.via = 'self' AND held.stable_key = merged.stable_key AND held.deal_id <> survivor.deal_id
+            AND NOT holder.archived AND holder.merged_into_deal_id IS NULL AND holder.deleted_at IS NULL
+      )
     ORDER BY merged.stable_key, survivor.deal_id
 ) AS absorbed
 WHERE ids.stable_key = absorbed.merged_key;

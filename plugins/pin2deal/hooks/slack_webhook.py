@@ -1,4 +1,5 @@
-"""A Slack incoming webhook on the HTTP provider: the briefing's optional delivery.
+"""A Slack incoming webhook on the HTTP provider: the one way pin2deal posts to Slack (the briefing's delivery, the
+failure and deadline alerts of ``pin2deal.alerts``).
 
 The connection (type http) holds the webhook's base in its host (``https://hooks.slack.com``) and the secret path
 (``/services/T.../B.../...``) as its password, so the path is masked in logs like any password. 429 and 5xx answers
@@ -25,10 +26,13 @@ class SlackWebhookHook(HttpHook):
     conn_type = "http"
     hook_name = "Slack incoming webhook"
 
-    def __init__(self, slack_conn_id: str = default_conn_name, *, timeout: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self, slack_conn_id: str = default_conn_name, *, timeout: float = 30.0, attempts: int = 4, **kwargs: Any
+    ) -> None:
         super().__init__(method="POST", http_conn_id=slack_conn_id, **kwargs)
         self.slack_conn_id = slack_conn_id
         self.timeout = timeout
+        self.attempts = attempts  # tries of one message (transient answers only); an alert wants few
 
     def _extract_auth(self, connection: Any) -> None:
         """The password is the webhook's path, not a credential for HTTP Basic."""
@@ -60,4 +64,4 @@ class SlackWebhookHook(HttpHook):
                 raise TransientAPIError(detail, status=response.status_code, retry_after=retry_after)
             raise AirflowFailException(detail)
 
-        api_retrying(attempts=4)(attempt)
+        api_retrying(attempts=self.attempts)(attempt)
