@@ -120,8 +120,13 @@ def run_size(deals: int, server_url: str, *, profile: bool = False) -> dict[str,
                "password": config["hubspot_token"],
                "extra": {"properties": config["properties"], "rate_limit_per_10s": TEN_SECONDLY,
                          "search_per_second": SEARCH_PER_SECOND}}  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": warehouse,
-           "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot), "AIRFLOW_HOME": tempfile.mkdtemp(prefix="bench-af-")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+        "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": warehouse,
+        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot),
+        "AIRFLOW_HOME": tempfile.mkdtemp(prefix="bench-af-"),
+    }
     try:
         child = subprocess.run(
             [sys.executable, "-m", "bench.bench_hubspot_extract", "--child", config["today"],
@@ -239,9 +244,21 @@ def child(today: str, profile_path: str | None = None) -> None:
     if profiles is not None:
         extra = {"profile": profiles.top(Path(profile_path), loaded[1]), "cpu_by_thread": profiles.cpu_by_thread,
                  "profile_path": profile_path}  # fmt: skip
-    print(json.dumps({**result, "seconds": seconds, "cpu_seconds": cpu, "rss_baseline": baseline,
-                      "rss_peak": max(peak[0], rss()), "rows": loaded[0], "distinct_rows": loaded[1],
-                      "unique_contacts": unique_contacts, **extra}))
+    print(
+        json.dumps(
+            {
+                **result,
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "rss_baseline": baseline,
+                "rss_peak": max(peak[0], rss()),
+                "rows": loaded[0],
+                "distinct_rows": loaded[1],
+                "unique_contacts": unique_contacts,
+                **extra,
+            }
+        )
+    )
 
 
 def bound_seconds(calls: int, limit: int, period: float) -> float:
@@ -262,32 +279,53 @@ def report(result: dict[str, Any]) -> dict[str, Any]:
                "contacts": math.ceil(result["unique_contacts"] / 100)}  # fmt: skip
     growth = (result["rss_peak"] - result["rss_baseline"]) / 2**20
     print(f"-- {result['world_deals']:,} deals ({result['world_contacts']:,} contacts in the world)")
-    print(f"   loaded: {result['rows']:,} deal rows ({deals:,} distinct), {result['unique_contacts']:,} contacts, "
-          f"{result['deal_issues']} deal + {result['contact_issues']} contact issues flagged")
-    print(f"   calls: search {search} (min {minimum['search']}), 10-s budget {batch} = {others} "
-          f"(min associations {minimum['associations']}, contacts {minimum['contacts']})")
-    print(f"   bound: max(floor(({search}-1)/{SEARCH_PER_SECOND})*1 s = {search_bound:.0f} s, "
-          f"floor(({batch}-1)/{TEN_SECONDLY})*10 s = {batch_bound:.0f} s) = {bound:.0f} s")
+    print(
+        f"   loaded: {result['rows']:,} deal rows ({deals:,} distinct), {result['unique_contacts']:,} contacts, "
+        f"{result['deal_issues']} deal + {result['contact_issues']} contact issues flagged"
+    )
+    print(
+        f"   calls: search {search} (min {minimum['search']}), 10-s budget {batch} = {others} "
+        f"(min associations {minimum['associations']}, contacts {minimum['contacts']})"
+    )
+    print(
+        f"   bound: max(floor(({search}-1)/{SEARCH_PER_SECOND})*1 s = {search_bound:.0f} s, "
+        f"floor(({batch}-1)/{TEN_SECONDLY})*10 s = {batch_bound:.0f} s) = {bound:.0f} s"
+    )
     cpu_per_1k = result["cpu_seconds"] / max(deals, 1) * 1000
-    print(f"   achieved: {result['seconds']:.1f} s -> {bound / result['seconds']:.1%} of the rate-limit bound; "
-          f"{deals / result['seconds']:,.0f} deals/s")
-    print(f"   extraction CPU: {result['cpu_seconds']:.1f} s = {cpu_per_1k:.3f} CPU-s per 1,000 deals, "
-          f"{result['cpu_seconds'] / result['seconds']:.1%} of one core over the run "
-          f"(the bound's pace needs {result['cpu_seconds'] / max(bound, 1):.1%} of one core); "
-          f"the sandbox serving it used {result['sandbox_cpu_seconds']:.1f} CPU-s")
-    print(f"   429s: {api.get('rate_limited', 0)} seen, all handled (a 429 not retried fails the run); "
-          f"5xx {api.get('server_errors', 0)}, budget wait {api.get('budget_wait_ms', 0) / 1000:.0f} s")
-    print(f"   memory: RSS {result['rss_baseline'] / 2**20:.0f} MiB before, peak {result['rss_peak'] / 2**20:.0f} MiB "
-          f"(+{growth:.0f} MiB during the extraction)")
+    print(
+        f"   achieved: {result['seconds']:.1f} s -> {bound / result['seconds']:.1%} of the rate-limit bound; "
+        f"{deals / result['seconds']:,.0f} deals/s"
+    )
+    print(
+        f"   extraction CPU: {result['cpu_seconds']:.1f} s = {cpu_per_1k:.3f} CPU-s per 1,000 deals, "
+        f"{result['cpu_seconds'] / result['seconds']:.1%} of one core over the run "
+        f"(the bound's pace needs {result['cpu_seconds'] / max(bound, 1):.1%} of one core); "
+        f"the sandbox serving it used {result['sandbox_cpu_seconds']:.1f} CPU-s"
+    )
+    print(
+        f"   429s: {api.get('rate_limited', 0)} seen, all handled (a 429 not retried fails the run); "
+        f"5xx {api.get('server_errors', 0)}, budget wait {api.get('budget_wait_ms', 0) / 1000:.0f} s"
+    )
+    print(
+        f"   memory: RSS {result['rss_baseline'] / 2**20:.0f} MiB before, peak {result['rss_peak'] / 2**20:.0f} MiB "
+        f"(+{growth:.0f} MiB during the extraction)"
+    )
     if "profile" in result:
         threads = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in sorted(result["cpu_by_thread"].items()))
         print(f"   profile (cProfile, thread CPU; {result['profile_path']}); CPU by thread: {threads}")
         print(f"   {'cumulative':>10} {'own':>8} {'calls':>10}  ms per 1,000 deals")
         for function, cumulative, own, calls in result["profile"]:
             print(f"   {cumulative:10.1f} {own:8.1f} {calls:10,}  {function}")
-    return {"deals": deals, "seconds": result["seconds"], "bound": bound, "ratio": bound / result["seconds"],
-            "growth_mib": growth, "rate_limited": api.get("rate_limited", 0), "cpu_per_1k": cpu_per_1k,
-            "core_share": result["cpu_seconds"] / result["seconds"]}
+    return {
+        "deals": deals,
+        "seconds": result["seconds"],
+        "bound": bound,
+        "ratio": bound / result["seconds"],
+        "growth_mib": growth,
+        "rate_limited": api.get("rate_limited", 0),
+        "cpu_per_1k": cpu_per_1k,
+        "core_share": result["cpu_seconds"] / result["seconds"],
+    }
 
 
 def main(argv: list[str]) -> None:
@@ -312,12 +350,16 @@ def main(argv: list[str]) -> None:
     summaries = [report(run_size(size, server_url, profile=args.profile)) for size in sizes]
     if len(summaries) > 1:
         small, large = summaries[0], summaries[-1]
-        print(f"-- memory growth {small['growth_mib']:.0f} MiB at {small['deals']:,} deals vs "
-              f"{large['growth_mib']:.0f} MiB at {large['deals']:,} deals: "
-              f"{abs(large['growth_mib'] - small['growth_mib']):.0f} MiB apart (flat: within 20 MiB)")
+        print(
+            f"-- memory growth {small['growth_mib']:.0f} MiB at {small['deals']:,} deals vs "
+            f"{large['growth_mib']:.0f} MiB at {large['deals']:,} deals: "
+            f"{abs(large['growth_mib'] - small['growth_mib']):.0f} MiB apart (flat: within 20 MiB)"
+        )
     for summary in summaries:
-        print(f"-- {summary['deals']:,} deals: {summary['ratio']:.1%} of the rate-limit bound, "
-              f"{summary['cpu_per_1k']:.3f} CPU-s per 1,000 deals, {summary['core_share']:.1%} of one core")
+        print(
+            f"-- {summary['deals']:,} deals: {summary['ratio']:.1%} of the rate-limit bound, "
+            f"{summary['cpu_per_1k']:.3f} CPU-s per 1,000 deals, {summary['core_share']:.1%} of one core"
+        )
 
 
 if __name__ == "__main__":

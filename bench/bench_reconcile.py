@@ -32,6 +32,7 @@ import os
 import time
 import uuid
 from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,15 +47,18 @@ from pin2deal.paths import SQL_DIR
 from pin2deal.reconcile import RULE_FILES, finish_reconcile, plan_reconcile
 
 HOME_CURRENCY = "USD"
-# The DAG's SQL steps, in order: (task, template, parameters?).
-STEPS = [
+# The DAG's SQL steps, in order: (task, template, parameters?); a tuple of steps runs at the same time, as the DAG
+# runs reconcile_deals and reconcile_spend (both follow plan_reconcile; reconcile_performance needs both).
+Step = tuple[str, str | None, bool]
+STEPS: list[Step | tuple[Step, ...]] = [
     *((f"define_rules/{name}", f"reconcile/{name}", False) for name in RULE_FILES),
     ("remember_entity_names", "reconcile/entity_names.sql", False),
     ("plan_reconcile", None, False),
-    ("reconcile_deals", "reconcile/deal_attribution.sql", True),
+    (("reconcile_deals", "reconcile/deal_attribution.sql", True), ("reconcile_spend", "reconcile/spend.sql", True)),
     ("reconcile_performance", "reconcile/performance_step.sql", True),
     ("reconcile_channels", "reconcile/channel_performance.sql", True),
 ]
+TASKS = {step[0]: step for entry in STEPS for step in (entry if isinstance(entry[0], tuple) else (entry,))}
 
 FILL_SQL = """
 SET LOCAL work_mem = '256MB';
@@ -99,6 +103,14 @@ VALUES ('default', 'qualified', 'Qualified', false, 0.4, false),
        ('default', 'closedwon', 'Closed won', true, 1, true),
        ('default', 'closedlost', 'Closed lost', true, 0, false);
 
+-- A Pinterest deal comes from an ad group in flight on the day it was created (its ad delivered then or nearby).
+CREATE TEMP TABLE bench_flights ON COMMIT DROP AS
+SELECT day, array_agg(c * 20 + g ORDER BY c, g) AS ad_groups
+FROM generate_series(0, %(campaigns)s - 1) AS c, generate_series(0, 19) AS g,
+     LATERAL generate_series((c * 37) %% (%(days)s - 60) + g %% 16, (c * 37) %% (%(days)s - 60) + g %% 16 + 44) AS day
+WHERE day < %(days)s
+GROUP BY day;
+
 INSERT INTO raw.hubspot_deals (deal_id, properties, amount, amount_raw, currency, amount_in_home_currency,
     created_at, closed_at, modified_at, pipeline, dealstage, hs_is_closed_won, stage_entered_at, epik, epik_raw,
     utm_source, utm_campaign, utm_content, pinterest_campaign_id, pinterest_ad_group_id, pinterest_ad_id,
@@ -124,17 +136,23 @@ SELECT d.id, '{}', d.amount, d.amount::text, d.currency,
        CASE WHEN d.kind >= 80 THEN 'ORGANIC_SEARCH' ELSE 'PAID_SOCIAL' END,
        d.id %% 100 = 7
 FROM (
-    SELECT id, h %% 100 AS kind, (h / 100) %% 100 AS how, (h / 10000) %% %(campaigns)s AS c,
-           ((h / 10000) %% %(campaigns)s) * 200 + (h / 7) %% 200 AS ad,
+    SELECT id, h %% 100 AS kind, (h / 100) %% 100 AS how, ad_group / 20 AS c, ad_group * 10 + (h / 7) %% 10 AS ad,
            100 + (h %% 4900) AS amount, CASE WHEN h %% 5 = 0 THEN 'EUR' ELSE 'USD' END AS currency,
            created,
            CASE WHEN (h / 3) %% 4 = 0 THEN created + make_interval(days => (1 + (h / 11) %% 60)::integer) END AS won
     FROM (
-        SELECT id, abs(hashtext('deal' || id))::bigint AS h,
-               %(first_day)s::timestamptz
-               + make_interval(secs => (id - 1) * (%(days)s * 86400.0 / %(deals)s)) AS created
-        FROM generate_series(1, %(deals)s) AS id
-    ) AS base
+        SELECT id, h, created,
+               COALESCE(flight.ad_groups[1 + (h / 10000) %% cardinality(flight.ad_groups)],
+                        ((h / 10000) %% %(campaigns)s) * 20 + (h / 7) %% 20) AS ad_group
+        FROM (
+            SELECT id, abs(hashtext('deal' || id))::bigint AS h,
+                   %(first_day)s::timestamptz
+                   + make_interval(secs => (id - 1) * (%(days)s * 86400.0 / %(deals)s)) AS created,
+                   ((id - 1) * %(days)s / %(deals)s)::integer AS day
+            FROM generate_series(1, %(deals)s) AS id
+        ) AS base
+        LEFT JOIN bench_flights AS flight USING (day)
+    ) AS deal
 ) AS d;
 
 -- 0.5 %% merged into the next deal, with their own self key; the survivor lists them.
@@ -205,22 +223,40 @@ def statements(template: str, plan: dict[str, Any]) -> list[str]:
     return DbApiHook.split_sql_string(render(template, plan))
 
 
+def run_task(url: str, run_id: str, step: Step, plan: dict[str, Any], slow: list[tuple[float, str, str]]) -> None:
+    """One task's SQL as the operator runs it: one connection, one transaction."""
+    task, template, with_parameters = step
+    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+    with psycopg.connect(url) as conn:
+        if with_parameters:
+            for statement in statements(template, plan):
+                began = time.perf_counter()
+                conn.execute(statement, parameters)
+                slow.append((time.perf_counter() - began, task, statement))
+        else:  # no parameters: the operator runs the whole file as one multi-statement string
+            conn.execute(render(template, plan))
+
+
 def run(url: str, run_id: str, *, full: bool, timings: dict[str, float], slow: list[tuple[float, str, str]]) -> None:
     plan: dict[str, Any] = {}
-    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
-    for task, template, with_parameters in STEPS:
+
+    def timed(step: Step) -> None:
         started = time.perf_counter()
-        with psycopg.connect(url) as conn:
-            if template is None:
+        run_task(url, run_id, step, plan, slow)
+        timings[step[0]] = time.perf_counter() - started
+
+    for entry in STEPS:
+        if isinstance(entry[0], tuple):  # tasks the DAG runs at the same time
+            with ThreadPoolExecutor(len(entry)) as pool:
+                for future in [pool.submit(timed, step) for step in entry]:
+                    future.result()
+        elif entry[1] is None:
+            started = time.perf_counter()
+            with psycopg.connect(url) as conn:
                 plan = plan_reconcile(conn, run_id, full_rebuild=full, home_currency=HOME_CURRENCY)
-            elif with_parameters:
-                for statement in statements(template, plan):
-                    began = time.perf_counter()
-                    conn.execute(statement, parameters)
-                    slow.append((time.perf_counter() - began, task, statement))
-            else:  # no parameters: the operator runs the whole file as one multi-statement string
-                conn.execute(render(template, plan))
-        timings[task] = time.perf_counter() - started
+            timings[entry[0]] = time.perf_counter() - started
+        else:
+            timed(entry)
 
 
 def reconcile(url: str, run_id: str, *, full: bool) -> tuple[float, dict[str, float], list[tuple[float, str, str]]]:
@@ -236,8 +272,10 @@ def reconcile(url: str, run_id: str, *, full: bool) -> tuple[float, dict[str, fl
 
 def explain(url: str, run_id: str, task: str, statement: str, plan: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of one statement of a full rebuild, after the statements before it, rolled back."""
-    template = next(template for name, template, _ in STEPS if name == task)
+    template = TASKS[task][1]
     parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+    if task == "reconcile_performance":  # it reads the spend reconcile_spend staged for its run
+        run_task(url, run_id, TASKS["reconcile_spend"], plan, [])
     with psycopg.connect(url) as conn:
         for before in statements(template, plan):
             if before == statement:

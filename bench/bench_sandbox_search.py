@@ -37,8 +37,13 @@ DAY_MS = 86_400_000
 YEAR_START_MS = int(dt.datetime(2024, 7, 1, tzinfo=dt.UTC).timestamp() * 1000)
 TOKEN = "pat-bench"
 CONFIG = {
-    "hubspot_token": TOKEN, "pinterest_ads_token": "pina-bench", "pinterest_conversions_token": "pinc-bench",
-    "ad_account_id": "549755885175", "currency": "EUR", "timezone": "UTC", "today": "2025-06-30",
+    "hubspot_token": TOKEN,
+    "pinterest_ads_token": "pina-bench",
+    "pinterest_conversions_token": "pinc-bench",
+    "ad_account_id": "549755885175",
+    "currency": "EUR",
+    "timezone": "UTC",
+    "today": "2025-06-30",
     "properties": {"epik": "pinterest_epik", "utm_source": "utm_source", "legacy_deal_id": "legacy_deal_id"},
 }
 
@@ -51,30 +56,42 @@ def deals(count: int, seed: int) -> list[dict]:
     for number in range(1, count + 1):
         modified = YEAR_START_MS + chooser.randrange(365 * DAY_MS)
         created = modified - chooser.randrange(90 * DAY_MS)
-        rows.append({
-            "id": str(10_000_000 + number), "createdAt": iso_ms(created), "updatedAt": iso_ms(modified),
-            "archived": False,
-            "properties": {
-                "dealname": f"Deal {number}", "amount": str(chooser.randrange(100, 20_000)), "pipeline": "default",
-                "dealstage": "appointmentscheduled", "createdate": iso_ms(created),
-                "hs_lastmodifieddate": iso_ms(modified),
-                "pinterest_epik": f"dj0yJnU9{number:08d}" if number % 3 == 0 else None,
-                "utm_source": "pinterest" if number % 2 else "google",
-            },
-        })
+        rows.append(
+            {
+                "id": str(10_000_000 + number),
+                "createdAt": iso_ms(created),
+                "updatedAt": iso_ms(modified),
+                "archived": False,
+                "properties": {
+                    "dealname": f"Deal {number}",
+                    "amount": str(chooser.randrange(100, 20_000)),
+                    "pipeline": "default",
+                    "dealstage": "appointmentscheduled",
+                    "createdate": iso_ms(created),
+                    "hs_lastmodifieddate": iso_ms(modified),
+                    "pinterest_epik": f"dj0yJnU9{number:08d}" if number % 3 == 0 else None,
+                    "utm_source": "pinterest" if number % 2 else "google",
+                },
+            }
+        )
     gc.enable()
     return rows
 
 
 def search_body(low: int, high: int, after: int) -> dict:
     return {
-        "filterGroups": [{"filters": [
-            {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(low)},
-            {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": str(high)},
-        ]}],
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(low)},
+                    {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": str(high)},
+                ]
+            }
+        ],
         "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
         "properties": ["amount", "dealstage", "pipeline", "pinterest_epik", "utm_source"],
-        "limit": 200, "after": str(after),
+        "limit": 200,
+        "after": str(after),
     }
 
 
@@ -105,8 +122,9 @@ def main(argv: list[str]) -> None:
         settings = SandboxSettings(data_dir=Path(scratch), seed=args.seed, rate_limits=False)
         server = SandboxServer(settings, dataset)
         loaded = time.perf_counter()
-        print(f"{args.deals:,} deals: rows built in {built - started:.1f} s, "
-              f"state and indexes in {loaded - built:.1f} s")
+        print(
+            f"{args.deals:,} deals: rows built in {built - started:.1f} s, state and indexes in {loaded - built:.1f} s"
+        )
         with server, httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
             every: list[float] = []
             for label, day in (("start", 0), ("middle", 182), ("end", 364)):
@@ -143,8 +161,10 @@ def main(argv: list[str]) -> None:
             update_timings = []
             for number in range(1, 101):
                 begin = time.perf_counter()
-                http.post(f"/_sandbox/hubspot/deals/{10_000_000 + number * 9_973}/update",
-                          json={"properties": {"amount": "1"}})
+                http.post(
+                    f"/_sandbox/hubspot/deals/{10_000_000 + number * 9_973}/update",
+                    json={"properties": {"amount": "1"}},
+                )
                 update_timings.append((time.perf_counter() - begin) * 1000)
             median = statistics.median(update_timings)
             print(f"{'update mutation (moves the index)':<36} n=100   median {median:7.2f} ms")
@@ -157,10 +177,18 @@ def main(argv: list[str]) -> None:
             print(f"{f'bulk-touch of {ties:,} deals':<36} one call {time.perf_counter() - begin:7.2f} s")
             tie_timings, last, seen = [], 0, 0
             while True:  # through the ties by id, as the extraction hook does
-                body = {"filterGroups": [{"filters": [
-                    {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": "1751284800000"},
-                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)}]}],
-                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}], "limit": 200}
+                body = {
+                    "filterGroups": [
+                        {
+                            "filters": [
+                                {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": "1751284800000"},
+                                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last)},
+                            ]
+                        }
+                    ],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "limit": 200,
+                }
                 begin = time.perf_counter()
                 page = http.post("/crm/v3/objects/deals/search", json=body).json()["results"]
                 tie_timings.append((time.perf_counter() - begin) * 1000)

@@ -40,7 +40,8 @@ RUN_PARAMETERS = {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_cur
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
 
-DOC = """
+DOC = (
+    """
 ### Attribution reconcile
 
 Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by hand), never from a data interval:
@@ -52,14 +53,16 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    run (`ops.reconcile_runs`).
 3. **define_rules**: the rules as views and functions, one file each in `include/sql/reconcile/` (won, lead, channel,
    resolution, CAC, ROAS, periods, time to close).
-4. **check_duplicate_stable_keys** (blocking), **reconcile_deals** (`mart.deal_attribution`),
-   **reconcile_performance** (`mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`),
-   **reconcile_channels** (`mart.channel_performance`).
+4. **check_duplicate_stable_keys** (blocking), **reconcile_deals** (`mart.deal_attribution`) and, beside them,
+   **reconcile_spend** (the spend sums, staged), then **reconcile_performance** (`mart.performance`,
+   `mart.cohort_cac`, `mart.truth_vs_platform`), **reconcile_channels** (`mart.channel_performance`).
 5. Data-quality checks from `include/sql/checks/`: blocking ones fail naming the rows, warnings are logged and
    counted in **finish_reconcile**'s return value, which publishes the `mart_attribution` Asset.
 
 See docs/attribution.md (the rules, with a worked example) and docs/data-model.md (the tables).
-""" + FAILED_TASK_ADVICE
+"""
+    + FAILED_TASK_ADVICE
+)
 
 SQL_ADVICE = (
     "the log names the SQL file and PostgreSQL's error (a rule edited with an error, a migration not applied: see "
@@ -111,11 +114,19 @@ amounts (docs/attribution.md).
 
 **If it fails**: {SQL_ADVICE}. A timeout on a very large full rebuild: raise this task's `execution_timeout`.
 """,
-    "reconcile_performance": f"""
-Rebuilds `mart.performance`, `mart.cohort_cac` and `mart.truth_vs_platform` for the planned days: spend and CRM
-outcomes per grain and period, CAC, ROAS, epik coverage.
+    "reconcile_spend": f"""
+Sums Pinterest spend and delivery per grain (ad, ad group, campaign, account) and period for the planned days and
+stages them in `mart.performance_spend` for `reconcile_performance`; it needs no deal, so it runs beside
+`reconcile_deals`.
 
 **If it fails**: {SQL_ADVICE}.
+""",
+    "reconcile_performance": f"""
+Rebuilds `mart.performance`, `mart.cohort_cac` and `mart.truth_vs_platform` for the planned days: the staged spend
+joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage.
+
+**If it fails**: {SQL_ADVICE}. "The spend reconcile_spend staged ... is gone": a server restart emptied the staged
+spend (an unlogged table) or `reconcile_spend` last ran for another run: clear `reconcile_spend` and this task.
 """,
     "reconcile_channels": f"""
 Writes `mart.channel_performance` (every row on a rebuild, else the rows the changed deals and newly loaded spend
@@ -206,6 +217,14 @@ with DAG(
         split_statements=True,
         execution_timeout=dt.timedelta(hours=1),
     )
+    reconcile_spend = SQLExecuteQueryOperator(
+        task_id="reconcile_spend",
+        conn_id=WAREHOUSE,
+        sql="reconcile/spend.sql",
+        parameters=RUN_PARAMETERS,
+        split_statements=True,
+        execution_timeout=dt.timedelta(hours=1),
+    )
     reconcile_performance = SQLExecuteQueryOperator(
         task_id="reconcile_performance",
         conn_id=WAREHOUSE,
@@ -258,6 +277,7 @@ with DAG(
 
     migrate_warehouse() >> define_rules >> [load_channel_spend, remember_entity_names] >> plan_reconcile
     plan_reconcile >> check_duplicate_stable_keys >> reconcile_deals >> reconcile_performance >> reconcile_channels
+    plan_reconcile >> reconcile_spend >> reconcile_performance
     checks = [check_performance_counts, check_performance_ratios, check_unresolved_paid_share, *warnings]
     reconcile_channels >> checks >> finish_reconcile
     document_tasks(dag, TASK_DOCS)

@@ -19,7 +19,8 @@ SLACK_CONN_ID = os.environ.get("PIN2DEAL_BRIEFING_SLACK_CONN_ID", "")
 # The language-model rewrite is off unless an OpenAI-compatible HTTP connection is named here (or in the form).
 LLM_CONN_ID = os.environ.get("PIN2DEAL_BRIEFING_LLM_CONN_ID", "")
 
-DOC = """
+DOC = (
+    """
 ### Daily briefing
 
 What a marketing lead reads every morning: per Pinterest campaign leads, won deals, CAC, ROAS and time to close
@@ -44,7 +45,9 @@ the file; a re-run is safe.
 
 A Deadline alert fires when a run is not finished `PIN2DEAL_BRIEFING_DEADLINE_MINUTES` (120) minutes after it was
 queued (docs/operations.md).
-""" + FAILED_TASK_ADVICE
+"""
+    + FAILED_TASK_ADVICE
+)
 
 TASK_DOCS = {
     "write_briefing": """

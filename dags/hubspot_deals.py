@@ -18,7 +18,8 @@ OVERLAP = dt.timedelta(minutes=float(os.environ.get("PIN2DEAL_HUBSPOT_OVERLAP_MI
 # A scheduled run waits until its interval's end is this old before reading (the overlap covers the rest).
 SEARCH_INDEX_LAG = dt.timedelta(seconds=float(os.environ.get("PIN2DEAL_HUBSPOT_SEARCH_LAG_SECONDS", "30")))
 
-DOC = """
+DOC = (
+    """
 ### HubSpot deals
 
 Each run reads the deals whose `hs_lastmodifieddate` falls between the **high-water mark** (the end of the last
@@ -34,7 +35,9 @@ merged into `raw.hubspot_deals`, `raw.hubspot_contacts`, `raw.hubspot_deal_conta
 Trigger with **full_refresh** after a CRM migration (`airflow dags trigger hubspot_deals --conf
 '{"full_refresh": true}'`), or with **since** to re-read everything modified from a date. Deletions, drift and
 contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.md.
-""" + FAILED_TASK_ADVICE
+"""
+    + FAILED_TASK_ADVICE
+)
 
 EXTRACT_DOC = """
 Reads the deals modified since the high-water mark (its own interval in a backfill; every deal with `full_refresh`,

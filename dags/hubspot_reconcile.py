@@ -14,7 +14,8 @@ from pin2deal.tasks import migrate_warehouse
 # Sunday 04:00 UTC by default; override with PIN2DEAL_HUBSPOT_RECONCILE_SCHEDULE (a cron expression).
 SCHEDULE = os.environ.get("PIN2DEAL_HUBSPOT_RECONCILE_SCHEDULE", "0 4 * * 0")
 
-DOC = """
+DOC = (
+    """
 ### HubSpot reconciliation
 
 Lists every HubSpot deal id (list endpoint, ids only: one call per 100 deals) and marks `raw.hubspot_deals`
@@ -25,7 +26,9 @@ modified date moved since the last reconciliation (contact search), so a correct
 Refuses to mark anything when more than **max_deleted_share** of the live deals would vanish (an empty or
 truncated listing); deals re-created under a new id (their old id as legacy id) do not count. Raise it in the
 trigger form after a real bulk delete. See docs/operations.md.
-""" + FAILED_TASK_ADVICE
+"""
+    + FAILED_TASK_ADVICE
+)
 
 RECONCILE_DOC = """
 Lists every deal id (active, then archived), marks deals HubSpot no longer has as deleted and re-keys the deals

@@ -10,7 +10,8 @@ from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBU
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
 from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
 
-DOC = """
+DOC = (
+    """
 ### Pinterest Conversions API
 
 1. **fill_capi_outbox**: one row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by
@@ -23,7 +24,9 @@ Runs after every reconcile (the `mart_attribution` Asset) and hourly, because Pi
 7 days after they happen. Uses no data interval: every run takes what is not final yet. Params: `dry_run` (build,
 validate, record, send nothing), `test_mode` (Pinterest's `?test=true`: answered, not recorded). One run at a
 time. See docs/capi.md for the rules, the ledger states and the crash window.
-""" + FAILED_TASK_ADVICE
+"""
+    + FAILED_TASK_ADVICE
+)
 
 TASK_DOCS = {
     "fill_capi_outbox": """

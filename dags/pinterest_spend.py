@@ -16,7 +16,8 @@ from pin2deal.operators.pinterest import (
 from pin2deal.sensors.pinterest import PinterestReportSensor
 from pin2deal.tasks import migrate_warehouse
 
-DOC = """
+DOC = (
+    """
 ### Pinterest spend
 
 1. **refresh_entities**: the ad account (currency, time zone) and its campaigns, ad groups and ads in *every*
@@ -43,7 +44,9 @@ spend) are loaded as far as they can be and listed in
 `ops.record_issues` (source `pinterest.ad_daily`). API tasks share the `pinterest_api` pool and per-category
 budgets (ads_analytics 300/min, ads_read 1,000/min).
 Backfill: `airflow backfill create --dag-id pinterest_spend --from-date A --to-date B`. See docs/pinterest.md.
-""" + FAILED_TASK_ADVICE
+"""
+    + FAILED_TASK_ADVICE
+)
 
 AUTH_ADVICE = (
     "a 401 names the connection `pinterest_ads_default` (refresh the OAuth token or fix its refresh_token / "

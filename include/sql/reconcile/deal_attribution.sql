@@ -7,6 +7,8 @@
 SET LOCAL work_mem = '256MB';
 -- Compiling these plans (JIT) costs seconds and saves less than that on a few million rows.
 SET LOCAL jit = off;
+-- reconcile_spend runs beside this task on the other core: parallel workers would only contend with it.
+SET LOCAL max_parallel_workers_per_gather = 0;
 -- The rule views nest a dozen joins: let the planner see through them (ids of changed deals drive the lookups).
 SET LOCAL join_collapse_limit = 24;
 SET LOCAL from_collapse_limit = 24;
@@ -74,9 +76,12 @@ WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bi
 SET LOCAL enable_nestloop = on;
 {% endif %}
 
--- The rows are computed into a temp table first: a statement that reads no temp table (a rebuild's) may run its
--- joins in parallel workers, which an INSERT never does.
-CREATE TEMP TABLE reconcile_deals ON COMMIT DROP AS
+INSERT INTO mart.deal_attribution (
+    stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
+    campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
+    won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
+    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
+)
 SELECT counted.stable_key,
        deal.deal_id,
        channel.channel,
@@ -141,14 +146,6 @@ LEFT JOIN LATERAL (
     WHERE link.deal_id = deal.deal_id
 ) AS contacts ON true;
 {% endif %}
-
-INSERT INTO mart.deal_attribution (
-    stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
-    campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
-    won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
-    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
-)
-SELECT * FROM reconcile_deals;
 
 {% if not full %}
 CREATE TEMP TABLE reconcile_added ON COMMIT DROP AS

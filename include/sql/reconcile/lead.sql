@@ -12,12 +12,12 @@ WITH RECURSIVE absorbed (survivor_id, member_id) AS (
     JOIN raw.hubspot_deals AS parent ON parent.deal_id = absorbed.survivor_id
     WHERE parent.merged_into_deal_id IS NOT NULL
 ),
--- Keys two deals share: at most one of them is the key's own first deal, so the other one's key is not its own id
--- (a narrow partial index, migration 025, lists those rows: no scan or count of every key).
+-- Keys two deals share: at most one of them is the key's own first deal, so the other one inherits it (a narrow
+-- partial index lists those rows, migration 029: no scan or count of every key).
 shared_keys AS (
     SELECT DISTINCT ids.stable_key
     FROM raw.hubspot_deal_ids AS ids
-    WHERE ids.via = 'self' AND ids.stable_key <> 'hubspot:' || ids.deal_id::text
+    WHERE ids.via = 'self' AND ids.inherits_key
 ),
 predecessors (survivor_id, member_id) AS (
     SELECT own.deal_id, other.deal_id

@@ -1,100 +1,26 @@
--- mart.performance: spend (raw.pinterest_ad_daily) and CRM outcomes (mart.deal_contributions) per grain and period.
--- Full rebuild: every row. Incremental: spend is recomputed for the periods containing a day whose ad rows were
--- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
--- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
+-- mart.performance: the spend side staged by reconcile_spend (mart.performance_spend) joined to the CRM outcomes
+-- (mart.deal_contributions) per grain and period. Full rebuild: every row. Incremental: the spend of the periods
+-- reconcile_spend recomputed replaces theirs, and the CRM side moves by the pending contributions of the changed
+-- deals; only the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 -- Memory for a rebuild's hashes and index builds (in memory, not spilled); no JIT: compiling these plans costs more
 -- than it saves.
 SET LOCAL work_mem = '512MB';
 SET LOCAL jit = off;
 SET LOCAL maintenance_work_mem = '1GB';
-CREATE TEMP TABLE reconcile_spend_periods (period text, period_start date, period_end date) ON COMMIT DROP;
+SELECT ops.require(
+    (SELECT spend_staged_rows FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
+        = (SELECT count(*) FROM mart.performance_spend WHERE run_id = %(run_id)s),
+    'the spend reconcile_spend staged for run ' || %(run_id)s || ' is gone (a server restart empties '
+    || 'mart.performance_spend, or reconcile_spend last ran for another run): clear reconcile_spend and this task'
+);
 {% if not full %}
-INSERT INTO reconcile_spend_periods
-SELECT DISTINCT periods.period, mart.period_start(periods.period, changed.date),
-       mart.period_end(periods.period, mart.period_start(periods.period, changed.date))
-FROM (
-    SELECT DISTINCT date FROM raw.pinterest_ad_daily
-    WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
-) AS changed
-CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period);
-ANALYZE reconcile_spend_periods;
-{% endif %}
-
--- Spend per grain and period: the ads' weeks and months in one pass over the ad-day rows, the days of the ad groups,
--- campaigns and ad accounts in another (GROUPING SETS, hashed); weeks and months of those grains are then summed from
--- their days. An ad's day is its raw row: an incremental run copies the re-pulled ones, a rebuild reads
--- them straight from raw.pinterest_ad_daily while writing mart.performance (reconcile_rows below).
-{% set window %}
-{% if not full %}
-WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
-  AND daily.date < (SELECT max(period_end) FROM reconcile_spend_periods)
-{% endif %}
-{% endset %}
--- (A statement of its own that reads only raw: the planner may hand its aggregation to parallel workers.)
 CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
-SELECT 'ad'::text AS grain, ad.ad_id AS grain_id, ad.*
-FROM (
-    {% if not full %}
-    SELECT daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, 'day'::text AS period,
-           daily.date AS period_start, COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
-           COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
-           COALESCE(daily.checkouts, 0) AS platform_checkouts,
-           COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
-           COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts, 1 AS ad_days
-    FROM raw.pinterest_ad_daily AS daily
-    {{ window }}
-    UNION ALL
-    {% endif %}
-    SELECT min(daily.ad_account_id) AS ad_account_id, min(daily.campaign_id) AS campaign_id,
-           min(daily.ad_group_id) AS ad_group_id, daily.ad_id, periods.period,
-           mart.period_start(periods.period, daily.date) AS period_start, COALESCE(sum(daily.spend), 0) AS spend,
-           min(daily.currency) AS spend_currency, COALESCE(sum(daily.impressions), 0) AS impressions,
-           COALESCE(sum(daily.clicks), 0) AS clicks, COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
-           COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
-           COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts, count(*)::integer AS ad_days
-    FROM raw.pinterest_ad_daily AS daily
-    CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
-    {{ window }}
-    GROUP BY daily.ad_id, periods.period, mart.period_start(periods.period, daily.date)
-) AS ad;
-
-INSERT INTO reconcile_spend
-SELECT CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
-            WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
-       CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
-            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END AS grain_id,
-       min(daily.ad_account_id) AS ad_account_id,
-       CASE WHEN GROUPING(daily.ad_group_id) = 0 OR GROUPING(daily.campaign_id) = 0 THEN min(daily.campaign_id)
-       END AS campaign_id,
-       CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id END AS ad_group_id,
-       NULL::text AS ad_id, 'day'::text AS period, daily.date AS period_start,
-       COALESCE(sum(daily.spend), 0) AS spend, min(daily.currency) AS spend_currency,
-       COALESCE(sum(daily.impressions), 0) AS impressions, COALESCE(sum(daily.clicks), 0) AS clicks,
-       COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
-       COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
-       COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts, count(*)::integer AS ad_days
-FROM raw.pinterest_ad_daily AS daily
-{{ window }}
-GROUP BY GROUPING SETS ((daily.ad_group_id, daily.date), (daily.campaign_id, daily.date),
-                        (daily.ad_account_id, daily.date))
-HAVING CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
-            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END IS NOT NULL;
-
-INSERT INTO reconcile_spend
-SELECT grain, grain_id, min(ad_account_id), min(campaign_id), min(ad_group_id), NULL, periods.period,
-       mart.period_start(periods.period, period_start), sum(spend), min(spend_currency), sum(impressions),
-       sum(clicks), sum(platform_checkouts), sum(platform_click_checkouts), sum(platform_view_checkouts),
-       sum(ad_days)
-FROM reconcile_spend
-CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
-WHERE reconcile_spend.grain <> 'ad' AND reconcile_spend.period = 'day'
-GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
-
-{% if not full %}
-
-DELETE FROM reconcile_spend
-WHERE (period, period_start) NOT IN (SELECT period, period_start FROM reconcile_spend_periods);
+SELECT * FROM mart.performance_spend WHERE run_id = %(run_id)s;
+CREATE TEMP TABLE reconcile_spend_periods ON COMMIT DROP AS
+SELECT period, period_start, period_end FROM mart.performance_spend_periods WHERE run_id = %(run_id)s;
+ANALYZE reconcile_spend (grain, grain_id, period, period_start);
+ANALYZE reconcile_spend_periods;
 {% endif %}
 
 -- CRM outcomes: the contributions (every counted deal's on a full rebuild, else the pending changes) summed per
@@ -107,22 +33,24 @@ FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% en
 GROUP BY ad_account_id, campaign_id, ad_group_id, ad_id, day;
 TRUNCATE mart.performance_pending;
 
--- Every grain and period in one hashed pass over the day-level events (GROUPING SETS).
+-- Every grain and period in one hashed pass over the day-level events (GROUPING SETS), with the entity's name and
+-- its ad account's currency (the spend currency of a row without spend).
 CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
 SELECT grouped.grain, grouped.grain_id, grouped.ad_account_id,
        CASE WHEN grouped.grain <> 'account' THEN grouped.campaign_id END AS campaign_id,
        CASE WHEN grouped.grain IN ('ad', 'ad_group') THEN grouped.ad_group_id END AS ad_group_id,
        CASE WHEN grouped.grain = 'ad' THEN grouped.grain_id END AS ad_id,
        grouped.period, grouped.period_start, grouped.leads, grouped.won, grouped.revenue,
-       grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik
+       grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik, entity.name,
+       account.currency AS account_currency
 FROM (
     SELECT CASE WHEN GROUPING(event.ad_id) = 0 THEN 'ad' WHEN GROUPING(event.ad_group_id) = 0 THEN 'ad_group'
                 WHEN GROUPING(event.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
            CASE WHEN GROUPING(event.ad_id) = 0 THEN event.ad_id WHEN GROUPING(event.ad_group_id) = 0
                 THEN event.ad_group_id WHEN GROUPING(event.campaign_id) = 0 THEN event.campaign_id
                 ELSE event.ad_account_id END AS grain_id,
-           min(event.ad_account_id) AS ad_account_id, min(event.campaign_id) AS campaign_id,
-           min(event.ad_group_id) AS ad_group_id,
+           min(event.ad_account_id COLLATE "C") AS ad_account_id, min(event.campaign_id COLLATE "C") AS campaign_id,
+           min(event.ad_group_id COLLATE "C") AS ad_group_id,
            CASE WHEN GROUPING(event.day) = 0 THEN 'day' WHEN GROUPING(event.week) = 0 THEN 'week' ELSE 'month'
            END AS period,
            CASE WHEN GROUPING(event.day) = 0 THEN event.day WHEN GROUPING(event.week) = 0 THEN event.week
@@ -143,10 +71,11 @@ FROM (
         (event.ad_account_id, event.day), (event.ad_account_id, event.week), (event.ad_account_id, event.month)
     )
 ) AS grouped
+LEFT JOIN mart.pinterest_entity AS entity ON entity.grain = grouped.grain AND entity.grain_id = grouped.grain_id
+LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = grouped.ad_account_id
 WHERE grouped.grain_id IS NOT NULL;
 
 -- Statistics of the join keys only (the planner needs no more; sampling every column costs seconds at scale).
-ANALYZE reconcile_spend (grain, grain_id, period, period_start);
 ANALYZE reconcile_crm (grain, grain_id, period, period_start);
 
 {% if full %}
@@ -158,30 +87,21 @@ DROP INDEX mart.performance_spend_period_start;
 SET LOCAL enable_mergejoin = off;
 
 -- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
--- the spend sums joined to the CRM sums (both joins hash the CRM side); names are hashed once.
+-- the staged spend sums joined to the CRM sums.
 INSERT INTO mart.performance (
     grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
     spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
     platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
     pinterest_won, pinterest_won_with_epik
 )
-WITH entity AS MATERIALIZED (
-    SELECT 'account'::text AS grain, ad_account_id AS grain_id, name FROM raw.pinterest_ad_accounts
-    UNION ALL
-    SELECT 'campaign', campaign_id, name FROM raw.pinterest_campaigns
-    UNION ALL
-    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
-    UNION ALL
-    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
-),
-line AS (
+WITH line AS (
     SELECT 'ad'::text AS grain, COALESCE(daily.ad_id, crm.grain_id) AS grain_id,
            COALESCE(daily.ad_account_id, crm.ad_account_id) AS ad_account_id,
            COALESCE(daily.campaign_id, crm.campaign_id) AS campaign_id,
            COALESCE(daily.ad_group_id, crm.ad_group_id) AS ad_group_id,
-           COALESCE(daily.ad_id, crm.ad_id) AS ad_id, 'day'::text AS period,
+           COALESCE(daily.ad_id, crm.ad_id) AS ad_id, COALESCE(ad.name, crm.name) AS name, 'day'::text AS period,
            COALESCE(daily.date, crm.period_start) AS period_start,
-           COALESCE(daily.spend, 0) AS spend, daily.currency AS spend_currency,
+           COALESCE(daily.spend, 0) AS spend, COALESCE(daily.currency, crm.account_currency) AS spend_currency,
            COALESCE(daily.impressions, 0) AS impressions, COALESCE(daily.clicks, 0) AS clicks,
            COALESCE(daily.checkouts, 0) AS platform_checkouts,
            COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
@@ -189,33 +109,31 @@ line AS (
            (daily.ad_id IS NOT NULL)::integer AS ad_days,
            crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik
     FROM raw.pinterest_ad_daily AS daily
+    LEFT JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id
     FULL JOIN (SELECT * FROM reconcile_crm WHERE grain = 'ad' AND period = 'day') AS crm
            ON crm.grain_id = daily.ad_id AND crm.period_start = daily.date
     UNION ALL
     SELECT grain, grain_id, COALESCE(spend.ad_account_id, crm.ad_account_id),
            COALESCE(spend.campaign_id, crm.campaign_id), COALESCE(spend.ad_group_id, crm.ad_group_id),
-           COALESCE(spend.ad_id, crm.ad_id), period, period_start, COALESCE(spend.spend, 0),
-           spend.spend_currency, COALESCE(spend.impressions, 0), COALESCE(spend.clicks, 0),
+           COALESCE(spend.ad_id, crm.ad_id), COALESCE(spend.name, crm.name), period, period_start,
+           COALESCE(spend.spend, 0), COALESCE(spend.spend_currency, crm.account_currency),
+           COALESCE(spend.impressions, 0), COALESCE(spend.clicks, 0),
            COALESCE(spend.platform_checkouts, 0), COALESCE(spend.platform_click_checkouts, 0),
            COALESCE(spend.platform_view_checkouts, 0), COALESCE(spend.ad_days, 0),
            crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik
-    FROM reconcile_spend AS spend
+    FROM (SELECT * FROM mart.performance_spend WHERE run_id = %(run_id)s) AS spend
     FULL JOIN (SELECT * FROM reconcile_crm WHERE grain <> 'ad' OR period <> 'day') AS crm
          USING (grain, grain_id, period, period_start)
 )
-SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id,
-       entity.name, line.period, line.period_start,
-       mart.period_end(line.period, line.period_start), line.spend, value.spend_currency, line.impressions,
-       line.clicks, line.platform_checkouts, line.platform_click_checkouts, line.platform_view_checkouts,
-       value.leads, value.won, value.revenue, %(home_currency)s, mart.cac(line.spend, value.won),
-       mart.roas(value.revenue, %(home_currency)s, line.spend, value.spend_currency), line.ad_days,
-       value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
+SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id, line.name,
+       line.period, line.period_start, mart.period_end(line.period, line.period_start), line.spend,
+       line.spend_currency, line.impressions, line.clicks, line.platform_checkouts, line.platform_click_checkouts,
+       line.platform_view_checkouts, value.leads, value.won, value.revenue, %(home_currency)s,
+       mart.cac(line.spend, value.won), mart.roas(value.revenue, %(home_currency)s, line.spend, line.spend_currency),
+       line.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
 FROM line
-LEFT JOIN entity ON entity.grain = line.grain AND entity.grain_id = line.grain_id
-LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = line.ad_account_id
 CROSS JOIN LATERAL (
-    SELECT COALESCE(line.spend_currency, account.currency) AS spend_currency,
-           COALESCE(line.leads, 0) AS leads, COALESCE(line.won, 0) AS won, COALESCE(line.revenue, 0) AS revenue,
+    SELECT COALESCE(line.leads, 0) AS leads, COALESCE(line.won, 0) AS won, COALESCE(line.revenue, 0) AS revenue,
            COALESCE(line.leads_won_to_date, 0) AS leads_won_to_date,
            COALESCE(line.pinterest_won, 0) AS pinterest_won,
            COALESCE(line.pinterest_won_with_epik, 0) AS pinterest_won_with_epik
@@ -243,12 +161,13 @@ SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
        COALESCE(spend.ad_account_id, crm.ad_account_id, old.ad_account_id) AS ad_account_id,
        COALESCE(spend.campaign_id, crm.campaign_id, old.campaign_id) AS campaign_id,
        COALESCE(spend.ad_group_id, crm.ad_group_id, old.ad_group_id) AS ad_group_id,
-       COALESCE(spend.ad_id, crm.ad_id, old.ad_id) AS ad_id,
+       COALESCE(spend.ad_id, crm.ad_id, old.ad_id) AS ad_id, COALESCE(spend.name, crm.name, old.name) AS name,
        recomputed.period IS NOT NULL AS spend_recomputed,
-       spend.spend, spend.spend_currency, spend.impressions, spend.clicks, spend.platform_checkouts,
+       spend.spend, COALESCE(spend.spend_currency, old.spend_currency, crm.account_currency) AS spend_currency,
+       spend.impressions, spend.clicks, spend.platform_checkouts,
        spend.platform_click_checkouts, spend.platform_view_checkouts, spend.ad_days,
        crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
-       old.spend AS old_spend, old.spend_currency AS old_spend_currency, old.impressions AS old_impressions,
+       old.spend AS old_spend, old.impressions AS old_impressions,
        old.clicks AS old_clicks, old.platform_checkouts AS old_platform_checkouts,
        old.platform_click_checkouts AS old_platform_click_checkouts,
        old.platform_view_checkouts AS old_platform_view_checkouts, old.ad_days AS old_ad_days,
@@ -273,16 +192,7 @@ INSERT INTO mart.performance (
     platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
     pinterest_won, pinterest_won_with_epik
 )
--- Every entity's current name, hashed once (not looked up row by row in three tables).
-WITH entity AS MATERIALIZED (
-    SELECT 'campaign'::text AS grain, campaign_id AS grain_id, name FROM raw.pinterest_campaigns
-    UNION ALL
-    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
-    UNION ALL
-    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
-)
-SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id,
-       CASE line.grain WHEN 'account' THEN account.name ELSE entity.name END,
+SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id, line.name,
        line.period, line.period_start, mart.period_end(line.period, line.period_start),
        value.spend, value.spend_currency, value.impressions, value.clicks, value.platform_checkouts,
        value.platform_click_checkouts, value.platform_view_checkouts, value.leads, value.won, value.revenue,
@@ -291,10 +201,9 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
        mart.roas(value.revenue, %(home_currency)s, value.spend, value.spend_currency),
        value.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
 FROM reconcile_rows AS line
-LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = line.ad_account_id
 CROSS JOIN LATERAL (
     SELECT CASE WHEN line.spend_recomputed THEN COALESCE(line.spend, 0) ELSE COALESCE(line.old_spend, 0) END AS spend,
-           COALESCE(line.spend_currency, line.old_spend_currency) AS spend_currency_found,
+           line.spend_currency,
            CASE WHEN line.spend_recomputed THEN COALESCE(line.impressions, 0) ELSE COALESCE(line.old_impressions, 0) END AS impressions,
            CASE WHEN line.spend_recomputed THEN COALESCE(line.clicks, 0) ELSE COALESCE(line.old_clicks, 0) END AS clicks,
            CASE WHEN line.spend_recomputed THEN COALESCE(line.platform_checkouts, 0)
@@ -311,11 +220,7 @@ CROSS JOIN LATERAL (
            COALESCE(line.old_pinterest_won, 0) + COALESCE(line.pinterest_won, 0) AS pinterest_won,
            COALESCE(line.old_pinterest_won_with_epik, 0) + COALESCE(line.pinterest_won_with_epik, 0)
                AS pinterest_won_with_epik
-) AS raw_value
-CROSS JOIN LATERAL (
-    SELECT raw_value.*, COALESCE(raw_value.spend_currency_found, account.currency) AS spend_currency
 ) AS value
-LEFT JOIN entity ON entity.grain = line.grain AND entity.grain_id = line.grain_id
 WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
 

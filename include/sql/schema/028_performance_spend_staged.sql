@@ -1,0 +1,56 @@
+-- The spend side of mart.performance, staged by attribution_reconcile's reconcile_spend task for its
+-- reconcile_performance task: the spend sums are computed while reconcile_deals computes the deals (two tasks, two
+-- cores), and joined to the deals' CRM sums after both. Each reconcile_spend replaces the previous run's rows.
+-- The rows are unlogged (fast to write; a crash empties them): reconcile_spend records how many it staged in
+-- ops.reconcile_runs, and reconcile_performance refuses to run on fewer (clear both tasks to stage them again).
+CREATE UNLOGGED TABLE mart.performance_spend (
+    run_id                    text    NOT NULL,
+    grain                     text    NOT NULL,
+    grain_id                  text    NOT NULL,
+    ad_account_id             text,
+    campaign_id               text,
+    ad_group_id               text,
+    ad_id                     text,
+    name                      text,
+    period                    text    NOT NULL,
+    period_start              date    NOT NULL,
+    spend                     numeric NOT NULL,
+    spend_currency            text,
+    impressions               bigint  NOT NULL,
+    clicks                    bigint  NOT NULL,
+    platform_checkouts        bigint  NOT NULL,
+    platform_click_checkouts  bigint  NOT NULL,
+    platform_view_checkouts   bigint  NOT NULL,
+    ad_days                   integer NOT NULL
+);
+
+-- The periods an incremental run recomputes the spend of (none on a full rebuild: it recomputes every period).
+CREATE TABLE mart.performance_spend_periods (
+    run_id        text NOT NULL,
+    period        text NOT NULL,
+    period_start  date NOT NULL,
+    period_end    date NOT NULL,
+    PRIMARY KEY (run_id, period, period_start)
+);
+
+ALTER TABLE ops.reconcile_runs ADD COLUMN spend_staged_rows bigint;
+
+-- Fail the statement with `message` unless `condition` holds: a guard a SQL file can state inline.
+CREATE FUNCTION ops.require(condition boolean, message text) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF condition IS NOT TRUE THEN
+        RAISE EXCEPTION '%', message;
+    END IF;
+END
+$$;
+
+-- Every Pinterest entity's current name by grain (account, campaign, ad_group, ad), as mart.performance names them.
+CREATE VIEW mart.pinterest_entity AS
+SELECT 'account'::text AS grain, ad_account_id AS grain_id, name FROM raw.pinterest_ad_accounts
+UNION ALL
+SELECT 'campaign', campaign_id, name FROM raw.pinterest_campaigns
+UNION ALL
+SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
+UNION ALL
+SELECT 'ad', ad_id, name FROM raw.pinterest_ads;
