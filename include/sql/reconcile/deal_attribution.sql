@@ -17,6 +17,9 @@ CREATE TEMP TABLE reconcile_changed (deal_id bigint PRIMARY KEY) ON COMMIT DROP;
 
 {% if full %}
 TRUNCATE mart.deal_attribution, mart.performance_pending, mart.channel_performance_pending;
+-- A rebuild writes every row: the indexes are built once, after them (as 020_marts.sql defines them).
+ALTER TABLE mart.deal_attribution DROP CONSTRAINT deal_attribution_pkey;
+DROP INDEX mart.deal_attribution_deal_id, mart.deal_attribution_source_modified_at;
 {% else %}
 INSERT INTO reconcile_changed
 SELECT deal_id FROM raw.hubspot_deals
@@ -147,7 +150,12 @@ LEFT JOIN LATERAL (
 ) AS contacts ON true;
 {% endif %}
 
-{% if not full %}
+{% if full %}
+SET LOCAL maintenance_work_mem = '512MB';
+ALTER TABLE mart.deal_attribution ADD CONSTRAINT deal_attribution_pkey PRIMARY KEY (stable_key);
+CREATE UNIQUE INDEX deal_attribution_deal_id ON mart.deal_attribution (deal_id);
+CREATE INDEX deal_attribution_source_modified_at ON mart.deal_attribution (source_modified_at);
+{% else %}
 CREATE TEMP TABLE reconcile_added ON COMMIT DROP AS
 SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id);
 

@@ -8,6 +8,8 @@
 SET LOCAL work_mem = '512MB';
 SET LOCAL jit = off;
 SET LOCAL maintenance_work_mem = '1GB';
+-- The planner costs sorting millions of text keys far below what it takes (locale-aware comparisons): hash joins.
+SET LOCAL enable_mergejoin = off;
 SELECT ops.require(
     (SELECT spend_staged_rows FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
         = (SELECT count(*) FROM mart.performance_spend WHERE run_id = %(run_id)s),
@@ -33,12 +35,12 @@ FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% en
 GROUP BY ad_account_id, campaign_id, ad_group_id, ad_id, day;
 TRUNCATE mart.performance_pending;
 
--- Every grain and period in one hashed pass over the day-level events (GROUPING SETS), with the entity's name and
--- its ad account's currency (the spend currency of a row without spend).
+-- Every grain and period in one hashed pass over the day-level events (GROUPING SETS), then the entity's name, the
+-- account, campaign and ad group it belongs to, and its ad account's currency (the spend currency of a row without
+-- spend).
 CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
-SELECT grouped.grain, grouped.grain_id, grouped.ad_account_id,
-       CASE WHEN grouped.grain <> 'account' THEN grouped.campaign_id END AS campaign_id,
-       CASE WHEN grouped.grain IN ('ad', 'ad_group') THEN grouped.ad_group_id END AS ad_group_id,
+WITH entity AS MATERIALIZED (SELECT * FROM mart.pinterest_entity)  -- hashed once, not probed row by row
+SELECT grouped.grain, grouped.grain_id, entity.ad_account_id, entity.campaign_id, entity.ad_group_id,
        CASE WHEN grouped.grain = 'ad' THEN grouped.grain_id END AS ad_id,
        grouped.period, grouped.period_start, grouped.leads, grouped.won, grouped.revenue,
        grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik, entity.name,
@@ -49,8 +51,6 @@ FROM (
            CASE WHEN GROUPING(event.ad_id) = 0 THEN event.ad_id WHEN GROUPING(event.ad_group_id) = 0
                 THEN event.ad_group_id WHEN GROUPING(event.campaign_id) = 0 THEN event.campaign_id
                 ELSE event.ad_account_id END AS grain_id,
-           min(event.ad_account_id COLLATE "C") AS ad_account_id, min(event.campaign_id COLLATE "C") AS campaign_id,
-           min(event.ad_group_id COLLATE "C") AS ad_group_id,
            CASE WHEN GROUPING(event.day) = 0 THEN 'day' WHEN GROUPING(event.week) = 0 THEN 'week' ELSE 'month'
            END AS period,
            CASE WHEN GROUPING(event.day) = 0 THEN event.day WHEN GROUPING(event.week) = 0 THEN event.week
@@ -71,8 +71,8 @@ FROM (
         (event.ad_account_id, event.day), (event.ad_account_id, event.week), (event.ad_account_id, event.month)
     )
 ) AS grouped
-LEFT JOIN mart.pinterest_entity AS entity ON entity.grain = grouped.grain AND entity.grain_id = grouped.grain_id
-LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = grouped.ad_account_id
+LEFT JOIN entity ON entity.grain = grouped.grain AND entity.grain_id = grouped.grain_id
+LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = entity.ad_account_id
 WHERE grouped.grain_id IS NOT NULL;
 
 -- Statistics of the join keys only (the planner needs no more; sampling every column costs seconds at scale).
@@ -83,8 +83,6 @@ ANALYZE reconcile_crm (grain, grain_id, period, period_start);
 TRUNCATE mart.performance;
 ALTER TABLE mart.performance DROP CONSTRAINT performance_pkey;
 DROP INDEX mart.performance_spend_period_start;
--- The planner costs sorting millions of text keys far below what it takes (locale-aware comparisons): hash joins.
-SET LOCAL enable_mergejoin = off;
 
 -- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
 -- the staged spend sums joined to the CRM sums.

@@ -29,18 +29,25 @@ SELECT period, period_start, period_end FROM mart.performance_spend_periods WHER
 ANALYZE reconcile_spend_periods;
 {% endif %}
 
--- Spend per grain and period: the ads' weeks and months in one pass over the ad-day rows, the days of the ad groups,
--- campaigns and ad accounts in another (GROUPING SETS, hashed); weeks and months of those grains are then summed from
--- their days. An ad's day is its raw row: an incremental run copies the re-pulled ones, a rebuild reads
--- them straight from raw.pinterest_ad_daily while writing mart.performance (reconcile_performance).
+-- Spend per grain and period, staged with each row's current entity name (a rename rebuilds everything): the ads'
+-- weeks and months in one pass over the ad-day rows, the days of the ad groups, campaigns and ad accounts in another
+-- (GROUPING SETS, hashed); weeks and months of those grains are then summed from their days. An ad's day is its raw
+-- row: an incremental run stages the re-pulled ones, a rebuild's reconcile_performance reads them straight from
+-- raw.pinterest_ad_daily.
 {% set window %}
 {% if not full %}
 WHERE daily.date >= (SELECT min(period_start) FROM reconcile_spend_periods)
   AND daily.date < (SELECT max(period_end) FROM reconcile_spend_periods)
 {% endif %}
 {% endset %}
-CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS
-SELECT 'ad'::text AS grain, ad.ad_id AS grain_id, ad.*
+{% set columns %}
+    run_id, grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, spend,
+    spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts, platform_view_checkouts, ad_days
+{% endset %}
+INSERT INTO mart.performance_spend ({{ columns }})
+SELECT %(run_id)s, 'ad', ad.ad_id, ad.ad_account_id, ad.campaign_id, ad.ad_group_id, ad.ad_id, entity.name, ad.period,
+       ad.period_start, ad.spend, ad.spend_currency, ad.impressions, ad.clicks, ad.platform_checkouts,
+       ad.platform_click_checkouts, ad.platform_view_checkouts, ad.ad_days
 FROM (
     {% if not full %}
     SELECT daily.ad_account_id, daily.campaign_id, daily.ad_group_id, daily.ad_id, 'day'::text AS period,
@@ -64,57 +71,55 @@ FROM (
     CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
     {{ window }}
     GROUP BY daily.ad_id, periods.period, mart.period_start(periods.period, daily.date)
-) AS ad;
+) AS ad
+LEFT JOIN raw.pinterest_ads AS entity ON entity.ad_id = ad.ad_id;
 
-INSERT INTO reconcile_spend
-SELECT CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
-            WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
-       CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
-            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END AS grain_id,
-       min(daily.ad_account_id COLLATE "C") AS ad_account_id,
-       CASE WHEN GROUPING(daily.ad_group_id) = 0 OR GROUPING(daily.campaign_id) = 0 THEN min(daily.campaign_id COLLATE "C")
-       END AS campaign_id,
-       CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id END AS ad_group_id,
-       NULL::text AS ad_id, 'day'::text AS period, daily.date AS period_start,
-       COALESCE(sum(daily.spend), 0) AS spend, min(daily.currency COLLATE "C") AS spend_currency,
-       COALESCE(sum(daily.impressions), 0) AS impressions, COALESCE(sum(daily.clicks), 0) AS clicks,
-       COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
-       COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
-       COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts, count(*)::integer AS ad_days
-FROM raw.pinterest_ad_daily AS daily
-{{ window }}
-GROUP BY GROUPING SETS ((daily.ad_group_id, daily.date), (daily.campaign_id, daily.date),
-                        (daily.ad_account_id, daily.date))
-HAVING CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
-            WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END IS NOT NULL;
+INSERT INTO mart.performance_spend ({{ columns }})
+WITH entity AS MATERIALIZED (SELECT * FROM mart.pinterest_entity)  -- hashed once, not probed row by row
+SELECT %(run_id)s, day.grain, day.grain_id, day.ad_account_id, day.campaign_id, day.ad_group_id, NULL, entity.name,
+       'day', day.date, day.spend, day.spend_currency, day.impressions, day.clicks, day.platform_checkouts,
+       day.platform_click_checkouts, day.platform_view_checkouts, day.ad_days
+FROM (
+    SELECT CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN 'ad_group'
+                WHEN GROUPING(daily.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
+           CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
+                WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END AS grain_id,
+           min(daily.ad_account_id COLLATE "C") AS ad_account_id,
+           CASE WHEN GROUPING(daily.ad_group_id) = 0 OR GROUPING(daily.campaign_id) = 0
+                THEN min(daily.campaign_id COLLATE "C") END AS campaign_id,
+           CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id END AS ad_group_id, daily.date,
+           COALESCE(sum(daily.spend), 0) AS spend, min(daily.currency COLLATE "C") AS spend_currency,
+           COALESCE(sum(daily.impressions), 0) AS impressions, COALESCE(sum(daily.clicks), 0) AS clicks,
+           COALESCE(sum(daily.checkouts), 0) AS platform_checkouts,
+           COALESCE(sum(daily.click_checkouts), 0) AS platform_click_checkouts,
+           COALESCE(sum(daily.view_checkouts), 0) AS platform_view_checkouts, count(*)::integer AS ad_days
+    FROM raw.pinterest_ad_daily AS daily
+    {{ window }}
+    GROUP BY GROUPING SETS ((daily.ad_group_id, daily.date), (daily.campaign_id, daily.date),
+                            (daily.ad_account_id, daily.date))
+    HAVING CASE WHEN GROUPING(daily.ad_group_id) = 0 THEN daily.ad_group_id
+                WHEN GROUPING(daily.campaign_id) = 0 THEN daily.campaign_id ELSE daily.ad_account_id END IS NOT NULL
+) AS day
+LEFT JOIN entity ON entity.grain = day.grain AND entity.grain_id = day.grain_id;
 
--- Statistics of the join keys only (the planner needs no more; sampling every column costs seconds at scale).
-ANALYZE reconcile_spend (grain, grain_id, period, period_start);
-INSERT INTO reconcile_spend
-SELECT grain, grain_id, min(ad_account_id COLLATE "C"), min(campaign_id COLLATE "C"),
-       min(ad_group_id COLLATE "C"), NULL, periods.period,
-       mart.period_start(periods.period, period_start), sum(spend), min(spend_currency COLLATE "C"), sum(impressions),
-       sum(clicks), sum(platform_checkouts), sum(platform_click_checkouts), sum(platform_view_checkouts),
-       sum(ad_days)
-FROM reconcile_spend
+-- Statistics of the grouping keys only (the planner needs no more; sampling every column costs seconds at scale).
+ANALYZE mart.performance_spend (grain, grain_id, period, period_start);
+INSERT INTO mart.performance_spend ({{ columns }})
+SELECT %(run_id)s, day.grain, day.grain_id, min(day.ad_account_id COLLATE "C"), min(day.campaign_id COLLATE "C"),
+       min(day.ad_group_id COLLATE "C"), NULL, min(day.name COLLATE "C"), periods.period,
+       mart.period_start(periods.period, day.period_start), sum(day.spend), min(day.spend_currency COLLATE "C"),
+       sum(day.impressions), sum(day.clicks), sum(day.platform_checkouts), sum(day.platform_click_checkouts),
+       sum(day.platform_view_checkouts), sum(day.ad_days)
+FROM mart.performance_spend AS day
 CROSS JOIN (VALUES ('week'), ('month')) AS periods (period)
-WHERE reconcile_spend.grain <> 'ad' AND reconcile_spend.period = 'day'
-GROUP BY grain, grain_id, periods.period, mart.period_start(periods.period, period_start);
-
+WHERE day.run_id = %(run_id)s AND day.grain <> 'ad' AND day.period = 'day'
+GROUP BY day.grain, day.grain_id, periods.period, mart.period_start(periods.period, day.period_start);
 {% if not full %}
 
-DELETE FROM reconcile_spend
+DELETE FROM mart.performance_spend
 WHERE (period, period_start) NOT IN (SELECT period, period_start FROM reconcile_spend_periods);
 {% endif %}
 
--- Staged with each row's current entity name (a rename rebuilds everything), and how many, for the guard of
--- reconcile_performance.
-INSERT INTO mart.performance_spend
-SELECT %(run_id)s, spend.grain, spend.grain_id, spend.ad_account_id, spend.campaign_id, spend.ad_group_id,
-       spend.ad_id, entity.name, spend.period, spend.period_start, spend.spend, spend.spend_currency,
-       spend.impressions, spend.clicks, spend.platform_checkouts, spend.platform_click_checkouts,
-       spend.platform_view_checkouts, spend.ad_days
-FROM reconcile_spend AS spend
-LEFT JOIN mart.pinterest_entity AS entity ON entity.grain = spend.grain AND entity.grain_id = spend.grain_id;
-
-UPDATE ops.reconcile_runs SET spend_staged_rows = (SELECT count(*) FROM reconcile_spend) WHERE run_id = %(run_id)s;
+-- How many rows, for the guard of reconcile_performance.
+UPDATE ops.reconcile_runs SET spend_staged_rows = (SELECT count(*) FROM mart.performance_spend WHERE run_id = %(run_id)s)
+WHERE run_id = %(run_id)s;

@@ -22,7 +22,7 @@ CREATE UNLOGGED TABLE mart.performance_spend (
     platform_click_checkouts  bigint  NOT NULL,
     platform_view_checkouts   bigint  NOT NULL,
     ad_days                   integer NOT NULL
-);
+) WITH (autovacuum_enabled = false);  -- replaced whole every run: an autovacuum there would only delay its TRUNCATE
 
 -- The periods an incremental run recomputes the spend of (none on a full rebuild: it recomputes every period).
 CREATE TABLE mart.performance_spend_periods (
@@ -45,12 +45,15 @@ BEGIN
 END
 $$;
 
--- Every Pinterest entity's current name by grain (account, campaign, ad_group, ad), as mart.performance names them.
+-- Every Pinterest entity by grain (account, campaign, ad_group, ad): its current name and the ad account, campaign and
+-- ad group it belongs to, as mart.performance names and places its rows.
 CREATE VIEW mart.pinterest_entity AS
-SELECT 'account'::text AS grain, ad_account_id AS grain_id, name FROM raw.pinterest_ad_accounts
+SELECT 'account'::text AS grain, ad_account_id AS grain_id, name, ad_account_id, NULL::text AS campaign_id,
+       NULL::text AS ad_group_id
+FROM raw.pinterest_ad_accounts
 UNION ALL
-SELECT 'campaign', campaign_id, name FROM raw.pinterest_campaigns
+SELECT 'campaign', campaign_id, name, ad_account_id, campaign_id, NULL FROM raw.pinterest_campaigns
 UNION ALL
-SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
+SELECT 'ad_group', ad_group_id, name, ad_account_id, campaign_id, ad_group_id FROM raw.pinterest_ad_groups
 UNION ALL
-SELECT 'ad', ad_id, name FROM raw.pinterest_ads;
+SELECT 'ad', ad_id, name, ad_account_id, campaign_id, ad_group_id FROM raw.pinterest_ads;
