@@ -3,6 +3,24 @@
 -- loaded since the last reconcile, and the CRM side moves by the pending contributions of the changed deals; only
 -- the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+{% set performance_columns %}
+    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
+    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
+    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
+    pinterest_won, pinterest_won_with_epik
+{% endset %}
+{# Every entity's current name by grain, hashed once (not looked up row by row in four tables). #}
+{% set entity %}
+entity AS MATERIALIZED (
+    SELECT 'account'::text AS grain, ad_account_id AS grain_id, name FROM raw.pinterest_ad_accounts
+    UNION ALL
+    SELECT 'campaign', campaign_id, name FROM raw.pinterest_campaigns
+    UNION ALL
+    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
+    UNION ALL
+    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
+)
+{% endset %}
 -- Memory for a rebuild's hashes and index builds (in memory, not spilled); no JIT: compiling these plans costs more
 -- than it saves.
 SET LOCAL work_mem = '512MB';
@@ -159,21 +177,8 @@ SET LOCAL enable_mergejoin = off;
 
 -- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
 -- the spend sums joined to the CRM sums (both joins hash the CRM side); names are hashed once.
-INSERT INTO mart.performance (
-    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
-    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
-    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
-    pinterest_won, pinterest_won_with_epik
-)
-WITH entity AS MATERIALIZED (
-    SELECT 'account'::text AS grain, ad_account_id AS grain_id, name FROM raw.pinterest_ad_accounts
-    UNION ALL
-    SELECT 'campaign', campaign_id, name FROM raw.pinterest_campaigns
-    UNION ALL
-    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
-    UNION ALL
-    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
-),
+INSERT INTO mart.performance ({{ performance_columns }})
+WITH {{ entity }},
 line AS (
     SELECT 'ad'::text AS grain, COALESCE(daily.ad_id, crm.grain_id) AS grain_id,
            COALESCE(daily.ad_account_id, crm.ad_account_id) AS ad_account_id,
@@ -267,22 +272,10 @@ USING reconcile_touched AS touched
 WHERE performance.grain = touched.grain AND performance.grain_id = touched.grain_id
   AND performance.period = touched.period AND performance.period_start = touched.period_start;
 
-INSERT INTO mart.performance (
-    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
-    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
-    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
-    pinterest_won, pinterest_won_with_epik
-)
--- Every entity's current name, hashed once (not looked up row by row in three tables).
-WITH entity AS MATERIALIZED (
-    SELECT 'campaign'::text AS grain, campaign_id AS grain_id, name FROM raw.pinterest_campaigns
-    UNION ALL
-    SELECT 'ad_group', ad_group_id, name FROM raw.pinterest_ad_groups
-    UNION ALL
-    SELECT 'ad', ad_id, name FROM raw.pinterest_ads
-)
+INSERT INTO mart.performance ({{ performance_columns }})
+WITH {{ entity }}
 SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id,
-       CASE line.grain WHEN 'account' THEN account.name ELSE entity.name END,
+       entity.name,
        line.period, line.period_start, mart.period_end(line.period, line.period_start),
        value.spend, value.spend_currency, value.impressions, value.clicks, value.platform_checkouts,
        value.platform_click_checkouts, value.platform_view_checkouts, value.leads, value.won, value.revenue,
