@@ -3,6 +3,12 @@
 -- reconcile_spend recomputed replaces theirs, and the CRM side moves by the pending contributions of the changed
 -- deals; only the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
+{% set performance_columns %}
+    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
+    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
+    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
+    pinterest_won, pinterest_won_with_epik
+{% endset %}
 -- Memory for a rebuild's hashes and index builds (in memory, not spilled); no JIT: compiling these plans costs more
 -- than it saves.
 SET LOCAL work_mem = '512MB';
@@ -86,12 +92,7 @@ DROP INDEX mart.performance_spend_period_start;
 
 -- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
 -- the staged spend sums joined to the CRM sums.
-INSERT INTO mart.performance (
-    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
-    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
-    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
-    pinterest_won, pinterest_won_with_epik
-)
+INSERT INTO mart.performance ({{ performance_columns }})
 WITH line AS (
     SELECT 'ad'::text AS grain, COALESCE(daily.ad_id, crm.grain_id) AS grain_id,
            COALESCE(daily.ad_account_id, crm.ad_account_id) AS ad_account_id,
@@ -184,12 +185,7 @@ USING reconcile_touched AS touched
 WHERE performance.grain = touched.grain AND performance.grain_id = touched.grain_id
   AND performance.period = touched.period AND performance.period_start = touched.period_start;
 
-INSERT INTO mart.performance (
-    grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
-    spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
-    platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
-    pinterest_won, pinterest_won_with_epik
-)
+INSERT INTO mart.performance ({{ performance_columns }})
 SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id, line.name,
        line.period, line.period_start, mart.period_end(line.period, line.period_start),
        value.spend, value.spend_currency, value.impressions, value.clicks, value.platform_checkouts,
