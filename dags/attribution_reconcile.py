@@ -125,8 +125,8 @@ stages them in `mart.performance_spend` for `reconcile_performance`; it needs no
 Rebuilds `mart.performance`, `mart.cohort_cac` and `mart.truth_vs_platform` for the planned days: the staged spend
 joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage.
 
-**If it fails**: {SQL_ADVICE}. "The spend reconcile_spend staged ... is gone": a server restart emptied the staged
-spend (an unlogged table) or `reconcile_spend` last ran for another run: clear `reconcile_spend` and this task.
+**If it fails**: {SQL_ADVICE}. "The spend reconcile_spend staged ... is gone": `reconcile_spend` last ran for
+another run (this task was cleared alone after a later run): clear `reconcile_spend` and this task.
 """,
     "reconcile_channels": f"""
 Writes `mart.channel_performance` (every row on a rebuild, else the rows the changed deals and newly loaded spend

@@ -88,8 +88,9 @@ def clean_warehouse(warehouse: psycopg.Connection) -> Iterator[None]:
     warehouse.execute(
         "TRUNCATE raw.hubspot_deals, raw.hubspot_deal_ids, raw.hubspot_deal_contacts, raw.hubspot_contacts, "
         "raw.hubspot_pipeline_stages, raw.pinterest_ad_accounts, raw.pinterest_campaigns, raw.pinterest_ad_groups, "
-        "raw.pinterest_ads, raw.pinterest_ad_daily, raw.channel_spend, mart.deal_attribution, mart.performance, "
-        "mart.performance_pending, mart.channel_performance_pending, mart.cohort_cac, mart.truth_vs_platform, "
+        "raw.pinterest_ads, raw.pinterest_ad_daily, raw.pinterest_ad_daily_deleted, raw.channel_spend, "
+        "mart.deal_attribution, mart.performance, mart.performance_pending, mart.channel_performance_pending, "
+        "mart.performance_spend, mart.performance_spend_periods, mart.cohort_cac, mart.truth_vs_platform, "
         "mart.channel_performance, "
         "ops.channel_spend_files, ops.pinterest_entity_names, ops.reconcile_runs, ops.watermarks, ops.record_issues"
     )

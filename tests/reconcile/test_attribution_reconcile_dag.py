@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +15,7 @@ import psycopg
 import requests
 
 from tests.reconcile.reconcile_worlds import (
+    A411,
     ACCOUNT_ID,
     C1,
     C2,
@@ -230,3 +233,117 @@ def test_a_rerun_with_nothing_new_changes_nothing_and_a_deleted_deal_leaves_ever
     spend, leads, won, revenue, _, _ = account_june
     after = performance(warehouse, "account", ACCOUNT_ID, "month", JUNE)
     assert after[:4] == (spend, leads - 1, won - 1, revenue - 500)
+
+
+def world_without_ad_day(ad_id: str, day: dt.date) -> Any:
+    """The world as Pinterest restates it after dropping one ad-day."""
+    restated = world()
+    restated.analytics = [row for row in restated.analytics if (row["AD_ID"], row["DATE"]) != (ad_id, str(day))]
+    return restated
+
+
+def test_an_ad_day_pinterest_stops_reporting_leaves_its_day_week_and_month_on_the_next_run(
+    serve_world: Callable[..., Any], extract: Callable[..., None], reconcile: Callable[..., Any], warehouse
+) -> None:
+    serve_world(world())
+    extract()
+    reconcile()
+    last_day = dt.date(2025, 6, 20)  # A411's (C4's) last delivery day: no other ad delivered that day
+    assert performance(warehouse, "campaign", C4, "month", JUNE) == figures(100, 0, 0, 0, None, 0)
+
+    # Pinterest's re-pull no longer reports the day: the pull deletes its only row, and nothing of that day loads.
+    serve_world(world_without_ad_day(A411, last_day), hubspot=False)
+    extract(hubspot=False)
+    assert warehouse.execute("SELECT count(*) FROM raw.pinterest_ad_daily_deleted").fetchone() == (1,)
+    run = reconcile()
+    assert (run["mode"], run["deals_changed"]) == ("incremental", 0)
+    assert performance(warehouse, "ad", A411, "day", last_day) is None
+    assert performance(warehouse, "campaign", C4, "week", dt.date(2025, 6, 16)) == figures(80, 0, 0, 0, None, 0)
+    assert performance(warehouse, "campaign", C4, "month", JUNE) == figures(80, 0, 0, 0, None, 0)
+    assert performance(warehouse, "account", ACCOUNT_ID, "month", JUNE)[0] == Decimal(830)
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert snapshot(warehouse) == incremental
+
+
+class LoseStagedSpend(threading.Thread):
+    """Empties ``mart.performance_spend`` after ``reconcile_spend`` staged it and before ``reconcile_performance``
+    reads it (as another run's ``reconcile_spend`` would replace the rows). Deterministic however fast the tasks
+    are: a share lock makes ``reconcile_spend`` wait to begin; an exclusive lock is queued behind it, and the share
+    lock let go; once ``reconcile_spend`` commits, the queued lock holds ``reconcile_performance`` off while the rows
+    are truncated."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.error, self.lost = url, None, False
+        self.gate = psycopg.connect(url)
+        self.gate.execute("LOCK TABLE mart.performance_spend IN SHARE MODE")  # held from before the run
+
+    def _wait_for_waiters(self, watch: psycopg.Connection, count: int, why: str) -> None:
+        waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'mart.performance_spend'::regclass"
+        deadline = time.monotonic() + 120
+        while watch.execute(waiting).fetchone()[0] < count:
+            assert time.monotonic() < deadline, why
+            time.sleep(0.01)
+
+    def run(self) -> None:
+        try:
+            with psycopg.connect(self.url, autocommit=True) as watch, psycopg.connect(self.url) as thief:
+                self._wait_for_waiters(watch, 1, "reconcile_spend never began")
+                queued = threading.Thread(
+                    target=thief.execute, args=("LOCK TABLE mart.performance_spend IN ACCESS EXCLUSIVE MODE",)
+                )
+                queued.start()
+                self._wait_for_waiters(watch, 2, "the exclusive lock was never queued")
+                self.gate.commit()  # reconcile_spend runs and commits; the thief's lock comes next
+                queued.join(timeout=120)
+                self._wait_for_waiters(watch, 1, "reconcile_performance never read the staged spend")
+                staged = thief.execute("SELECT count(*) FROM mart.performance_spend").fetchone()[0]
+                assert staged > 0, "reconcile_spend had staged rows"
+                thief.execute("TRUNCATE mart.performance_spend")
+                thief.commit()
+                self.lost = True
+        except BaseException as error:  # reported by the test
+            self.error = error
+        finally:
+            self.gate.close()
+
+
+def test_staged_spend_lost_before_the_performance_step_fails_it_by_name_and_the_next_run_repairs_the_marts(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    warehouse: psycopg.Connection,
+    warehouse_url: str,
+    dagbag: Any,
+    capfd: Any,
+) -> None:
+    crm = serve_world(world())
+    extract()
+    reconcile()
+    # A deal re-opened and an ad-day restated away: the next run stages the spend of that day's periods.
+    mutate(crm, f"deals/{D10}/update", {"properties": {"dealstage": "qualified", "hs_is_closed_won": "false"}})
+    serve_world(world_without_ad_day(A411, dt.date(2025, 6, 20)), hubspot=False)
+    extract()
+    performance_task = dagbag.get_dag("attribution_reconcile").get_task("reconcile_performance")
+    retries, performance_task.retries = performance_task.retries, 0  # the guard fails every try alike
+    thief = LoseStagedSpend(warehouse_url)
+    thief.start()
+    try:
+        failed = reconcile(expect="failed")
+    finally:
+        performance_task.retries = retries
+        thief.join(timeout=60)
+    assert thief.error is None and thief.lost, thief.error
+    states = {ti.task_id: ti.state for ti in failed.get_task_instances()}
+    assert (states["reconcile_deals"], states["reconcile_performance"]) == ("success", "failed"), states
+    out, err = capfd.readouterr()
+    assert "is gone" in out + err and "clear reconcile_spend and this task" in out + err, (out + err)[-3000:]
+
+    # The next run finds the failed run's deal changes still pending and the spend to stage again.
+    again = reconcile()
+    assert again["mode"] == "incremental"
+    assert deal_row(warehouse, D10, "is_won") == (False,)
+    repaired = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert snapshot(warehouse) == repaired

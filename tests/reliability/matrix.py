@@ -72,6 +72,11 @@ ROWS: tuple[Row, ...] = (
     Row("PostgreSQL restarted while the reconcile writes the mart (reconcile_deals)", "attribution_reconcile",
         "the task fails with the driver's error; Airflow's retry completes it, every won deal one outcome",
         (f"{FAULTS}::{RESTARTS}",)),
+    Row("PostgreSQL crashes (immediate stop, WAL recovery) after reconcile_deals and reconcile_spend committed, "
+        "while reconcile_performance waits to write", "attribution_reconcile",
+        "the pending deal contributions and staged spend survive recovery; the retry completes the run, the marts "
+        "equal a full rebuild's (found: they were unlogged tables, emptied by the crash; fixed)",
+        (f"{FAULTS}::test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_spend",)),
     Row("PostgreSQL restarted after Pinterest processed a conversion batch, before its ledger write",
         "pinterest_capi",
         "the task fails; its retry re-sends the batch under the same event ids, flagged possible_repeat: nothing "

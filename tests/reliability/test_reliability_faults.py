@@ -285,10 +285,11 @@ def _throwaway_postgres(tmp_path):
     return module
 
 
-def _restart(cluster) -> None:
-    """``pg_ctl restart -m fast``: every session is cut ("terminating connection due to administrator command")."""
+def _restart(cluster, mode: str = "fast") -> None:
+    """``pg_ctl restart -m fast``: every session is cut ("terminating connection due to administrator command");
+    ``-m immediate`` is a crash: the server recovers from its WAL, and unlogged tables come back empty."""
     command = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-l",
-               str(cluster.CLUSTER_DIR / "server.log"), "-m", "fast", "-w", "restart"]  # fmt: skip
+               str(cluster.CLUSTER_DIR / "server.log"), "-m", mode, "-w", "restart"]  # fmt: skip
     # The server's output goes to its log: a pipe of ours would be held open by the new server.
     subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=120)
 
@@ -381,9 +382,11 @@ class RestartWhen(threading.Thread):
     writes (the task's next write to it waits: the moment stays open however fast the task is); once a session
     waits for that table's lock and ``fire`` holds, it restarts the cluster."""
 
-    def __init__(self, cluster, url: str, table: str, *, arm=lambda conn: True, fire=lambda conn: True) -> None:
+    def __init__(
+        self, cluster, url: str, table: str, *, arm=lambda conn: True, fire=lambda conn: True, mode: str = "fast"
+    ) -> None:
         super().__init__(daemon=True)
-        self.cluster, self.url, self.table, self.arm, self.fire = cluster, url, table, arm, fire
+        self.cluster, self.url, self.table, self.arm, self.fire, self.mode = cluster, url, table, arm, fire, mode
         self.waiting: list[str] = []
         self.error: BaseException | None = None
 
@@ -400,7 +403,7 @@ class RestartWhen(threading.Thread):
                 assert time.monotonic() < deadline, "the task never waited on the lock"
                 self.waiting = _waiting_to_write(watch, self.table)
                 time.sleep(0.01)
-            _restart(self.cluster)
+            _restart(self.cluster, self.mode)
         except BaseException as error:  # reported by the test
             self.error = error
         finally:
@@ -488,3 +491,73 @@ def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversion
     assert (out + err).count("terminating connection due to administrator command") >= 4, "each task saw the cut"
     assert repeats > 0, "the batch Pinterest had processed was re-sent under the same ids and flagged"
     assert not problems, "invariants violated:\n" + "\n".join(problems[:40])
+
+
+def _marts(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    """Every row of the reconcile's marts (but the time each was written), in key order."""
+    return {
+        table: conn.execute(
+            f"SELECT to_jsonb(mart) - 'reconciled_at' FROM {table} AS mart ORDER BY to_jsonb(mart)::text"
+        ).fetchall()
+        for table in ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
+                      "mart.channel_performance")
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_spend(
+    serve, tmp_path, tmp_path_factory, monkeypatch, dagbag, run_dag
+) -> None:
+    """An incremental ``attribution_reconcile`` whose server crashes (``pg_ctl restart -m immediate``) while
+    ``reconcile_performance`` waits to write: ``reconcile_deals`` had committed the changed deals and their pending
+    contributions, ``reconcile_spend`` the staged spend. Both survive crash recovery, so the retry of
+    ``reconcile_performance`` completes the run, and the marts equal a full rebuild's."""
+    world = pipeline_world(tmp_path / "world")
+    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    url = cluster.start()
+    task = dagbag.get_dag("attribution_reconcile").get_task("reconcile_performance")
+    retry_delay = task.retry_delay
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
+        from pin2deal.hooks.warehouse import WarehouseHook
+
+        WarehouseHook().migrate()
+        server = serve(world)
+        for dag_id, logical_date, params in PIPELINE[:3]:
+            run_dag(dag_id, logical_date, conf=params)
+        with psycopg.connect(url, autocommit=True) as conn:
+            paid_open = [deal_id for (deal_id,) in conn.execute(
+                "SELECT deal_id FROM mart.deal_attribution WHERE channel = 'pinterest_paid' AND NOT is_won "
+                "ORDER BY deal_id LIMIT 5"
+            )]  # fmt: skip
+        assert len(paid_open) == 5, "the world has Pinterest-paid open deals to win"
+        won_at = (MIDNIGHT - dt.timedelta(days=2)).isoformat()
+        for deal_id in paid_open:
+            httpx.post(f"{server.url}/_sandbox/hubspot/deals/{deal_id}/close-won",
+                       json={"closedAt": won_at, "modifiedAt": won_at}).raise_for_status()  # fmt: skip
+        hubspot, reconcile = PIPELINE[0], PIPELINE[2]
+        run_dag(hubspot[0], hubspot[1], conf=hubspot[2])
+
+        task.retry_delay = dt.timedelta(seconds=3)
+        crash = RestartWhen(cluster, url, "mart.performance", mode="immediate")
+        crash.start()
+        try:
+            dag_run = run_dag(reconcile[0], reconcile[1], conf=reconcile[2])
+        finally:
+            crash.join(timeout=60)
+            assert crash.error is None, f"{crash.error!r}, waiting: {crash.waiting}"
+        assert crash.waiting, "the crash came while reconcile_performance waited to write mart.performance"
+        assert _tries(dag_run, "reconcile_performance") == 2, "it failed once and its retry completed"
+        with psycopg.connect(url, autocommit=True) as conn:
+            run = conn.execute("SELECT mode, deals_changed FROM ops.reconcile_runs ORDER BY started_at DESC").fetchone()
+            assert run[0] == "incremental" and run[1] >= 5, run
+            won = conn.execute("SELECT count(*) FROM mart.deal_attribution WHERE deal_id = ANY(%s) AND is_won",
+                               (paid_open,)).fetchone()[0]  # fmt: skip
+            assert won == 5
+            after_crash = _marts(conn)
+        run_dag(reconcile[0], reconcile[1], conf={**reconcile[2], "full_rebuild": True})
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert _marts(conn) == after_crash, "the run the crash cut ends with the marts of a full rebuild"
+    finally:
+        task.retry_delay = retry_delay
+        cluster.stop()

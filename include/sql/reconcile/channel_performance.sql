@@ -3,7 +3,8 @@
 -- in it), revenue (home currency) and CAC. Spend in two currencies within one channel and period is never added:
 -- spend, its currency and CAC are NULL there. A rebuild sums every deal's contribution (channel_contributions.sql);
 -- an incremental run moves the CRM side by the changed deals' signed contributions (mart.channel_performance_pending)
--- and recomputes the spend of the periods whose spend was loaded since the last run, rewriting only those rows.
+-- and recomputes the spend of the periods whose spend changed since the last run (Pinterest: the periods
+-- reconcile_spend recomputed, mart.performance_spend_periods), rewriting only those rows.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 SET LOCAL jit = off;
 CREATE TEMP TABLE channel_periods (period text) ON COMMIT DROP;
@@ -25,16 +26,11 @@ TRUNCATE mart.channel_performance_pending;
 {% if full %}
 TRUNCATE mart.channel_performance;
 {% else %}
--- The rows this run rewrites: those the CRM changes move, and the periods whose spend was loaded since the last run.
+-- The rows this run rewrites: those the CRM changes move, and the periods whose spend changed since the last run.
 CREATE TEMP TABLE channel_touched ON COMMIT DROP AS
 SELECT channel_name, period, period_start FROM channel_crm
 UNION
-SELECT 'pinterest', periods.period, mart.period_start(periods.period, changed.date)
-FROM (
-    SELECT DISTINCT date FROM raw.pinterest_ad_daily
-    WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
-) AS changed
-CROSS JOIN channel_periods AS periods
+SELECT 'pinterest', period, period_start FROM mart.performance_spend_periods WHERE run_id = %(run_id)s
 UNION
 SELECT lower(changed.channel), periods.period, mart.period_start(periods.period, changed.day)
 FROM raw.channel_spend AS changed

@@ -19,8 +19,8 @@ SET LOCAL enable_mergejoin = off;
 SELECT ops.require(
     (SELECT spend_staged_rows FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
         = (SELECT count(*) FROM mart.performance_spend WHERE run_id = %(run_id)s),
-    'the spend reconcile_spend staged for run ' || %(run_id)s || ' is gone (a server restart empties '
-    || 'mart.performance_spend, or reconcile_spend last ran for another run): clear reconcile_spend and this task'
+    'the spend reconcile_spend staged for run ' || %(run_id)s || ' is gone from mart.performance_spend (another '
+    || 'run''s reconcile_spend replaced it): clear reconcile_spend and this task'
 );
 {% if not full %}
 CREATE TEMP TABLE reconcile_spend ON COMMIT DROP AS

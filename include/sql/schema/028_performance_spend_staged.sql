@@ -1,9 +1,10 @@
 -- The spend side of mart.performance, staged by attribution_reconcile's reconcile_spend task for its
 -- reconcile_performance task: the spend sums are computed while reconcile_deals computes the deals (two tasks, two
 -- cores), and joined to the deals' CRM sums after both. Each reconcile_spend replaces the previous run's rows.
--- The rows are unlogged (fast to write; a crash empties them): reconcile_spend records how many it staged in
--- ops.reconcile_runs, and reconcile_performance refuses to run on fewer (clear both tasks to stage them again).
-CREATE UNLOGGED TABLE mart.performance_spend (
+-- Logged, as is everything one task hands to the next: a crash between the tasks must not empty it (the retry of
+-- reconcile_performance finds it whole). reconcile_spend records how many rows it staged in ops.reconcile_runs, and
+-- reconcile_performance refuses to run on fewer (another run's reconcile_spend replaced them: clear both tasks).
+CREATE TABLE mart.performance_spend (
     run_id                    text    NOT NULL,
     grain                     text    NOT NULL,
     grain_id                  text    NOT NULL,
@@ -34,6 +35,12 @@ CREATE TABLE mart.performance_spend_periods (
 );
 
 ALTER TABLE ops.reconcile_runs ADD COLUMN spend_staged_rows bigint;
+
+-- The deal contributions reconcile_deals commits for the later steps: unlogged, a crash between the steps emptied
+-- them and the marts silently missed the changed deals until the next rebuild (they hold only an incremental run's
+-- few rows, cheap to log).
+ALTER TABLE mart.performance_pending SET LOGGED;
+ALTER TABLE mart.channel_performance_pending SET LOGGED;
 
 -- Fail the statement with `message` unless `condition` holds: a guard a SQL file can state inline.
 CREATE FUNCTION ops.require(condition boolean, message text) RETURNS void
