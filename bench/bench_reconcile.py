@@ -8,7 +8,8 @@ in a fresh warehouse database:
   about 3.1 million ad-day rows; on any given day some 3-4 % of the ads deliver.
 - **Deals**: 1,000,000 created over the 365 days: 35 % Pinterest paid (half carrying the campaign/ad group/ad id
   macros, a fifth the campaign id in utm_campaign, a fifth a case/space/-/_ variant of the campaign's name, a tenth
-  an unresolvable name), 10 % Pinterest organic, the rest Google, Facebook and organic search; 25 % won 1-60 days
+  an unresolvable name; each from an ad group in flight on the deal's creation day, as a click comes from an ad
+  that delivered), 10 % Pinterest organic, the rest Google, Facebook and organic search; 25 % won 1-60 days
   after creation, a fifth in EUR; 0.5 % merged into another deal, 1 % archived; 70 % with a contact. Stable keys are
   namespaced (``hubspot:<id>``).
 
