@@ -35,7 +35,12 @@ WAREHOUSE = "pin2deal_warehouse"
 # Where other channels' spend CSV files are dropped (docs/attribution.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-RUN_PARAMETERS = {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"}
+# A reconcile step: one SQL file, statements split, in one transaction, told its run and home currency.
+RECONCILE_STEP = {
+    "conn_id": WAREHOUSE,
+    "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
+    "split_statements": True,
+}
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -210,35 +215,14 @@ with DAG(
         **CHECK_RETRIES,
     )
     reconcile_deals = SQLExecuteQueryOperator(
-        task_id="reconcile_deals",
-        conn_id=WAREHOUSE,
-        sql="reconcile/deal_attribution.sql",
-        parameters=RUN_PARAMETERS,
-        split_statements=True,
-        execution_timeout=dt.timedelta(hours=1),
+        task_id="reconcile_deals", sql="reconcile/deal_attribution.sql", **RECONCILE_STEP
     )
-    reconcile_spend = SQLExecuteQueryOperator(
-        task_id="reconcile_spend",
-        conn_id=WAREHOUSE,
-        sql="reconcile/spend.sql",
-        parameters=RUN_PARAMETERS,
-        split_statements=True,
-        execution_timeout=dt.timedelta(hours=1),
-    )
+    reconcile_spend = SQLExecuteQueryOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
     reconcile_performance = SQLExecuteQueryOperator(
-        task_id="reconcile_performance",
-        conn_id=WAREHOUSE,
-        sql="reconcile/performance_step.sql",
-        parameters=RUN_PARAMETERS,
-        split_statements=True,
-        execution_timeout=dt.timedelta(hours=1),
+        task_id="reconcile_performance", sql="reconcile/performance_step.sql", **RECONCILE_STEP
     )
     reconcile_channels = SQLExecuteQueryOperator(
-        task_id="reconcile_channels",
-        conn_id=WAREHOUSE,
-        sql="reconcile/channel_performance.sql",
-        parameters=RUN_PARAMETERS,
-        split_statements=True,
+        task_id="reconcile_channels", sql="reconcile/channel_performance.sql", **RECONCILE_STEP
     )
     # Invariants of the marts (an incremental run that drifted from what a rebuild gives fails here).
     check_performance_counts = SQLColumnCheckOperator(
