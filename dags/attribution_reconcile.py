@@ -134,8 +134,9 @@ joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage.
 another run (this task was cleared alone after a later run): clear `reconcile_spend` and this task.
 """,
     "reconcile_channels": f"""
-Writes `mart.channel_performance` (every row on a rebuild, else the rows the changed deals and newly loaded spend
-touch): Pinterest against the other channels (with known spend) on one CAC.
+Writes `mart.channel_performance` (every row on a rebuild, else the rows the changed deals, the periods whose
+Pinterest spend `reconcile_spend` recomputed and newly loaded CSV spend touch): Pinterest against the other channels
+(with known spend) on one CAC.
 
 **If it fails**: {SQL_ADVICE}.
 """,

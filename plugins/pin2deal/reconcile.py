@@ -26,6 +26,7 @@ RULE_FILES = (
 )  # fmt: skip
 CHANNEL_SPEND_COLUMNS = ("channel", "campaign", "day", "spend", "currency", "source_file", "source_line")
 
+ENTITIES_CHANGED = "Pinterest entities or names changed"
 # Why a run rebuilds everything instead of applying what changed: (reason, SQL that is true when it applies).
 # %(since)s is the previous run's watermark; %(previous_start)s is when the previous run planned (entity names are
 # remembered by the reconcile itself, just before it plans).
@@ -33,9 +34,13 @@ FULL_REBUILD_TRIGGERS = (
     ("pipeline stages changed", "SELECT EXISTS (SELECT FROM raw.hubspot_pipeline_stages WHERE loaded_at >= %(since)s)"),
     ("ad accounts changed", "SELECT EXISTS (SELECT FROM raw.pinterest_ad_accounts WHERE loaded_at >= %(since)s)"),
     (
-        "Pinterest entities or names changed",
+        ENTITIES_CHANGED,
         "SELECT EXISTS (SELECT FROM ops.pinterest_entity_names WHERE first_seen_at > %(previous_start)s)",
     ),
+)
+# Every Pinterest entity's name and place, as one checksum: a changed name (even only its case) must reach every row.
+ENTITIES_CHECKSUM_SQL = (
+    "SELECT md5(string_agg(entity::text, E'\\n' ORDER BY grain, grain_id)) FROM mart.pinterest_entity AS entity"
 )
 # The safe watermark: no uncommitted write to this database older than it (a load's rows carry their transaction's
 # start time, and become visible only when it commits).
@@ -65,8 +70,9 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
     not finish.
     """
     checksum = rules_checksum()
+    entities = conn.execute(ENTITIES_CHECKSUM_SQL).fetchone()[0]
     previous = conn.execute(
-        "SELECT watermark, rules_checksum, home_currency, started_at FROM ops.reconcile_runs "
+        "SELECT watermark, rules_checksum, home_currency, started_at, entities_checksum FROM ops.reconcile_runs "
         "WHERE finished_at IS NOT NULL AND run_id <> %s ORDER BY finished_at DESC LIMIT 1",
         (run_id,),
     ).fetchone()
@@ -77,7 +83,7 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
     elif previous is None:
         reason = "first run"
     else:
-        since, last_checksum, last_currency, last_started = previous
+        since, last_checksum, last_currency, last_started, last_entities = previous
         unfinished_full = conn.execute(
             "SELECT EXISTS (SELECT FROM ops.reconcile_runs WHERE finished_at IS NULL AND mode = 'full' "
             "AND run_id <> %s AND started_at > %s)",
@@ -94,16 +100,21 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
                 if conn.execute(query, {"since": since, "previous_start": last_started}).fetchone()[0]:
                     reason = trigger
                     break
+            else:
+                if last_entities != entities:
+                    reason = ENTITIES_CHANGED
     mode = "incremental" if reason is None else "full"
     since = previous[0] if mode == "incremental" else dt.datetime.min.replace(tzinfo=dt.UTC)
     reason = reason or f"changes loaded since {since.isoformat()}"
     conn.execute(
-        """INSERT INTO ops.reconcile_runs (run_id, mode, reason, since, watermark, rules_checksum, home_currency)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)
+        """INSERT INTO ops.reconcile_runs (run_id, mode, reason, since, watermark, rules_checksum, home_currency,
+               entities_checksum)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (run_id) DO UPDATE SET mode = EXCLUDED.mode, reason = EXCLUDED.reason, since = EXCLUDED.since,
                watermark = EXCLUDED.watermark, rules_checksum = EXCLUDED.rules_checksum,
-               home_currency = EXCLUDED.home_currency, started_at = now(), finished_at = NULL""",
-        (run_id, mode, reason, since, watermark, checksum, home_currency),
+               home_currency = EXCLUDED.home_currency, entities_checksum = EXCLUDED.entities_checksum,
+               started_at = now(), finished_at = NULL""",
+        (run_id, mode, reason, since, watermark, checksum, home_currency, entities),
     )
     log.info("Reconcile %s: %s (%s)", run_id, mode, reason)
     return {"mode": mode, "reason": reason, "since": since.isoformat()}

@@ -347,3 +347,23 @@ def test_staged_spend_lost_before_the_performance_step_fails_it_by_name_and_the_
     repaired = snapshot(warehouse)
     reconcile(full_rebuild=True)
     assert snapshot(warehouse) == repaired
+
+
+def test_a_case_only_rename_rewrites_the_name_on_every_row(
+    serve_world: Callable[..., Any], extract: Callable[..., None], reconcile: Callable[..., Any], warehouse
+) -> None:
+    serve_world(world())
+    extract()
+    reconcile()
+    # "Summer Patio" -> "SUMMER PATIO": the same name for resolution (no new normalised name), a new one on screen.
+    serve_world(world(c2_name="SUMMER PATIO"), hubspot=False)
+    extract(hubspot=False)
+    renamed = reconcile()
+    assert (renamed["mode"], renamed["reason"]) == ("full", "Pinterest entities or names changed")
+    for table in ("mart.performance", "mart.cohort_cac", "mart.truth_vs_platform"):
+        names = warehouse.execute(
+            f"SELECT DISTINCT name FROM {table} WHERE grain = 'campaign' AND grain_id = %s", (C2,)
+        ).fetchall()
+        assert names == [("SUMMER PATIO",)], table
+    again = reconcile()
+    assert (again["mode"], again["deals_changed"]) == ("incremental", 0)
