@@ -95,14 +95,13 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
             reason = "home currency changed"
         elif unfinished_full:
             reason = "a full rebuild did not finish"
+        elif last_entities != entities:  # a name on screen (the resolution's known names are a trigger below)
+            reason = ENTITIES_CHANGED
         else:
             for trigger, query in FULL_REBUILD_TRIGGERS:
                 if conn.execute(query, {"since": since, "previous_start": last_started}).fetchone()[0]:
                     reason = trigger
                     break
-            else:
-                if last_entities != entities:
-                    reason = ENTITIES_CHANGED
     mode = "incremental" if reason is None else "full"
     since = previous[0] if mode == "incremental" else dt.datetime.min.replace(tzinfo=dt.UTC)
     reason = reason or f"changes loaded since {since.isoformat()}"
