@@ -37,7 +37,7 @@ from psycopg import sql
 
 from pin2deal.hooks.pinterest import MAX_IDS_PER_REQUEST, SYNC_MAX_RANGE_DAYS
 from pin2deal.hooks.warehouse import WarehouseHook
-from pin2deal.pinterest_spend import AD_DAILY_COLUMNS, AdDayRows, chunks, load_ad_days
+from pin2deal.pinterest.spend import AD_DAILY_COLUMNS, AdDayRows, chunks, load_ad_days
 from sandbox.connections import airflow_connections
 from sandbox.dataset import Dataset
 from sandbox.server import SandboxServer

@@ -150,9 +150,10 @@ def world_counts(dataset: Any, spend_until: dt.date) -> dict[str, int]:
 
 def _generate(out: Path, deals: int, seed: int, max_campaigns: int | None) -> tuple[dict[str, Any], dict[str, int]]:
     from sandbox import generate as generator
+    from sandbox.generate import pinterest as pinterest_world
 
-    if max_campaigns:
-        generator.MAX_CAMPAIGNS = max_campaigns
+    if max_campaigns:  # read where the campaigns are drawn
+        pinterest_world.MAX_CAMPAIGNS = max_campaigns
     dataset = generator.generate(out, deals=deals, seed=seed, today=TODAY)
     return dataset.config, world_counts(dataset, spend_until(dataset.config["timezone"]))
 

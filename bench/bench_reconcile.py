@@ -45,7 +45,7 @@ from psycopg import sql
 
 from pin2deal.hooks.warehouse import apply_migrations
 from pin2deal.paths import SQL_DIR
-from pin2deal.reconcile import RULE_FILES, finish_reconcile, plan_reconcile
+from pin2deal.reconcile.plan import RULE_FILES, finish_reconcile, plan_reconcile
 
 HOME_CURRENCY = "USD"
 # The DAG's SQL steps, in order: (task, template, parameters?); a tuple of steps runs at the same time, as the DAG

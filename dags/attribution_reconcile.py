@@ -28,11 +28,11 @@ from pin2deal.operators.reconcile import (
     SQLWarningCheckOperator,
 )
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
-from pin2deal.reconcile import RULE_FILES
+from pin2deal.reconcile.plan import RULE_FILES
 from pin2deal.tasks import migrate_warehouse
 
 WAREHOUSE = "pin2deal_warehouse"
-# Where other channels' spend CSV files are dropped (docs/attribution.md); override per run with the param.
+# Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
 # A reconcile step: one SQL file, statements split, in one transaction, told its run and home currency.
@@ -64,7 +64,7 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
 5. Data-quality checks from `include/sql/checks/`: blocking ones fail naming the rows, warnings are logged and
    counted in **finish_reconcile**'s return value, which publishes the `mart_attribution` Asset.
 
-See docs/attribution.md (the rules, with a worked example) and docs/data-model.md (the tables).
+See docs/reconcile.md (the rules, with a worked example) and docs/data-model.md (the tables).
 """
     + FAILED_TASK_ADVICE
 )
@@ -115,7 +115,7 @@ legacy id that joined them), let `hubspot_deals` load it, then clear this task.
 """,
     "reconcile_deals": f"""
 Rebuilds `mart.deal_attribution` for the planned deals: channel, campaign / ad group / pin resolution, won, lead,
-amounts (docs/attribution.md).
+amounts (docs/reconcile.md).
 
 **If it fails**: {SQL_ADVICE}. A timeout on a very large full rebuild: raise this task's `execution_timeout`.
 """,
@@ -157,7 +157,7 @@ Blocking above `max_unresolved_paid_share` (25%): Pinterest-paid deals whose cam
 for the account, so above that share CAC per campaign is not trustworthy.
 
 **If it fails**: the message lists the share and the first unresolved deals with their `utm_campaign`: fix the
-campaign id URL macro or the `utm_campaign` values in the ads (docs/attribution.md), or run once with a higher
+campaign id URL macro or the `utm_campaign` values in the ads (docs/reconcile.md), or run once with a higher
 `max_unresolved_paid_share` to publish anyway.
 """,
     **{name: WARNING_DOC.format(name=name) for name in WARNING_CHECKS},

@@ -7,7 +7,7 @@ import os
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
-from pin2deal.briefing import BriefingSettings
+from pin2deal.briefing.rules import BriefingSettings
 from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, briefing_deadline, document_tasks
 from pin2deal.operators.briefing import BriefingDeliveryOperator, DailyBriefingOperator
 from pin2deal.tasks import migrate_warehouse

@@ -8,7 +8,7 @@ import os
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, RAW_HUBSPOT_DEALS
-from pin2deal.operators.hubspot_reconcile import HubSpotReconcileOperator
+from pin2deal.operators.hubspot_sweep import HubSpotSweepOperator
 from pin2deal.tasks import migrate_warehouse
 
 # Sunday 04:00 UTC by default; override with PIN2DEAL_HUBSPOT_RECONCILE_SCHEDULE (a cron expression).
@@ -62,7 +62,7 @@ with DAG(
     tags=["pin2deal", "hubspot", "reconcile"],
     doc_md=DOC,
 ) as dag:
-    reconcile = HubSpotReconcileOperator(
+    reconcile = HubSpotSweepOperator(
         task_id="reconcile_hubspot",
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],

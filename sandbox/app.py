@@ -2,7 +2,7 @@
 
 Each API package (``sandbox.hubspot``, ``sandbox.pinterest``) exposes ``install(app, sandbox)``, which builds
 its in-memory state from the dataset and registers its routes, including its own ``/_sandbox/...``
-mutations. This module owns what both share: the dataset, the clock and the fault generators.
+mutations. What they share (the dataset, the clock and the fault generators) is ``sandbox.state.Sandbox``.
 """
 
 from __future__ import annotations
@@ -16,26 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox import hubspot, llm, pinterest, slack
 from sandbox.dataset import Dataset
-from sandbox.limits import FaultInjector
 from sandbox.settings import SandboxSettings
-
-
-class Sandbox:
-    """Shared state of one server: its world, its clock ("today") and one fault stream per API."""
-
-    def __init__(self, settings: SandboxSettings, dataset: Dataset) -> None:
-        self.settings = settings
-        self.dataset = dataset
-        self.today: dt.date = settings.today or dataset.today
-        self.faults = {
-            api: FaultInjector(settings.faults, seed=settings.seed * 1000 + offset)
-            for offset, api in enumerate(("hubspot", "pinterest"))
-        }
-
-    def now(self) -> dt.datetime:
-        """The sandbox's current instant: noon UTC of its "today" plus the wall clock's seconds past noon."""
-        wall = dt.datetime.now(dt.UTC)
-        return dt.datetime.combine(self.today, wall.time(), tzinfo=dt.UTC)
+from sandbox.state import Sandbox
 
 
 class SandboxDateHeader:

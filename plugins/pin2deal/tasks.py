@@ -37,7 +37,7 @@ def migrate_warehouse() -> list[str]:
 @task(task_id="fill_capi_outbox")
 def fill_capi_outbox() -> int:
     """Rebuild ``ops.capi_outbox`` from the reconciled deals (include/sql/capi/fill_outbox.sql); rows changed."""
-    from pin2deal.capi_send import fill_outbox
+    from pin2deal.capi.send import fill_outbox
 
     with WarehouseHook().get_conn() as conn:
         conn.autocommit = True

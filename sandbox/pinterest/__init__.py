@@ -37,8 +37,6 @@ and ``spec``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import FastAPI
 from starlette.responses import Response
 
@@ -48,9 +46,7 @@ from sandbox.pinterest.routes import register
 from sandbox.pinterest.spec import load_spec
 from sandbox.pinterest.wire import rate_limited, server_error
 from sandbox.pinterest.world import PinterestWorld
-
-if TYPE_CHECKING:
-    from sandbox.app import Sandbox
+from sandbox.state import Sandbox
 
 __all__ = ["install"]
 

@@ -11,14 +11,12 @@ import hashlib
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.limits import SlidingWindow
 from sandbox.pinterest.analytics import Metrics, id_order
 from sandbox.pinterest.wire import rate_limited
-
-if TYPE_CHECKING:
-    from sandbox.app import Sandbox
+from sandbox.state import Sandbox
 
 ACCESS_TOKEN_SECONDS = 30 * 24 * 3600  # Pinterest access tokens: 30 days
 REFRESH_TOKEN_SECONDS = 60 * 24 * 3600  # continuous refresh tokens: 60 days, renewed by every refresh

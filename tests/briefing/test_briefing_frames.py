@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from pin2deal.briefing import Window
-from pin2deal.briefing_pipeline import Frames, briefing_day, facts_from_frames
+from pin2deal.briefing.pipeline import Frames, briefing_day, facts_from_frames
+from pin2deal.briefing.rules import Window
 
 DAY = dt.date(2025, 6, 30)
 NY = ZoneInfo("America/New_York")
@@ -130,7 +130,7 @@ CREATE TABLE IF NOT EXISTS ops.capi_ledger (
 def test_conversions_of_the_day_are_counted_from_the_ledger_when_it_exists(warehouse):
     """Without ops.capi_ledger the briefing says so (None); with it, events are counted on the account day the
     ledger last decided them (sent: when Pinterest processed them)."""
-    from pin2deal.briefing_pipeline import read_frames
+    from pin2deal.briefing.pipeline import read_frames
 
     existed = warehouse.execute("SELECT to_regclass('ops.capi_ledger')").fetchone()[0] is not None
     if not existed:

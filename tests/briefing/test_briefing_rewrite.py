@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from pin2deal.briefing import render
-from pin2deal.briefing_pipeline import rewrite_or_keep
-from pin2deal.briefing_rewrite import chat_answer, chat_request, judge, numbers
+from pin2deal.briefing.pipeline import rewrite_or_keep
+from pin2deal.briefing.rewrite import chat_answer, chat_request, judge, numbers
+from pin2deal.briefing.rules import render
 from pin2deal.hooks.llm import ChatCompletionsHook
 from sandbox.llm import changed_number, faithful
 from tests.briefing.briefing_worlds import World

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pin2deal.briefing import (
+from pin2deal.briefing.chart import chart_series, render_chart
+from pin2deal.briefing.rules import (
     BriefingFacts,
     BriefingSettings,
     ChannelFacts,
@@ -25,7 +26,6 @@ from pin2deal.briefing import (
     span,
     stale_notes,
 )
-from pin2deal.briefing_chart import chart_series, render_chart
 from tests.briefing.golden_files import assert_golden
 
 DAY = dt.date(2025, 6, 30)  # a Monday

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import requests
 
-from pin2deal.briefing import markdown_to_slack
+from pin2deal.briefing.rules import markdown_to_slack
 from sandbox.llm import faithful
 from tests.briefing.briefing_worlds import Ad, Deal, World, channel_spend_csv
 from tests.briefing.golden_files import assert_golden

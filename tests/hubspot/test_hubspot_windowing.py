@@ -9,7 +9,7 @@ import httpx
 from deal_worlds import HOUR, HOUR_MS, deal
 
 from pin2deal.hooks.hubspot_api import HubSpotHook
-from pin2deal.hubspot_extract import initial_search_position, modified_deal_batches
+from pin2deal.hubspot.extract import initial_search_position, modified_deal_batches
 
 END = HOUR + dt.timedelta(hours=1)
 PROPERTIES = ["hs_lastmodifieddate", "amount"]

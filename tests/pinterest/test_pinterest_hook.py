@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from pin2deal.hooks.pinterest import PinterestAdsHook, PinterestAPIError, PinterestTokenExpired
-from pin2deal.pinterest_spend import ANALYTICS_COLUMNS
+from pin2deal.pinterest.spend import ANALYTICS_COLUMNS
 from pin2deal.retrying import RetryAfterTooLong, api_retrying
 from sandbox.pinterest.spec import load_spec
 from sandbox.settings import FaultRates

@@ -7,7 +7,7 @@ import json
 from zoneinfo import ZoneInfo
 
 from pin2deal.hooks.pinterest import MAX_IDS_PER_REQUEST, SYNC_MAX_RANGE_DAYS
-from pin2deal.pinterest_spend import (
+from pin2deal.pinterest.spend import (
     AdDayRows,
     DeletionRule,
     chunks,

@@ -14,7 +14,7 @@ import pytest
 import requests
 from airflow.sdk.exceptions import ParamValidationError
 
-from pin2deal.pinterest_spend import interval_days
+from pin2deal.pinterest.spend import interval_days
 from tests.conftest import isolated_dag_test
 from tests.pinterest.pinterest_worlds import (
     CURRENCY,

@@ -58,7 +58,7 @@ def _plant(world, cases: tuple[Case, ...], csv_dir: Path) -> dict[int, str]:
 def _convert_report_rows(warehouse, world, keys: dict[int, str]) -> None:
     """Unknown-id cases: the report loader's converter, with the hierarchy the run loaded, records their issues."""
     from pin2deal.hooks.warehouse import replace_record_issues
-    from pin2deal.pinterest_spend import AD_DAILY_SOURCE, AdDayRows
+    from pin2deal.pinterest.spend import AD_DAILY_SOURCE, AdDayRows
 
     hierarchy = {ad: (group, campaign) for ad, group, campaign in warehouse.execute(
         "SELECT ad_id, ad_group_id, campaign_id FROM raw.pinterest_ads")}  # fmt: skip

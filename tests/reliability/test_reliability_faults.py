@@ -54,7 +54,7 @@ HUBSPOT_TASK = (
     "data_interval_end=None, run_type='manual', run_after=None, batch_size=10)\n"
 )
 CAPI_TASK = (  # the pinterest_capi DAG's two tasks, in one process: fill the outbox, send
-    "from pin2deal.capi_send import fill_outbox\n"
+    "from pin2deal.capi.send import fill_outbox\n"
     "from pin2deal.hooks.warehouse import WarehouseHook\n"
     "with WarehouseHook().get_conn() as conn:\n"
     "    conn.autocommit = True\n"

@@ -466,7 +466,7 @@ def test_each_kind_of_bad_record_is_there_as_documented(world: Dataset) -> None:
 
 
 def test_the_sample_channel_spend_csv_is_deterministic_and_valid(tmp_path: Path) -> None:
-    from pin2deal.channel_spend import parse_channel_spend
+    from pin2deal.reconcile.channel_spend import parse_channel_spend
 
     for name in ("a", "b"):
         gen.generate(tmp_path / name, deals=50, seed=5, today=TODAY)

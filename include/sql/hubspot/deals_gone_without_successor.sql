@@ -1,4 +1,4 @@
--- The deals a listing would mark deleted (temp table listed_deals, as for reconcile_deals.sql: live in raw, not
+-- The deals a listing would mark deleted (temp table listed_deals, as for sweep_deals.sql: live in raw, not
 -- listed, first seen before %(started)s), split into those that were re-identified and those that vanished. A gone
 -- deal is re-identified when a live deal in the listing holds its lineage: the deal already carries its stable
 -- key, or will inherit it (its legacy id, or previous HubSpot id, points at that key: raw.legacy_lineage_key, the

@@ -1,7 +1,7 @@
 -- A re-pull replaces, never adds: the rows of the ads and days just pulled that Pinterest did not report this time
 -- (a restatement to nothing, an ad's delivery revoked) are deleted, in the transaction that upserted the rest, and
 -- each is kept whole in raw.pinterest_ad_daily_deleted with the reason. The caller runs this in a savepoint and
--- rolls it back when the answer is not trustworthy (pin2deal.pinterest_spend.DeletionRule).
+-- rolls it back when the answer is not trustworthy (pin2deal.pinterest.spend.DeletionRule).
 -- %(ad_ids)s: the ads asked for; %(reported_ad_ids)s and %(reported_dates)s: the (ad, day) keys of the answer.
 WITH gone AS (
     DELETE FROM raw.pinterest_ad_daily AS daily

@@ -142,7 +142,7 @@ CREATE TABLE mart.channel_performance (
     PRIMARY KEY (channel_name, period, period_start)
 );
 
--- Other channels' spend, from CSV files dropped in a folder (docs/attribution.md, "Other channels").
+-- Other channels' spend, from CSV files dropped in a folder (docs/reconcile.md, "Other channels").
 CREATE TABLE raw.channel_spend (
     channel      text        NOT NULL,  -- lower-cased, e.g. 'google'
     campaign     text        NOT NULL,

@@ -3,7 +3,7 @@
 
 -- One row per won deal of mart.deal_attribution, keyed by its event id ('won_' || stable key), so a CRM
 -- migration or a merge (new deal ids, same stable key) maps to the same row. Holds the event's inputs as the
--- warehouse stores them (normalised, not yet hashed: hashing happens once, in pin2deal.capi_payload).
+-- warehouse stores them (normalised, not yet hashed: hashing happens once, in pin2deal.capi.payload).
 CREATE TABLE ops.capi_outbox (
     event_id     text        PRIMARY KEY,           -- 'won_' || stable_key; never changes for a deal lineage
     stable_key   text        NOT NULL UNIQUE,

@@ -9,8 +9,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from pin2deal.briefing import BriefingSettings, markdown_to_slack
-from pin2deal.briefing_rewrite import chat_answer, chat_request
+from pin2deal.briefing.rewrite import chat_answer, chat_request
+from pin2deal.briefing.rules import BriefingSettings, markdown_to_slack
 from pin2deal.hooks.llm import ChatCompletionsHook
 from pin2deal.hooks.slack_webhook import SlackWebhookHook
 from pin2deal.hooks.warehouse import WarehouseHook
@@ -21,7 +21,7 @@ class DailyBriefingOperator(BaseOperator):
     of ``ops.briefings`` (a re-run replaces the day), and the text in XCom (it is a few kilobytes).
 
     The day is the last account day that had ended at the run's logical date, or at the moment the run was created
-    for runs without one (Asset-triggered, manual); see ``pin2deal.briefing_pipeline.briefing_day``.
+    for runs without one (Asset-triggered, manual); see ``pin2deal.briefing.pipeline.briefing_day``.
     """
 
     template_fields: Sequence[str] = ("output_dir", "settings", "llm_conn_id", "warehouse_conn_id")
@@ -52,7 +52,7 @@ class DailyBriefingOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # pandas and matplotlib load in the task, never when the scheduler parses the DAG file
-        from pin2deal.briefing_pipeline import build_briefing, default_output_dir, summary
+        from pin2deal.briefing.pipeline import build_briefing, default_output_dir, summary
 
         settings = BriefingSettings.from_mapping(self.settings)
         output_dir = Path(self.output_dir) if self.output_dir else default_output_dir()
@@ -120,7 +120,7 @@ class BriefingDeliveryOperator(BaseOperator):
         if context["dag_run"].run_type == "asset_triggered":
             self.log.info("Asset-triggered run: the stored briefing is refreshed, Slack gets the scheduled one")
             return {"delivered": False, "reason": "asset_triggered"}
-        from pin2deal.briefing_pipeline import mark_delivered
+        from pin2deal.briefing.pipeline import mark_delivered
 
         day = dt.date.fromisoformat(self.briefing_date)
         SlackWebhookHook(conn_id).post_text(markdown_to_slack(self.markdown))

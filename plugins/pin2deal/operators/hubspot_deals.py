@@ -53,7 +53,7 @@ def _as_bool(value: Any) -> bool:
 class HubSpotDealsToWarehouseOperator(BaseOperator):
     """Extract the deals modified since the high-water mark (or in exactly its data interval for a backfill, since
     ``since``, or all of them with ``full_refresh``) with their contacts and the pipeline stages, into the
-    ``raw.hubspot_*`` tables. Which window a run reads: ``pin2deal.hubspot_window``.
+    ``raw.hubspot_*`` tables. Which window a run reads: ``pin2deal.hubspot.window``.
 
     Works with or without a data interval (a manual trigger without a logical date has none). Resumes from its
     watermark when a previous attempt for the same window stopped midway; a completed window is re-read from its
@@ -105,7 +105,7 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
         # Imported here, not at DAG parse: the HubSpot client and the loaders are heavy.
         from pin2deal.hooks.hubspot_api import HubSpotHook
         from pin2deal.hooks.warehouse import WarehouseHook
-        from pin2deal.hubspot_extract import (
+        from pin2deal.hubspot.extract import (
             BatchEnricher,
             DealBatchLoader,
             advance_mark,
@@ -118,9 +118,9 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
             run_pipeline,
             save_watermark,
         )
-        from pin2deal.hubspot_reconcile import sweep_deleted_deals
-        from pin2deal.hubspot_records import DealTyping
-        from pin2deal.hubspot_window import read_window
+        from pin2deal.hubspot.records import DealTyping
+        from pin2deal.hubspot.sweep import sweep_deleted_deals
+        from pin2deal.hubspot.window import read_window
 
         run_id = str(context["run_id"])
         interval_start = _as_datetime(self.data_interval_start, "data_interval_start")

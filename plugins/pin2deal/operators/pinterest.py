@@ -1,7 +1,7 @@
 """Operators of the ``pinterest_spend`` DAG: entity refresh, synchronous spend pull, async report request and load.
 
 Each works on its run's data interval and can be re-run, retried or backfilled: loads replace what they cover
-(``pin2deal.pinterest_spend``). XCom carries counts and report tokens only.
+(``pin2deal.pinterest.spend``). XCom carries counts and report tokens only.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pin2deal.hooks.pinterest import (
     PinterestAdsHook,
 )
 from pin2deal.hooks.warehouse import WarehouseHook
-from pin2deal.pinterest_spend import (
+from pin2deal.pinterest.spend import (
     ANALYTICS_COLUMNS,
     AdDayBatch,
     AdDayLoad,

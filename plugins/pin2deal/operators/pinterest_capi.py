@@ -1,4 +1,4 @@
-"""``PinterestConversionsOperator``: deliver the Conversions API outbox, once per won deal (``pin2deal.capi_send``).
+"""``PinterestConversionsOperator``: deliver the Conversions API outbox, once per won deal (``pin2deal.capi.send``).
 
 Thin by design: it turns its (templated) arguments into settings and a selection, opens the warehouse and the
 Pinterest hook, and returns the sender's summary (counts only) as its XCom.
@@ -12,8 +12,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from pin2deal.capi_payload import MAX_EVENTS_PER_REQUEST, PINTEREST_MAX_EVENT_AGE_DAYS, CapiSettings
-from pin2deal.capi_send import ConversionsSender, Selection
+from pin2deal.capi.payload import MAX_EVENTS_PER_REQUEST, PINTEREST_MAX_EVENT_AGE_DAYS, CapiSettings
+from pin2deal.capi.send import ConversionsSender, Selection
 from pin2deal.hooks.pinterest import PinterestConversionsHook
 from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.normalize import parse_bool, parse_timestamp

@@ -1,5 +1,5 @@
 """Operators of ``attribution_reconcile`` around its SQL steps: the plan (full or incremental), the CSV drop of other
-channels' spend, warning checks, and the run's record. Thin: the logic is in ``pin2deal.reconcile`` and the SQL."""
+channels' spend, warning checks, and the run's record. Thin: the logic is in ``pin2deal.reconcile.plan`` and the SQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 from airflow.sdk import BaseOperator
 
 from pin2deal.hooks.warehouse import WarehouseHook
-from pin2deal.reconcile import finish_reconcile, load_channel_spend_files, plan_reconcile
+from pin2deal.reconcile.plan import finish_reconcile, load_channel_spend_files, plan_reconcile
 
 WAREHOUSE = "pin2deal_warehouse"
 SAMPLE_ROWS = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from pin2deal.channel_spend import parse_channel_spend
+from pin2deal.reconcile.channel_spend import parse_channel_spend
 
 
 def test_valid_lines_become_rows_in_any_column_order_and_bad_fields_are_reported_by_line() -> None:

@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pin2deal.briefing import BriefingFacts, Window, short_day
+from pin2deal.briefing.rules import BriefingFacts, Window, short_day
 
 MAX_CAMPAIGN_LINES = 8
 

@@ -24,7 +24,7 @@ from psycopg import ClientCursor, Connection
 
 from pin2deal.hooks.hubspot_api import MAX_LIST_PAGE, HubSpotHook
 from pin2deal.hooks.warehouse import copy_upsert, replace_record_issues
-from pin2deal.hubspot_extract import (
+from pin2deal.hubspot.extract import (
     CHANGED,
     CONTACT_ISSUES,
     BatchEnricher,
@@ -37,13 +37,13 @@ from pin2deal.hubspot_extract import (
     read_watermark,
     save_watermark,
 )
-from pin2deal.hubspot_records import CONTACT_COLUMNS, DealTyping, contact_rows
+from pin2deal.hubspot.records import CONTACT_COLUMNS, DealTyping, contact_rows
 from pin2deal.paths import SQL_DIR
 
 log = logging.getLogger(__name__)
 
 CONTACTS_SOURCE = "hubspot.contacts"  # ops.watermarks source of the contact refresh
-RECONCILE_DEALS_SQL = SQL_DIR / "hubspot" / "reconcile_deals.sql"
+SWEEP_DEALS_SQL = SQL_DIR / "hubspot" / "sweep_deals.sql"
 REKEY_SQL = SQL_DIR / "hubspot" / "rekey_after_sweep.sql"
 GONE_SQL = SQL_DIR / "hubspot" / "deals_gone_without_successor.sql"
 
@@ -91,7 +91,7 @@ def mark_deleted_and_archived(
     run_id: str,
     max_deleted_share: float,
 ) -> dict[str, int]:
-    """Apply the listing to raw (``reconcile_deals.sql``) in one transaction; refuse an untrustworthy one."""
+    """Apply the listing to raw (``sweep_deals.sql``) in one transaction; refuse an untrustworthy one."""
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE listed_deals (deal_id bigint PRIMARY KEY, archived boolean NOT NULL, "
@@ -114,7 +114,7 @@ def mark_deleted_and_archived(
                 "HubSpot really lost them (a bulk delete), trigger hubspot_reconcile with a higher max_deleted_share."
             )
         with ClientCursor(conn) as cur:
-            cur.execute(RECONCILE_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
+            cur.execute(SWEEP_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
             changed = cur.fetchall()
         rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8")).fetchall()
     return {

@@ -12,9 +12,9 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from pin2deal.channel_spend import ISSUE_SOURCE, parse_channel_spend
 from pin2deal.hooks.warehouse import copy_upsert, replace_record_issues
 from pin2deal.paths import SQL_DIR
+from pin2deal.reconcile.channel_spend import ISSUE_SOURCE, parse_channel_spend
 
 log = logging.getLogger(__name__)
 

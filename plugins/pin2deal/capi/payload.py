@@ -1,6 +1,6 @@
 """Pure rules of the Conversions API: which won deal becomes which ``checkout`` event, hashed how, or why not.
 
-No I/O here: ``pin2deal.capi_send`` reads the outbox, calls ``decide`` per row and sends what it returns. The
+No I/O here: ``pin2deal.capi.send`` reads the outbox, calls ``decide`` per row and sends what it returns. The
 rules (docs/capi.md):
 
 - one ``checkout`` per won deal, ``event_id`` = ``won_<stable key>`` (the outbox key), ``event_time`` = won time

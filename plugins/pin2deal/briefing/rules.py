@@ -1,7 +1,7 @@
 """The daily briefing as pure rules: facts (numbers already read from the marts) -> Markdown text.
 
-No I/O and no clock: the same facts always give the same text (``pin2deal.briefing_pipeline`` reads the facts,
-``pin2deal.briefing_chart`` draws them). Every judgement in the text comes from one of the rules below, each driven by
+No I/O and no clock: the same facts always give the same text (``pin2deal.briefing.pipeline`` reads the facts,
+``pin2deal.briefing.chart`` draws them). Every judgement in the text comes from one of the rules below, each driven by
 a ``BriefingSettings`` threshold, so a sentence is only written when the numbers support it:
 
 - stale data (spend not loaded through the briefing day, no deal change for ``stale_deal_hours``) is said first;

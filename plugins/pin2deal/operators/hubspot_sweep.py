@@ -1,4 +1,4 @@
-"""``HubSpotReconcileOperator``: deletions, drift and contact changes the modified-date search never shows."""
+"""``HubSpotSweepOperator``: deletions, drift and contact changes the modified-date search never shows."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 
-class HubSpotReconcileOperator(BaseOperator):
+class HubSpotSweepOperator(BaseOperator):
     """List every HubSpot deal id and mark what raw holds accordingly (``deleted_at``, archive flags, never a
     deleted row), load live deals raw lacks, and re-read the contacts modified since the last reconciliation.
-    See ``pin2deal.hubspot_reconcile``. Returns counts only (XCom)."""
+    See ``pin2deal.hubspot.sweep``. Returns counts only (XCom)."""
 
     template_fields: Sequence[str] = ("max_deleted_share",)
     ui_color = "#ff7a59"
@@ -39,13 +39,13 @@ class HubSpotReconcileOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from pin2deal.hooks.hubspot_api import HubSpotHook
         from pin2deal.hooks.warehouse import WarehouseHook
-        from pin2deal.hubspot_reconcile import (
+        from pin2deal.hubspot.records import DealTyping
+        from pin2deal.hubspot.sweep import (
             ReconcileCounts,
             load_missing_deals,
             refresh_contacts,
             sweep_deleted_deals,
         )
-        from pin2deal.hubspot_records import DealTyping
 
         run_id = str(context["run_id"])
         share = float(self.max_deleted_share)

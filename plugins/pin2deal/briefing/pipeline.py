@@ -2,7 +2,7 @@
 
 The reads run in one REPEATABLE READ, READ ONLY transaction, so every number comes from one snapshot even while a
 reconcile commits. ``facts_from_frames`` is pure (DataFrames in, ``BriefingFacts`` out); the text and its rules are
-in ``pin2deal.briefing``.
+in ``pin2deal.briefing.rules``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from psycopg import Connection
 
-from pin2deal.briefing import (
+from pin2deal.briefing.chart import render_chart
+from pin2deal.briefing.rewrite import Verdict, judge
+from pin2deal.briefing.rules import (
     Briefing,
     BriefingFacts,
     BriefingSettings,
@@ -31,8 +33,6 @@ from pin2deal.briefing import (
     Window,
     render,
 )
-from pin2deal.briefing_chart import render_chart
-from pin2deal.briefing_rewrite import Verdict, judge
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
 
 BRIEFING_SQL = SQL_DIR / "briefing"

@@ -4,7 +4,7 @@ The protocol (docs/capi.md has the states and the crash window):
 
 1. one run at a time (a PostgreSQL advisory lock), reading the candidate outbox rows (``candidates.sql``) through a
    server-side cursor, one batch at a time, so memory holds one batch whatever the outbox size;
-2. per row, ``capi_payload.decide``: an event, or a skip with its reason (recorded at once);
+2. per row, ``payload.decide``: an event, or a skip with its reason (recorded at once);
 3. per batch of up to 1,000 events: the **intent** (state ``in_flight`` under a new request id) is committed, then
    the request is sent (transient failures retried inside by the hook), then the **outcome** of every event
    (``sent``/``failed`` from ``events[].status`` of a 200 or a 422) is committed. A worker killed between the two
@@ -31,7 +31,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-from pin2deal.capi_payload import (
+from pin2deal.capi.payload import (
     DRY_RUN,
     FINAL_SKIPS,
     TEST_MODE,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pin2deal.hubspot_window import EPOCH, read_window
+from pin2deal.hubspot.window import EPOCH, read_window
 
 T = dt.datetime(2025, 6, 10, 12, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)

@@ -44,7 +44,7 @@ from pin2deal.hooks.hubspot_api import (
     HubSpotHook,
 )
 from pin2deal.hooks.warehouse import copy_upsert, replace_record_issues
-from pin2deal.hubspot_records import (
+from pin2deal.hubspot.records import (
     CONTACT_COLUMNS,
     DEAL_COLUMNS,
     DEAL_CONTACT_COLUMNS,
@@ -60,7 +60,7 @@ from pin2deal.paths import SQL_DIR
 log = logging.getLogger(__name__)
 
 WATERMARK_SOURCE = "hubspot.deals"
-MARK_SCOPE = "high_water_mark"  # ops.watermarks scope of the end of the last completed read (hubspot_window.py)
+MARK_SCOPE = "high_water_mark"  # ops.watermarks scope of the end of the last completed read (hubspot/window.py)
 DEAL_ISSUES = "hubspot.deal"
 CONTACT_ISSUES = "hubspot.contact"
 # Applied to rows an upsert changes (new rows get both from the column defaults).
@@ -321,7 +321,7 @@ def read_watermark(
 
 
 def read_mark(conn: Connection, source: str = WATERMARK_SOURCE) -> dt.datetime | None:
-    """The high-water mark: the end of the last completed read of modified deals (``hubspot_window``)."""
+    """The high-water mark: the end of the last completed read of modified deals (``pin2deal.hubspot.window``)."""
     position, _ = read_watermark(conn, MARK_SCOPE, source)
     return dt.datetime.fromisoformat(position["read_to"]) if position else None
 

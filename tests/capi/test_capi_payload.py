@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from pin2deal import capi_payload as capi
-from pin2deal.capi_payload import CapiSettings, decide, validate_event
+from pin2deal.capi import payload as capi
+from pin2deal.capi.payload import CapiSettings, decide, validate_event
 from tests.capi.capi_worlds import contact, official_spec_or_skip, outbox_row
 
 NOW = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
