@@ -1,5 +1,5 @@
 """Operators of ``attribution_reconcile`` around its SQL steps: the plan (full or incremental), the CSV drop of other
-channels' spend, warning checks, and the run's record. Thin: the logic is in ``pin2deal.reconcile.plan`` and the SQL."""
+channels' spend, warning checks, and the run's record. Thin: the logic is in ``pin2deal.reconcile`` and the SQL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from airflow.providers.common.sql.operators.sql import BaseSQLOperator
 from airflow.sdk import BaseOperator
 
 from pin2deal.hooks.warehouse import WarehouseHook
+from pin2deal.reconcile.generations import drop_unread_generations
 from pin2deal.reconcile.plan import finish_reconcile, load_channel_spend_files, plan_reconcile
 
 WAREHOUSE = "pin2deal_warehouse"
@@ -24,8 +25,9 @@ def _as_bool(value: Any) -> bool:
 class ReconcilePlanOperator(BaseOperator):
     """Decide whether this run rebuilds the marts or applies what changed in raw since the last finished run.
 
-    Never reads a data interval (asset-triggered and manual runs have none). Returns ``{"mode", "reason", "since"}``,
-    which the SQL steps read through XCom."""
+    Never reads a data interval (asset-triggered and manual runs have none). Returns ``{"mode", "reason", "since",
+    "generation"}``, which the SQL steps read through XCom. Generations of the marts nobody reads any more are
+    dropped first."""
 
     template_fields: Sequence[str] = ("full_rebuild", "home_currency")
 
@@ -44,13 +46,17 @@ class ReconcilePlanOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
+            conn.autocommit = True
+            drop_unread_generations(conn)
+            conn.autocommit = False
             return plan_reconcile(
                 conn, context["run_id"], full_rebuild=_as_bool(self.full_rebuild), home_currency=self.home_currency
             )
 
 
 class ReconcileFinishOperator(BaseOperator):
-    """Record the run as finished with the warning checks' counts; returns the run's summary (and the warnings)."""
+    """Record the run as finished with the warning checks' counts, and drop the generation its publication replaced
+    once nobody reads it; returns the run's summary (and the warnings)."""
 
     template_fields: Sequence[str] = ()
 
@@ -64,6 +70,9 @@ class ReconcileFinishOperator(BaseOperator):
         checks = [result for result in results if result]
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
             summary = finish_reconcile(conn, context["run_id"], checks)
+            conn.commit()
+            conn.autocommit = True
+            drop_unread_generations(conn)
         self.log.info("Reconcile summary: %s", summary)
         return summary
 
