@@ -99,8 +99,12 @@ class Summary:
 
 
 def fill_outbox(conn: Connection) -> int:
-    """Rebuild ``ops.capi_outbox`` from ``mart.deal_attribution`` (``fill_outbox.sql``); rows changed."""
+    """Rebuild ``ops.capi_outbox`` from ``mart.deal_attribution`` (``fill_outbox.sql``); rows changed.
+
+    One REPEATABLE READ transaction: its insert and its delete read the same published marts, even when a reconcile
+    publishes between them (read committed, the delete would see the new marts and the insert the old ones)."""
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute(capi_sql("fill_outbox"))
         return cur.rowcount
 
