@@ -20,6 +20,7 @@ from pin2deal.operators.reconcile import (
     ChannelSpendCsvOperator,
     ReconcileFinishOperator,
     ReconcilePlanOperator,
+    ReconcileStepOperator,
     SQLWarningCheckOperator,
 )
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
@@ -200,13 +201,11 @@ with DAG(
         sql="checks/duplicate_stable_keys.sql",
         **CHECK_RETRIES,
     )
-    reconcile_deals = SQLExecuteQueryOperator(
+    reconcile_deals = ReconcileStepOperator(
         task_id="reconcile_deals", sql="reconcile/deal_attribution.sql", **RECONCILE_STEP
     )
-    reconcile_spend = SQLExecuteQueryOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
-    publish_marts = SQLExecuteQueryOperator(
-        task_id="publish_marts", sql="reconcile/publish_marts.sql", **RECONCILE_STEP
-    )
+    reconcile_spend = ReconcileStepOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
+    publish_marts = ReconcileStepOperator(task_id="publish_marts", sql="reconcile/publish_marts.sql", **RECONCILE_STEP)
     warnings = [
         SQLWarningCheckOperator(
             task_id=name, conn_id=WAREHOUSE, sql=f"checks/{name}.sql", parameters=RUN_PARAMETERS, **CHECK_RETRIES

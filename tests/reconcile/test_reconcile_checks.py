@@ -104,10 +104,13 @@ def test_a_failed_blocking_check_publishes_nothing_and_names_the_rows(
     # "patio-launch" is the renamed campaign's old name, which this world never served).
     warehouse.execute("UPDATE raw.hubspot_deals SET deleted_at = now(), loaded_at = now() WHERE deal_id = %s", (D12,))
     capfd.readouterr()
-    failed = states(reconcile(max_unresolved=0.05, expect="failed"))
+    dag_run = reconcile(max_unresolved=0.05, expect="failed")
     assert snapshot(warehouse) == published, "readers still see the last published marts"
+    failed = states(dag_run)
     assert failed["finish_reconcile"] == "upstream_failed"  # no mart_attribution event
     assert (failed["reconcile_deals"], failed["publish_marts"]) == ("success", "failed"), failed
+    publish = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "publish_marts")
+    assert publish.try_number == 1, "a failed check fails again: no retry"
     out, err = capfd.readouterr()
     assert (
         "blocking check unresolved_paid_share failed, nothing was published: 2 of 11 paid deals unresolved: "

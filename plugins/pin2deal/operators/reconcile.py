@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.sql.operators.sql import BaseSQLOperator
+from airflow.providers.common.sql.operators.sql import BaseSQLOperator, SQLExecuteQueryOperator
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+from psycopg import errors
 
 from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.reconcile.generations import drop_unread_generations
@@ -97,6 +99,18 @@ class ChannelSpendCsvOperator(BaseOperator):
             totals = load_channel_spend_files(conn, Path(self.folder), context["run_id"])
         self.log.info("Channel spend from %s: %s", self.folder, totals)
         return totals
+
+
+class ReconcileStepOperator(SQLExecuteQueryOperator):
+    """A reconcile step: one SQL file in one transaction. A guard of the file failing (``ops.require``: a blocking
+    check, staged spend gone) fails the task at once: it would fail again on every retry, until the data or a task
+    changes; any other error (a dropped connection, a restart) is retried."""
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        except errors.RaiseException as error:
+            raise AirflowFailException(str(error).strip()) from error
 
 
 class SQLWarningCheckOperator(BaseSQLOperator):
