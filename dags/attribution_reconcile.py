@@ -31,9 +31,12 @@ WAREHOUSE = "pin2deal_warehouse"
 # Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-RUN_PARAMETERS = {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"}
 # A reconcile step: one SQL file, statements split, in one transaction, told its run and home currency.
-RECONCILE_STEP = {"conn_id": WAREHOUSE, "parameters": RUN_PARAMETERS, "split_statements": True}
+RECONCILE_STEP = {
+    "conn_id": WAREHOUSE,
+    "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
+    "split_statements": True,
+}
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -127,23 +130,24 @@ stages them in `mart.performance_spend` for `publish_marts`; it needs no deal, s
 One transaction: the staged deals replace their published rows (incremental) and `mart.performance`,
 `mart.cohort_cac`, `mart.truth_vs_platform` and `mart.channel_performance` are written for the planned days (the
 staged spend joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage; Pinterest against the other
-channels on one CAC); then the blocking checks (`include/sql/checks/`); then `ops.mart_publication` points readers
-at the result. Until it commits, readers see the last published marts, whole.
+channels on one CAC); then the blocking checks; then `ops.mart_publication` points readers at the result. Until it
+commits, readers see the last published marts, whole.
 
-Blocking checks, on what the run wrote (a rebuild: everything):
-- `performance_rows`: counts never negative, CAC only with won deals, ROAS only with spend, cohort wins within
-  leads. **If it fails**: the message names the rows and the broken rule: a rule file changed in a way that breaks
-  the contract (docs/data-model.md), or an incremental run drifted from what a rebuild gives: trigger with
-  `full_rebuild`; if it fails again, report it with the rows the log names.
-- `unresolved_paid_share`: above `max_unresolved_paid_share` (25%) of Pinterest-paid deals without a resolved
-  campaign, CAC per campaign is not trustworthy. **If it fails**: the message lists the share and the first
-  unresolved deals with their `utm_campaign`: fix the campaign id URL macro or the `utm_campaign` values in the ads
-  (docs/reconcile.md), or run once with a higher `max_unresolved_paid_share` to publish anyway.
+Blocking checks, on what the run wrote (a rebuild: everything): every row written to `mart.performance` keeps the
+mart's contract (its constraints, migration 050: counts never negative, CAC only with won deals, ROAS only with
+spend, cohort wins within leads), and at most `max_unresolved_paid_share` (25%) of Pinterest-paid deals have no
+resolved campaign (`include/sql/checks/unresolved_paid_share.sql`: above it, CAC per campaign is not trustworthy).
+A failed check fails the task at once and publishes nothing: readers keep the last published marts, and the next
+run reconciles this run's changes again.
 
-A failed check publishes nothing: readers stay on the last published marts, and the next run reconciles this run's
-changes again. **If it fails otherwise**: {SQL_ADVICE}. "The spend reconcile_spend staged ... is gone":
-`reconcile_spend` last ran for another run (this task was cleared alone after a later run): clear `reconcile_spend`
-and this task.
+**If it fails**: "blocking check unresolved_paid_share failed": the message lists the share and the first
+unresolved deals with their `utm_campaign`: fix the campaign id URL macro or the `utm_campaign` values in the ads
+(docs/reconcile.md), or run once with a higher `max_unresolved_paid_share` to publish anyway. "violates check
+constraint": the message names the rule and the row: a rule file changed in a way that breaks the contract
+(docs/data-model.md), or an incremental run drifted from what a rebuild gives: trigger with `full_rebuild`; if it
+fails again, report it with the row. "The spend reconcile_spend staged ... is gone": `reconcile_spend` last ran for
+another run (this task was cleared alone after a later run): clear `reconcile_spend` and this task. Otherwise:
+{SQL_ADVICE}.
 """,
     **{name: WARNING_DOC.format(name=name) for name in WARNING_CHECKS},
     "finish_reconcile": """
@@ -207,9 +211,7 @@ with DAG(
     reconcile_spend = ReconcileStepOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
     publish_marts = ReconcileStepOperator(task_id="publish_marts", sql="reconcile/publish_marts.sql", **RECONCILE_STEP)
     warnings = [
-        SQLWarningCheckOperator(
-            task_id=name, conn_id=WAREHOUSE, sql=f"checks/{name}.sql", parameters=RUN_PARAMETERS, **CHECK_RETRIES
-        )
+        SQLWarningCheckOperator(task_id=name, conn_id=WAREHOUSE, sql=f"checks/{name}.sql", **CHECK_RETRIES)
         for name in WARNING_CHECKS
     ]
     finish_reconcile = ReconcileFinishOperator(

@@ -103,14 +103,14 @@ class ChannelSpendCsvOperator(BaseOperator):
 
 class ReconcileStepOperator(SQLExecuteQueryOperator):
     """A reconcile step: one SQL file in one transaction. A guard of the file failing (``ops.require``: a blocking
-    check, staged spend gone) fails the task at once: it would fail again on every retry, until the data or a task
-    changes; any other error (a dropped connection, a restart) is retried."""
+    check, staged spend gone) or a row breaking a mart's constraints fails the task at once: it would fail again on
+    every retry, until the data or a task changes; any other error (a dropped connection, a restart) is retried."""
 
     def execute(self, context: Any) -> Any:
         try:
             return super().execute(context)
-        except errors.RaiseException as error:
-            raise AirflowFailException(str(error).strip()) from error
+        except (errors.RaiseException, errors.CheckViolation) as error:
+            raise AirflowFailException(str(error).strip()) from error  # the message, its detail (the row) and hint
 
 
 class SQLWarningCheckOperator(BaseSQLOperator):
