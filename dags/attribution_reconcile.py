@@ -31,11 +31,10 @@ WAREHOUSE = "pin2deal_warehouse"
 # Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-# A reconcile step: one SQL file, statements split, in one transaction, told its run and home currency.
+# A reconcile step: one SQL file, in one transaction, told its run and home currency.
 RECONCILE_STEP = {
     "conn_id": WAREHOUSE,
     "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
-    "split_statements": True,
 }
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}

@@ -15,6 +15,7 @@ from psycopg import errors
 from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.reconcile.generations import drop_unread_generations
 from pin2deal.reconcile.plan import finish_reconcile, load_channel_spend_files, plan_reconcile
+from pin2deal.reconcile.steps import split_statements
 
 WAREHOUSE = "pin2deal_warehouse"
 SAMPLE_ROWS = 20
@@ -102,11 +103,13 @@ class ChannelSpendCsvOperator(BaseOperator):
 
 
 class ReconcileStepOperator(SQLExecuteQueryOperator):
-    """A reconcile step: one SQL file in one transaction. A guard of the file failing (``ops.require``: a blocking
-    check, staged spend gone) or a row breaking a mart's constraints fails the task at once: it would fail again on
-    every retry, until the data or a task changes; any other error (a dropped connection, a restart) is retried."""
+    """A reconcile step: one SQL file, its statements (``pin2deal.reconcile.steps``) in one transaction. A guard of
+    the file failing (``ops.require``: a blocking check, staged spend gone) or a row breaking a mart's constraints
+    fails the task at once: it would fail again on every retry, until the data or a task changes; any other error (a
+    dropped connection, a restart) is retried."""
 
     def execute(self, context: Any) -> Any:
+        self.sql, self.split_statements = split_statements(self.sql), False
         try:
             return super().execute(context)
         except (errors.RaiseException, errors.CheckViolation) as error:
