@@ -53,8 +53,9 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    run (`ops.reconcile_runs`).
 3. **define_rules**: the rules as views and functions, one file each in `include/sql/reconcile/` (won, lead, channel,
    resolution, CAC, ROAS, periods, time to close).
-4. **check_duplicate_stable_keys** (blocking), **reconcile_deals** (the deal rows: a rebuild's new generation, or
-   the changed deals staged) and, beside them, **reconcile_spend** (the spend sums, staged).
+4. Side by side: **check_duplicate_stable_keys** (blocking), **reconcile_deals** (the deal rows: a rebuild's new
+   generation, or the changed deals staged) and **reconcile_spend** (the spend sums, staged). Readers see none of
+   it yet.
 5. **publish_marts**, one transaction: `mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`,
    `mart.channel_performance` and the staged deals, then the blocking checks (`include/sql/checks/`, naming the
    rows), then the publication: readers (the briefing, the UI page, the Conversions API sender) see the new marts
@@ -106,8 +107,9 @@ Decides what this run rebuilds: everything (first run, a rule, the stage metadat
 with `full_rebuild` to rebuild everything.
 """,
     "check_duplicate_stable_keys": """
-Blocking check: two live deals sharing one stable key would send one conversion for two sales, so the reconcile
-stops before writing the marts.
+Blocking check: two live deals sharing one stable key would send one conversion for two sales, so the run
+publishes nothing (`publish_marts` does not run; `reconcile_deals` beside it fails on the key too). A rebuild checks
+every key, an incremental run the keys of the deals loaded since the last finished run.
 
 **If it fails**: the message names the keys and their deals: merge or archive the duplicate in HubSpot (or fix the
 legacy id that joined them), let `hubspot_deals` load it, then clear this task.
@@ -218,7 +220,6 @@ with DAG(
     )
 
     migrate_warehouse() >> define_rules >> [load_channel_spend, remember_entity_names] >> plan_reconcile
-    plan_reconcile >> check_duplicate_stable_keys >> reconcile_deals >> publish_marts
-    plan_reconcile >> reconcile_spend >> publish_marts
+    plan_reconcile >> [check_duplicate_stable_keys, reconcile_deals, reconcile_spend] >> publish_marts
     publish_marts >> warnings >> finish_reconcile
     document_tasks(dag, TASK_DOCS)

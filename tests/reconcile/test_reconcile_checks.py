@@ -172,7 +172,7 @@ def test_an_incremental_run_that_drifted_fails_on_the_rows_it_rewrote(
     ).fetchone() == (3,)  # D4 is gone
 
 
-def test_two_live_deals_on_one_stable_key_stop_the_run_before_the_deals_are_written(
+def test_two_live_deals_on_one_stable_key_fail_the_run_and_publish_nothing(
     serve_world: Callable[..., Any],
     extract: Callable[..., None],
     reconcile: Callable[..., Any],
@@ -189,7 +189,7 @@ def test_two_live_deals_on_one_stable_key_stop_the_run_before_the_deals_are_writ
     assert check_rows(warehouse, "duplicate_stable_keys", "full") == [(False, "hubspot:1001 (deals 1001, 1002)")]
     capfd.readouterr()
     failed = states(reconcile(expect="failed"))
-    assert failed["check_duplicate_stable_keys"] == "failed" and failed["reconcile_deals"] == "upstream_failed"
+    assert failed["check_duplicate_stable_keys"] == "failed" and failed["publish_marts"] == "upstream_failed"
     out, err = capfd.readouterr()
     assert "hubspot:1001 (deals 1001, 1002)" in out + err, (out + err)[-3000:]
     assert snapshot(warehouse) == published

@@ -1,5 +1,5 @@
--- Blocking, before reconcile_deals: two live deals sharing one stable key would send one conversion for two sales
--- (and cannot both be a row of mart.deal_attribution). A rebuild checks every key; an incremental run the keys of
+-- Blocking, beside reconcile_deals (publish_marts runs only after both): two live deals sharing one stable key would
+-- send one conversion for two sales (and cannot both be a row of mart.deal_attribution). A rebuild checks every key; an incremental run the keys of
 -- the deals loaded since the last finished run (a key gets a second live deal only when one of them is loaded).
 -- Fails naming the keys and their deals.
 {% set plan = ti.xcom_pull(task_ids='plan_reconcile') %}

@@ -104,15 +104,15 @@ class ChannelSpendCsvOperator(BaseOperator):
 
 class ReconcileStepOperator(SQLExecuteQueryOperator):
     """A reconcile step: one SQL file, its statements (``pin2deal.reconcile.steps``) in one transaction. A guard of
-    the file failing (``ops.require``: a blocking check, staged spend gone) or a row breaking a mart's constraints
-    fails the task at once: it would fail again on every retry, until the data or a task changes; any other error (a
-    dropped connection, a restart) is retried."""
+    the file failing (``ops.require``: a blocking check, staged spend gone) or a row breaking a mart's constraints or
+    keys fails the task at once: it would fail again on every retry, until the data or a task changes; any other
+    error (a dropped connection, a restart) is retried."""
 
     def execute(self, context: Any) -> Any:
         self.sql, self.split_statements = split_statements(self.sql), False
         try:
             return super().execute(context)
-        except (errors.RaiseException, errors.CheckViolation) as error:
+        except (errors.RaiseException, errors.CheckViolation, errors.UniqueViolation) as error:
             raise AirflowFailException(str(error).strip()) from error  # the message, its detail (the row) and hint
 
 
