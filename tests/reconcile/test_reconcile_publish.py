@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
 from pin2deal.briefing.pipeline import read_frames
 from pin2deal.capi.send import fill_outbox
@@ -177,6 +178,12 @@ def test_a_rebuild_committing_while_the_briefing_and_the_page_read_leaves_them_o
         "SELECT count(*) FROM pg_inherits JOIN pg_class ON pg_class.oid = inhrelid WHERE relname ~ '_g[1-9][0-9]*$'"
     ).fetchone()[0]
     assert partitions == 5, "one generation of each of the 5 marts is left"
+    # A published rebuild's tasks never write its generation again (readers would see them one by one).
+    rebuild = warehouse.execute(
+        "SELECT run_id FROM ops.reconcile_runs WHERE mode = 'full' ORDER BY started_at DESC LIMIT 1"
+    ).fetchone()[0]
+    with pytest.raises(psycopg.errors.RaiseException, match="published its rebuild"):
+        warehouse.execute("SELECT mart.use_run_generation(%s)", (rebuild,))
 
 
 def test_an_incremental_run_shows_readers_nothing_before_its_marts_are_all_written(

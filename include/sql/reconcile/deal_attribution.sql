@@ -65,7 +65,6 @@ WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
 INSERT INTO mart.deal_attribution_replaced SELECT stable_key FROM reconcile_replaced;
 SELECT mart.use_generation(0);
-DELETE FROM mart.deal_attribution;
 
 -- Each rule's view for the changed deals only, one at a time. The ids go in as one array, a condition the planner
 -- pushes down to the view's scan of raw.hubspot_deals (an index lookup of the changed deals), where a join with
@@ -81,6 +80,8 @@ WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bi
 SET LOCAL enable_nestloop = on;
 {% endif %}
 
+-- The generation written (a rebuild's new one, or the staging one) holds nothing else: a task run again starts over.
+DELETE FROM mart.deal_attribution;
 INSERT INTO mart.deal_attribution (
     stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
     campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,

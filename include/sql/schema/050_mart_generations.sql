@@ -40,16 +40,23 @@ CREATE FUNCTION mart.use_generation(generation bigint) RETURNS bigint
     LANGUAGE sql VOLATILE
     AS $$ SELECT set_config('pin2deal.marts_generation', generation::text, true)::bigint $$;
 
--- Work on the generation a reconcile run writes (ops.reconcile_runs.generation, decided by its plan).
+-- Work on the generation a reconcile run writes (ops.reconcile_runs.generation, decided by its plan). A rebuild's
+-- tasks never write its generation again once it is published (readers would see them one by one).
 CREATE FUNCTION mart.use_run_generation(run_id text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    chosen bigint := (SELECT runs.generation FROM ops.reconcile_runs AS runs WHERE runs.run_id = use_run_generation.run_id);
+    run record;
 BEGIN
-    IF chosen IS NULL THEN
+    SELECT runs.generation, runs.mode, runs.published_at INTO run
+    FROM ops.reconcile_runs AS runs WHERE runs.run_id = use_run_generation.run_id;
+    IF run.generation IS NULL THEN
         RAISE EXCEPTION 'reconcile run % has no generation (plan_reconcile did not plan it)', run_id;
     END IF;
-    RETURN mart.use_generation(chosen);
+    IF run.mode = 'full' AND run.published_at IS NOT NULL THEN
+        RAISE EXCEPTION 'reconcile run % published its rebuild (generation %): trigger a new run instead of clearing '
+                        'its tasks', run_id, run.generation;
+    END IF;
+    RETURN mart.use_generation(run.generation);
 END
 $$;
 
@@ -115,33 +122,35 @@ END
 $$;
 
 -- Build the indexes of one mart in the generation this session works on, after its rows are written (as one sorted
--- build each), and the statistics of the columns readers and the reconcile select by. The marts' keys and lookups,
--- as 020, 022 and 026 defined them on the tables.
+-- build each; kept when they exist, as when a task is run again), and the statistics of the columns readers and the
+-- reconcile select by. The marts' keys and lookups, as 020, 022 and 026 defined them on the tables.
 CREATE FUNCTION mart.index_generation(name text) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
-    partition text := format('mart.%I', name || '_g' || mart.generation());
+    partition text := name || '_g' || mart.generation();
+    indexes text[] := CASE name  -- 'UNIQUE or nothing|the name after the partition''s|what it indexes'
+        WHEN 'deal_attribution' THEN ARRAY['UNIQUE|key|(stable_key)', 'UNIQUE|deal_id|(deal_id)',
+                                           '|source_modified_at|(source_modified_at)']
+        WHEN 'performance' THEN ARRAY['UNIQUE|key|(grain, grain_id, period, period_start)',
+                                      '|spend_period_start|(period_start) WHERE ad_days > 0']
+        WHEN 'cohort_cac' THEN ARRAY['UNIQUE|key|(grain, grain_id, cohort_month)']
+        WHEN 'truth_vs_platform' THEN ARRAY['UNIQUE|key|(grain, grain_id, week_start)']
+        WHEN 'channel_performance' THEN ARRAY['UNIQUE|key|(channel_name, period, period_start)']
+    END;
+    analysed text := CASE name
+        WHEN 'deal_attribution' THEN 'stable_key, deal_id, channel, lead_day, won_day, is_won'
+        WHEN 'performance' THEN 'grain, grain_id, period, period_start, ad_days'
+        WHEN 'cohort_cac' THEN 'grain, grain_id, cohort_month'
+        WHEN 'truth_vs_platform' THEN 'grain, grain_id, week_start'
+        WHEN 'channel_performance' THEN 'channel_name, period, period_start'
+    END;
+    index text;
 BEGIN
-    CASE name
-    WHEN 'deal_attribution' THEN
-        EXECUTE format('CREATE UNIQUE INDEX ON %s (stable_key)', partition);
-        EXECUTE format('CREATE UNIQUE INDEX ON %s (deal_id)', partition);
-        EXECUTE format('CREATE INDEX ON %s (source_modified_at)', partition);
-        EXECUTE format('ANALYZE %s (stable_key, deal_id, channel, lead_day, won_day, is_won)', partition);
-    WHEN 'performance' THEN
-        EXECUTE format('CREATE UNIQUE INDEX ON %s (grain, grain_id, period, period_start)', partition);
-        EXECUTE format('CREATE INDEX ON %s (period_start) WHERE ad_days > 0', partition);
-        EXECUTE format('ANALYZE %s (grain, grain_id, period, period_start, ad_days)', partition);
-    WHEN 'cohort_cac' THEN
-        EXECUTE format('CREATE UNIQUE INDEX ON %s (grain, grain_id, cohort_month)', partition);
-        EXECUTE format('ANALYZE %s (grain, grain_id, cohort_month)', partition);
-    WHEN 'truth_vs_platform' THEN
-        EXECUTE format('CREATE UNIQUE INDEX ON %s (grain, grain_id, week_start)', partition);
-        EXECUTE format('ANALYZE %s (grain, grain_id, week_start)', partition);
-    WHEN 'channel_performance' THEN
-        EXECUTE format('CREATE UNIQUE INDEX ON %s (channel_name, period, period_start)', partition);
-        EXECUTE format('ANALYZE %s (channel_name, period, period_start)', partition);
-    END CASE;
+    FOREACH index IN ARRAY indexes LOOP
+        EXECUTE format('CREATE %s INDEX IF NOT EXISTS %I ON mart.%I %s', split_part(index, '|', 1),
+                       partition || '_' || split_part(index, '|', 2), partition, split_part(index, '|', 3));
+    END LOOP;
+    EXECUTE format('ANALYZE mart.%I (%s)', partition, analysed);
 END
 $$;
 
