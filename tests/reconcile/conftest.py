@@ -92,6 +92,7 @@ def clean_warehouse(warehouse: psycopg.Connection) -> Iterator[None]:
         "mart.deal_attribution, mart.performance, mart.performance_pending, mart.channel_performance_pending, "
         "mart.performance_spend, mart.performance_spend_periods, mart.cohort_cac, mart.truth_vs_platform, "
         "mart.channel_performance, "
-        "ops.channel_spend_files, ops.pinterest_entity_names, ops.reconcile_runs, ops.watermarks, ops.record_issues"
+        "ops.channel_spend_files, ops.pinterest_entity_names, ops.reconcile_runs, ops.watermarks, ops.record_issues, "
+        "ops.lineage_moments"
     )
     yield
