@@ -116,7 +116,7 @@ def mark_deleted_and_archived(
         with ClientCursor(conn) as cur:
             cur.execute(SWEEP_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
             changed = cur.fetchall()
-        rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8")).fetchall()
+        rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8"), {"deal_ids": None}).fetchall()
     return {
         "deleted": sum(1 for row in changed if row[1]),
         "reidentified": reidentified,  # of the deleted: a listed deal holds their lineage
@@ -151,7 +151,7 @@ def load_missing_deals(
         return 0
     log.info("%s live HubSpot deals are not in raw.hubspot_deals: loading them", len(missing))
     enrich = BatchEnricher(hook, typing.contact_properties)
-    load = DealBatchLoader(conn, typing, scope=f"reconcile/{run_id}", run_id=run_id,
+    load = DealBatchLoader(conn, hook, typing, scope=f"reconcile/{run_id}", run_id=run_id,
                            default_phone_region=hook.settings.default_phone_region)
     try:
         for start in range(0, len(missing), batch_size):

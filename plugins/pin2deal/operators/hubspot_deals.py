@@ -169,7 +169,8 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
                 batches = modified_deal_batches(hubspot, properties, window.end, position, batch_size=self.batch_size)
             enrich = BatchEnricher(hubspot, typing.contact_properties)
             load = DealBatchLoader(
-                conn, typing, scope=scope, run_id=run_id, default_phone_region=hubspot.settings.default_phone_region
+                conn, hubspot, typing, scope=scope, run_id=run_id,
+                default_phone_region=hubspot.settings.default_phone_region,
             )
             try:
                 run_pipeline(batches, enrich, load)
