@@ -34,7 +34,7 @@ merged into `raw.hubspot_deals`, `raw.hubspot_contacts`, `raw.hubspot_deal_conta
 
 Trigger with **full_refresh** after a CRM migration (`airflow dags trigger hubspot_deals --conf
 '{"full_refresh": true}'`), or with **since** to re-read everything modified from a date. Deletions, drift and
-contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.md.
+contact changes are the weekly `hubspot_sweep` DAG's job. See docs/hubspot.md.
 """
     + FAILED_TASK_ADVICE
 )

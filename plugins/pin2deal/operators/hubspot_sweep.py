@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 
 class HubSpotSweepOperator(BaseOperator):
     """List every HubSpot deal id and mark what raw holds accordingly (``deleted_at``, archive flags, never a
-    deleted row), load live deals raw lacks, and re-read the contacts modified since the last reconciliation.
+    deleted row), load live deals raw lacks, and re-read the contacts modified since the last sweep.
     See ``pin2deal.hubspot.sweep``. Returns counts only (XCom)."""
 
     template_fields: Sequence[str] = ("max_deleted_share",)
@@ -69,5 +69,5 @@ class HubSpotSweepOperator(BaseOperator):
                 run_id=run_id, counts=counts,
             )
         counts.api = dict(hubspot.stats)
-        self.log.info("HubSpot reconciliation: %s; contacts read up to %s", counts.as_dict(), mark)
+        self.log.info("HubSpot sweep: %s; contacts read up to %s", counts.as_dict(), mark)
         return {**counts.as_dict(), "contacts_read_to": mark and mark.isoformat()}
