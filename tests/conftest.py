@@ -50,9 +50,8 @@ def _spec_missing() -> str | None:
     if path.is_file():
         return None
     return (
-        f"Pinterest's OpenAPI description is not at {path}: download v5/openapi.json from "
-        f"https://github.com/pinterest/api-description and set {SPEC_ENV} to its path "
-        "(or put it in ../shared/specs/pinterest/ beside the repository)"
+        f"Pinterest's OpenAPI description is not at {path}: run `make spec` to download it, or set {SPEC_ENV} "
+        "to the path of v5/openapi.json from https://github.com/pinterest/api-description"
     )
 
 
