@@ -26,9 +26,6 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # dag.test() cannot run a DAG with a Deadline alert (pin2deal.dag_defaults); tests/ops/test_deadline.py
-        # checks the alert itself, and deployments under a real scheduler can set it back.
-        "PIN2DEAL_BRIEFING_DEADLINE_MINUTES": "off",
     }
 )
 # The key OAuth tokens are stored with (ops.oauth_tokens): one per session, shared by every process it starts.
