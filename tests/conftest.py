@@ -26,9 +26,6 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # dag.test() cannot run a DAG with a Deadline alert (pin2deal.dag_defaults); tests/ops/test_deadline.py
-        # checks the alert itself, and deployments under a real scheduler can set it back.
-        "PIN2DEAL_BRIEFING_DEADLINE_MINUTES": "off",
     }
 )
 # The key OAuth tokens are stored with (ops.oauth_tokens): one per session, shared by every process it starts.
@@ -50,9 +47,8 @@ def _spec_missing() -> str | None:
     if path.is_file():
         return None
     return (
-        f"Pinterest's OpenAPI description is not at {path}: download v5/openapi.json from "
-        f"https://github.com/pinterest/api-description and set {SPEC_ENV} to its path "
-        "(or put it in ../shared/specs/pinterest/ beside the repository)"
+        f"Pinterest's OpenAPI description is not at {path}: run `make spec` to download it, or set {SPEC_ENV} "
+        "to the path of v5/openapi.json from https://github.com/pinterest/api-description"
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from pin2deal.operators.hubspot_deals import RAW_TABLES
+
 
 class HubSpotSweepOperator(BaseOperator):
     """List every HubSpot deal id and mark what raw holds accordingly (``deleted_at``, archive flags, never a
@@ -35,6 +37,15 @@ class HubSpotSweepOperator(BaseOperator):
         self.batch_size = batch_size
         self.contacts_overlap = contacts_overlap
         self.search_index_lag = search_index_lag
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The portal's deal ids and contacts against raw (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.hubspot(self.hubspot_conn_id, "deals", "contacts"),
+            outputs=lineage.warehouse(self.warehouse_conn_id, *RAW_TABLES),
+        )
 
     def execute(self, context: Any) -> dict[str, Any]:
         from pin2deal.hooks.hubspot_api import HubSpotHook
