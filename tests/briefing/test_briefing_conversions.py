@@ -1,13 +1,10 @@
 """The briefing's Conversions API line counts the decisions made on its day (new events, and events whose state or
 reason changed), however often the sender rewrote the ledger: through the real sender (PinterestConversionsOperator
-against the sandbox) and the briefing's own read, and for rows decided before the ledger recorded decision times."""
+against the sandbox) and the briefing's own read. Migration 060's backfill: tests/warehouse/test_migrations.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import uuid
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -15,10 +12,8 @@ import pytest
 from psycopg import sql
 
 from pin2deal.briefing.pipeline import read_frames
-from pin2deal.hooks.warehouse import SCHEMA_DIR, apply_migrations
 from tests.capi.capi_worlds import arrange_outbox, contact, ledger, outbox_row
 from tests.capi.conftest import capi_sandbox, send_conversions  # noqa: F401 (the CAPI tests' fixtures)
-from tests.conftest import database_url
 
 UTC = ZoneInfo("UTC")
 NY = ZoneInfo("America/New_York")
@@ -112,57 +107,3 @@ def test_the_day_is_the_account_day_of_the_decision(warehouse) -> None:
         )
     assert conversions_on(warehouse, day, NY) == {"sent": 1, "failed": 1, "skipped": 1}
     assert conversions_on(warehouse, day, UTC) == {"sent": 2, "failed": 1}
-
-
-def test_decisions_made_before_the_migration_keep_the_best_known_time(warehouse_url: str, tmp_path: Path) -> None:
-    """Migration 060 on a ledger the older sender wrote: sent at sent_at, failed / pending / in flight at their last
-    attempt, a skip (rewritten run after run) on no day; then the trigger keeps decided_at."""
-    name = f"pin2deal_migration_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(warehouse_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    before = tmp_path / "schema"
-    before.mkdir()
-    for path in SCHEMA_DIR.glob("*.sql"):
-        if path.name < "060":
-            shutil.copy(path, before / path.name)
-    try:
-        with psycopg.connect(database_url(warehouse_url, name)) as conn:
-            apply_migrations(conn, before)
-            conn.autocommit = True
-            conn.execute("SET TIME ZONE 'UTC'")
-            for event_id, state, attempt, sent in [
-                ("won_sent", "sent", "2025-06-01 10:00+00", "2025-06-01 10:00:01+00"),
-                ("won_failed", "failed", "2025-06-02 10:00+00", None),
-                ("won_pending", "pending", "2025-06-03 10:00+00", None),
-                ("won_skipped", "skipped", None, None),
-            ]:
-                conn.execute(
-                    "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, reason, last_attempt_at, "
-                    "sent_at, updated_at) VALUES (%s, %s, 1, %s, 'no_identifier', %s, %s, '2025-06-20 10:00+00')",
-                    (event_id, event_id, state, attempt, sent),
-                )
-            assert apply_migrations(conn, SCHEMA_DIR)[0].startswith("060_")
-            decided = dict(conn.execute("SELECT event_id, decided_at::text FROM ops.capi_ledger").fetchall())
-            assert decided == {
-                "won_sent": "2025-06-01 10:00:01+00",
-                "won_failed": "2025-06-02 10:00:00+00",
-                "won_pending": "2025-06-03 10:00:00+00",
-                "won_skipped": None,
-            }
-            # rewritten unchanged: kept; a new state or reason: now; a new row: now
-            conn.execute("UPDATE ops.capi_ledger SET reason = reason, updated_at = now() WHERE event_id = 'won_failed'")
-            conn.execute("UPDATE ops.capi_ledger SET reason = 'consent_denied' WHERE event_id = 'won_skipped'")
-            conn.execute("UPDATE ops.capi_ledger SET state = 'in_flight' WHERE event_id = 'won_pending'")
-            conn.execute(
-                "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state) VALUES ('won_new', 'n', 1, 'sent')"
-            )
-            moved = {
-                event_id
-                for (event_id,) in conn.execute(
-                    "SELECT event_id FROM ops.capi_ledger WHERE decided_at > now() - interval '1 minute'"
-                )
-            }
-            assert moved == {"won_skipped", "won_pending", "won_new"}
-    finally:
-        with psycopg.connect(warehouse_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
