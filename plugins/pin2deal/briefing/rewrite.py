@@ -9,10 +9,11 @@ reads both texts line by line:
   number the guard cannot name keeps its neighbours); a threshold's "at least", "needs", "within" or "by" is part
   of its measure. A date (``30 Jun``, ``Mon 30 Jun 2025``, ``24-30 Jun 2025``) or a time of day is a figure too;
 - a line's **subjects** are the accounts, campaigns, pins and other channels it names (``Briefing.names``, quoted
-  or not, any case);
+  or not, any case); its **periods** are its dates and its section heading's;
 - each line of the rewrite that states a figure must be **backed** by one line of the template that names each of
-  its subjects (a line naming none: by a line naming none) and states each of its figures with the same value,
-  unit and measure. So a number cannot move to another campaign, another line or another measure;
+  its subjects (a line naming none: by a line naming none), states each of its figures with the same value, unit
+  and measure, and whose periods the rewrite's line still gives. So a number cannot move to another campaign,
+  another line, another measure or another period;
 - every **warning** (``Briefing.warnings``: the stale-data notes, low epik coverage, a high unresolved share) is in
   the rewrite word for word (Markdown emphasis and case aside), the stale-data notes before any figure of the
   briefing's body (only the title and the periods' line may come first);
