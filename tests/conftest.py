@@ -78,6 +78,39 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(missing, yellow=True, bold=True)
 
 
+# -- every PostgreSQL server a test starts under the session's temporary directory stops with the session -------
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session (of each xdist worker), a PostgreSQL server still running on a data directory under
+    the session's temporary directory is stopped, and the session fails naming it."""
+    yield
+    stop_servers_left(tmp_path_factory.getbasetemp())
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own, which ends the workers
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The xdist controller sweeps every worker's temporary directory too: a worker that died ran no teardown."""
+    if hasattr(session.config, "workerinput") or not session.config.pluginmanager.has_plugin("dsession"):
+        return  # a worker, or a run without xdist: the session fixture did it
+    try:
+        stop_servers_left(session.config._tmp_path_factory.getbasetemp())
+    except AssertionError as error:
+        session.config.get_terminal_writer().line(f"ERROR: {error}", red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def stop_servers_left(root: Path) -> None:
+    """Stop every PostgreSQL server running on a data directory under ``root``; fail naming them if there was any."""
+    from tests.postgres_servers import servers_under, stop_server
+
+    left = servers_under(root)
+    for pid in left:
+        stop_server(pid)
+    assert not left, "PostgreSQL servers left running by the tests (stopped now): " + ", ".join(
+        f"pid {pid} on {data}" for pid, data in sorted(left.items())
+    )
+
+
 def _local_postgres():
     spec = importlib.util.spec_from_file_location("local_postgres", ROOT / "scripts" / "local_postgres.py")
     module = importlib.util.module_from_spec(spec)
