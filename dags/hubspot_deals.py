@@ -35,7 +35,7 @@ loaded, once HubSpot confirms the old id is gone (one batch read per 100 old ids
 
 Trigger with **full_refresh** to check a CRM migration or pick up association-only edits (`airflow dags trigger
 hubspot_deals --conf '{"full_refresh": true}'`), or with **since** to re-read everything modified from a date.
-Deletions, drift and contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.md.
+Deletions, drift and contact changes are the weekly `hubspot_sweep` DAG's job. See docs/hubspot.md.
 """
     + FAILED_TASK_ADVICE
 )

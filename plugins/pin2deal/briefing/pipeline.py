@@ -325,17 +325,17 @@ class BriefingResult:
     rewrite: Verdict | None  # None: no rewrite asked for
 
 
-def rewrite_or_keep(template: str, rewriter: Callable[[str], str | None] | None) -> tuple[str, Verdict | None]:
-    """The rewrite when the guard accepts it, else the template (with the reason); a failing rewriter is a refusal,
-    never a failed briefing."""
+def rewrite_or_keep(template: Briefing, rewriter: Callable[[str], str | None] | None) -> tuple[str, Verdict | None]:
+    """The rewrite of the template's Markdown when the guard accepts it, else the template's (with the reason); a
+    failing rewriter is a refusal, never a failed briefing."""
     if rewriter is None:
-        return template, None
+        return template.markdown, None
     try:
-        candidate = rewriter(template)
+        candidate = rewriter(template.markdown)
     except Exception as error:  # the rewrite is optional: any failure keeps the template
-        return template, Verdict(False, f"the rewrite failed: {type(error).__name__}: {error}")
+        return template.markdown, Verdict(False, f"the rewrite failed: {type(error).__name__}: {error}")
     verdict = judge(template, candidate)
-    return (candidate if verdict.accepted else template), verdict
+    return (candidate if verdict.accepted else template.markdown), verdict
 
 
 def build_briefing(
@@ -353,7 +353,7 @@ def build_briefing(
     day = briefing_day(logical_date, run_after, timezone)
     facts = facts_from_frames(read_frames(conn, day, timezone), day, timezone)
     briefing = render(facts, settings, chart_name=f"{day.isoformat()}.png")
-    markdown, verdict = rewrite_or_keep(briefing.markdown, rewriter)
+    markdown, verdict = rewrite_or_keep(briefing, rewriter)
     chart = render_chart(facts)
     files = write_files(output_dir, day, markdown, *chart)
     result = BriefingResult(briefing, markdown, files, verdict)

@@ -312,7 +312,7 @@ class HubSpotHook(BaseHook):
 
     conn_name_attr = "hubspot_conn_id"
     default_conn_name = "hubspot_default"
-    conn_type = "http"
+    conn_type = "hubspot"
     hook_name = "HubSpot"
 
     def __init__(self, hubspot_conn_id: str = default_conn_name) -> None:

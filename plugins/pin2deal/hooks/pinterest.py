@@ -142,7 +142,7 @@ class PinterestHook(HttpHook):
 
     conn_name_attr = "pinterest_conn_id"
     default_conn_name = "pinterest_ads_default"
-    conn_type = "http"
+    conn_type = "pinterest_ads"
     hook_name = "Pinterest"
 
     def __init__(
@@ -566,6 +566,7 @@ class PinterestConversionsHook(PinterestHook):
     retried inside, 401 ``PinterestTokenExpired``, other 4xx ``PinterestAPIError``)."""
 
     default_conn_name = "pinterest_conversions_default"
+    conn_type = "pinterest_conversions"
     hook_name = "Pinterest Conversions"
 
     def __init__(self, pinterest_conn_id: str | None = None, **kwargs: Any) -> None:

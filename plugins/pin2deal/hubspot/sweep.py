@@ -1,4 +1,4 @@
-"""The HubSpot reconciliation: what the modified-date search can never show.
+"""The HubSpot sweep: what the modified-date search can never show.
 
 1. **Deletions and archives**: every deal id HubSpot lists (the list endpoint, ids only, 100 a call; active, then
    archived) against ``raw.hubspot_deals``: a deal HubSpot no longer has gets ``deleted_at`` (rows are never
@@ -7,7 +7,7 @@
    erase the CRM).
 2. **Drift**: a live deal that raw does not have (lost before the high-water mark existed, say) is read by id and
    loaded like any other batch (associations, contacts, keys).
-3. **Contacts**: contacts whose own ``lastmodifieddate`` moved since the last reconciliation (contact search,
+3. **Contacts**: contacts whose own ``lastmodifieddate`` moved since the last sweep (contact search,
    keyset-paged like the deals) are re-read; only contacts raw already holds (contacts of loaded deals) are
    updated, with their issues. A contact edit never moves its deal's modified date, so nothing else sees it.
 """
@@ -111,7 +111,7 @@ def mark_deleted_and_archived(
                 f"HubSpot lists {len(listed)} deals: {vanished} of the {lineages} deals in raw.hubspot_deals would be "
                 f"marked deleted without a successor ({reidentified} more were re-identified: a listed deal holds "
                 f"their lineage), more than max_deleted_share={max_deleted_share:.0%}. Nothing was marked. If "
-                "HubSpot really lost them (a bulk delete), trigger hubspot_reconcile with a higher max_deleted_share."
+                "HubSpot really lost them (a bulk delete), trigger hubspot_sweep with a higher max_deleted_share."
             )
         with ClientCursor(conn) as cur:
             cur.execute(SWEEP_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
