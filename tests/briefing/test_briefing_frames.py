@@ -79,18 +79,21 @@ def test_windows_are_sums_of_daily_rows():
     assert facts.accounts[0].week == Window(Decimal(0), "EUR", 0, 0, None, None)
 
 
-def test_other_channel_spend_is_unknown_when_one_day_is_unknown():
+def test_other_channel_spend_is_unknown_when_one_day_is_unknown_or_has_no_row():
     channels = [
         ("google", ago(1), Decimal(100), "EUR", 2, 1, Decimal(0), "USD"),
-        ("google", ago(2), None, None, 1, 0, Decimal(0), "USD"),
+        ("google", ago(2), None, None, 1, 0, Decimal(0), "USD"),  # a deal, no CSV line
+        # bing has a CSV line on one day of the week only: the six days without a row are unknown, not zero
         ("bing", ago(1), Decimal(50), "EUR", 0, 1, Decimal(0), "USD"),
+        *(("meta", ago(back), Decimal(10), "EUR", 0, int(back == 3), Decimal(0), "USD") for back in range(7)),
         ("pinterest", ago(3), Decimal(70), "EUR", 1, 1, Decimal(0), "USD"),
     ]
     facts = facts_from_frames(frames(channels=channels), DAY, NY)
     by_name = {c.channel: c.week for c in facts.channels}
     assert by_name["google"].spend is None and by_name["google"].leads == 3
-    assert by_name["bing"].spend == Decimal(50) and by_name["bing"].cac == Decimal(50)
-    assert by_name["pinterest"].spend == Decimal(70)
+    assert by_name["bing"].spend is None and by_name["bing"].cac is None and by_name["bing"].won == 1
+    assert by_name["meta"].spend == Decimal(70) and by_name["meta"].cac == Decimal(70)  # every day has a line
+    assert by_name["pinterest"].spend == Decimal(70)  # Pinterest: a day without a row spent nothing
 
 
 def test_health_counts_from_deals():

@@ -6,11 +6,14 @@ lines, one time-to-close rule, consistent resolution levels, and names taken ove
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from pin2deal.ui.app import read_page
 from tests.reconcile.reconcile_worlds import (
@@ -20,10 +23,42 @@ from tests.reconcile.reconcile_worlds import (
     world,
 )
 from tests.reconcile.test_attribution_reconcile_dag import (
+    JUNE,
     MAY,
     figures,
     performance,
+    snapshot,
 )
+
+
+@pytest.fixture
+def brief(run_dag: Callable[..., Any], warehouse: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """``brief(day)``: run ``daily_briefing`` for a New York account day (its run at 07:00 UTC the day after);
+    returns the stored facts (JSON) and Markdown."""
+    monkeypatch.setenv("PIN2DEAL_BRIEFING_DIR", str(tmp_path / "briefings"))
+
+    def run(day: dt.date) -> tuple[dict[str, Any], str]:
+        morning = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(7), dt.UTC)
+        run_dag("daily_briefing", morning, conf={"slack_conn_id": "", "llm_conn_id": ""})
+        facts, markdown = warehouse.execute(
+            "SELECT facts, markdown FROM ops.briefings WHERE briefing_date = %s", (day,)
+        ).fetchone()
+        return (facts if isinstance(facts, dict) else json.loads(facts)), markdown
+
+    return run
+
+
+def channel(warehouse: psycopg.Connection, name: str, period: str, start: dt.date) -> tuple | None:
+    row = warehouse.execute(
+        "SELECT spend, leads, won, revenue, cac FROM mart.channel_performance "
+        "WHERE channel_name = %s AND period = %s AND period_start = %s",
+        (name, period, start),
+    ).fetchone()
+    return tuple(None if value is None else Decimal(value) for value in row) if row else None
+
+
+def week_of(facts: dict[str, Any], channel_name: str) -> dict[str, Any]:
+    return next(c["week"] for c in facts["channels"] if c["channel"] == channel_name)
 
 
 def test_cac_is_null_when_a_period_won_deals_without_spend_in_the_marts_the_cohorts_and_the_page(
@@ -57,3 +92,60 @@ def test_cac_is_null_when_a_period_won_deals_without_spend_in_the_marts_the_coho
     rows = {row["grain_id"]: row for row in page["cac"].rows}
     assert (rows[C1]["spend"], rows[C1]["won"], rows[C1]["cac"]) == (Decimal(0), 1, None)
     assert (rows[C3]["spend"], rows[C3]["won"], rows[C3]["cac"]) == (Decimal(150), 1, Decimal(150))
+
+
+CHANNELS_CSV = "\n".join(
+    [
+        "channel,campaign,day,spend,currency",
+        "google,brand_search_us,2025-06-03,350.00,USD",
+        *(f"google,brand_search_us,2025-06-{day:02d},50.00,USD" for day in range(9, 16)),
+        "Pinterest,promoted_pins,2025-06-10,999.00,USD",
+    ]
+)
+CHANNELS_LATE_CSV = "\n".join(  # the days the first file missed, in the week of 2 June
+    ["channel,campaign,day,spend,currency"]
+    + [f"google,brand_search_us,2025-06-{day:02d},50.00,USD" for day in (2, 4, 5, 6, 7, 8)]
+)
+
+
+def test_a_day_without_a_csv_line_is_unknown_spend_and_a_pinterest_csv_line_is_refused(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    brief: Callable[..., Any],
+    channel_spend_dir: Path,
+    warehouse: psycopg.Connection,
+) -> None:
+    serve_world(world())
+    (channel_spend_dir / "channels.csv").write_text(CHANNELS_CSV)
+    extract()
+    reconcile()
+    # google (D12: lead 3 June, won 10 June, $700): a line on 3 June only in its week, every day of the next one.
+    assert channel(warehouse, "google", "day", dt.date(2025, 6, 3)) == figures(350, 1, 0, 0, None)
+    assert channel(warehouse, "google", "week", dt.date(2025, 6, 2)) == figures(None, 1, 0, 0, None)
+    assert channel(warehouse, "google", "week", dt.date(2025, 6, 9)) == figures(350, 0, 1, 700, 350)
+    assert channel(warehouse, "google", "month", JUNE) == figures(None, 1, 1, 700, None)
+    # The CSV's Pinterest line is refused by name, and Pinterest's spend is its ad account's alone.
+    assert channel(warehouse, "pinterest", "month", JUNE)[0] == Decimal(850)
+    assert warehouse.execute("SELECT count(*) FROM raw.channel_spend WHERE channel = 'pinterest'").fetchone() == (0,)
+    refused = warehouse.execute(
+        "SELECT record_key, field, raw_value FROM ops.record_issues WHERE source = 'channel_spend.csv'"
+    ).fetchall()
+    assert refused == [("channels.csv:10", "channel", "Pinterest")]
+
+    # The briefing's week: 4-10 June has google lines on 9 and 10 June only: unknown, not compared; 9-15 June known.
+    facts, markdown = brief(dt.date(2025, 6, 10))
+    assert week_of(facts, "google")["spend"] is None and week_of(facts, "google")["won"] == 1
+    assert "Not compared, spend unknown: google (0 leads, 1 won)." in markdown
+    facts, _ = brief(dt.date(2025, 6, 15))
+    assert (week_of(facts, "google")["spend"], week_of(facts, "google")["won"]) == ("350.00", 1)
+
+    # A later file brings the missing days of the week of 2 June: an incremental run knows it, as a rebuild does.
+    (channel_spend_dir / "late.csv").write_text(CHANNELS_LATE_CSV)
+    late = reconcile()
+    assert late["mode"] == "incremental"
+    assert channel(warehouse, "google", "week", dt.date(2025, 6, 2)) == figures(650, 1, 0, 0, None)
+    assert channel(warehouse, "google", "month", JUNE) == figures(None, 1, 1, 700, None)  # 1 and 16-30 June unknown
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert snapshot(warehouse) == incremental

@@ -104,14 +104,16 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
 
 # ------------------------------------------------------------------------------------------------------ windows
 def _window(rows: pd.DataFrame, first: dt.date, last: dt.date, currency: str | None, *, unknown_spend=False) -> Window:
-    """Sum of the daily rows in ``[first, last]``. With ``unknown_spend``, one day of unknown (NULL) spend makes the
-    window's spend unknown (other channels); otherwise a day without a row spent nothing (Pinterest)."""
+    """Sum of the daily rows in ``[first, last]``. With ``unknown_spend`` (other channels), the window's spend is known
+    only when every one of its days has a row with a spend: a day without a CSV line, whether or not a deal fell on
+    it, is unknown spend, never zero. Otherwise (Pinterest) a day without a row spent nothing."""
     inside = rows[(rows["day"] >= first) & (rows["day"] <= last)] if len(rows) else rows
-    spends = [value for value in inside["spend"]] if len(inside) else []
-    if unknown_spend and (not spends or any(value is None or pd.isna(value) for value in spends)):
+    spends = zip(inside["day"], inside["spend"], strict=True) if len(inside) else ()
+    known = [(day, value) for day, value in spends if value is not None and not pd.isna(value)]
+    if unknown_spend and len({day for day, _ in known}) < (last - first).days + 1:
         spend = None
     else:
-        spend = sum((Decimal(value) for value in spends if value is not None and not pd.isna(value)), Decimal(0))
+        spend = sum((Decimal(value) for _, value in known), Decimal(0))
     revenue = sum((Decimal(value) for value in inside["revenue"]), Decimal(0)) if len(inside) else None
     return Window(
         spend=spend,
