@@ -149,3 +149,27 @@ def test_a_day_without_a_csv_line_is_unknown_spend_and_a_pinterest_csv_line_is_r
     incremental = snapshot(warehouse)
     reconcile(full_rebuild=True)
     assert snapshot(warehouse) == incremental
+
+
+def test_the_campaign_line_and_the_mart_count_the_same_deals_for_time_to_close(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    brief: Callable[..., Any],
+    warehouse: psycopg.Connection,
+) -> None:
+    serve_world(world())
+    extract()
+    reconcile()
+    # Won by C1 in 30 May - 5 June: D3 (26 days) and D4 (2 days), paid; D11 (2 days) is organic and costs no spend.
+    facts, markdown = brief(dt.date(2025, 6, 5))
+    spring = next(c for c in facts["campaigns"] if c["entity_id"] == C1)
+    assert spring["median_days_to_close"] == 14.0
+    assert "median time to close 14 days" in markdown
+    # The mart counts the same deals: C1's week of 2 June, D3, D4 and D9 (1 day), all paid.
+    week = warehouse.execute(
+        "SELECT won, median, p75 FROM mart.time_to_close "
+        "WHERE grain = 'campaign' AND grain_id = %s AND period = 'week' AND period_start = '2025-06-02'",
+        (C1,),
+    ).fetchone()
+    assert week == (3, dt.timedelta(days=2), dt.timedelta(days=14))
