@@ -17,18 +17,37 @@ import pytest
 
 from pin2deal.ui.app import read_page
 from tests.reconcile.reconcile_worlds import (
+    A111,
     A112,
+    A211,
+    AD_GROUPS,
+    ADS,
     C1,
+    C2,
     C3,
+    CAMPAIGNS,
+    CONFIG,
+    CONTACTS,
+    DEALS,
+    DELIVERY,
+    G11,
+    OLD_C2_NAME,
+    dataset,
+    paid,
     world,
 )
 from tests.reconcile.test_attribution_reconcile_dag import (
     JUNE,
     MAY,
+    deal_row,
     figures,
+    mutate,
     performance,
     snapshot,
 )
+
+C5, C6 = "626735560005", "626735560006"  # newer campaigns that take C1's name and C2's former name
+D16, D17, D18, D19, D20, D21 = range(1016, 1022)
 
 
 @pytest.fixture
@@ -173,3 +192,120 @@ def test_the_campaign_line_and_the_mart_count_the_same_deals_for_time_to_close(
         (C1,),
     ).fetchone()
     assert week == (3, dt.timedelta(days=2), dt.timedelta(days=14))
+
+
+def inconsistent_world():
+    """The world plus four paid deals whose levels name entities of different campaigns."""
+    restated = world()
+    restated.deals += [
+        # C1 by its macro, utm_content an ad of C2: C1, no ad group, no ad
+        paid(D16, "2025-06-05", won="2025-06-06", pinterest_campaign_id=C1, utm_content=A211),
+        # C2 by its id, utm_content an ad group of C1: C2, no ad group
+        paid(D17, "2025-06-05", utm_campaign=C2, utm_content=G11),
+        # ad group G11 (C1) by its macro, the ad macro C2's pin: C1, G11, no ad
+        paid(D18, "2025-06-05", pinterest_ad_group_id=G11, pinterest_ad_id=A211),
+        # C1 by its macro, the ad macro C2's pin, utm_content the name of C1's pin A111: C1, G11 and A111 by name
+        paid(D19, "2025-06-05", pinterest_campaign_id=C1, pinterest_ad_id=A211, utm_content="Pin Velvet"),
+    ]
+    return restated
+
+
+def test_an_ad_group_or_ad_of_another_campaign_leaves_its_level_unresolved(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    warehouse: psycopg.Connection,
+) -> None:
+    crm = serve_world(inconsistent_world())
+    extract()
+    reconcile()
+    levels = "campaign_id, campaign_resolved_by, ad_group_id, ad_group_resolved_by, ad_id, ad_resolved_by"
+    assert deal_row(warehouse, D16, levels) == (C1, "macro_id", None, "unresolved", None, "unresolved")
+    assert deal_row(warehouse, D17, levels) == (C2, "utm_id", None, "unresolved", None, "unresolved")
+    assert deal_row(warehouse, D18, levels) == (C1, "macro_id", G11, "macro_id", None, "unresolved")
+    assert deal_row(warehouse, D19, levels) == (C1, "macro_id", G11, "utm_name", A111, "utm_name")
+    # Counted as unresolved at their level, and nowhere in C2's pin A211 (which won nothing in June).
+    paths = dict(
+        warehouse.execute(
+            "SELECT ad_resolved_by, count(*) FROM mart.deal_attribution WHERE deal_id BETWEEN %s AND %s GROUP BY 1",
+            (D16, D19),
+        ).fetchall()
+    )
+    assert paths == {"unresolved": 3, "utm_name": 1}
+    assert performance(warehouse, "ad", A211, "month", JUNE) == figures(250, 0, 0, 0, None, 0)
+    # No deal of any world counts for an ad group or an ad outside its campaign and ad group.
+    inconsistent = warehouse.execute(
+        "SELECT count(*) FROM mart.deal_attribution AS deal "
+        "LEFT JOIN raw.pinterest_ad_groups AS ad_group ON ad_group.ad_group_id = deal.ad_group_id "
+        "LEFT JOIN raw.pinterest_ads AS ad ON ad.ad_id = deal.ad_id "
+        "WHERE (deal.ad_group_id IS NOT NULL AND ad_group.campaign_id IS DISTINCT FROM deal.campaign_id) "
+        "OR (deal.ad_id IS NOT NULL AND ad.ad_group_id IS DISTINCT FROM deal.ad_group_id)"
+    ).fetchone()
+    assert inconsistent == (0,)
+
+    # D16's utm_content corrected to C1's pin: an incremental run resolves it, as a rebuild does.
+    mutate(crm, f"deals/{D16}/update", {"properties": {"utm_content": A111}})
+    extract(pinterest=False)
+    assert reconcile()["mode"] == "incremental"
+    assert deal_row(warehouse, D16, levels) == (C1, "macro_id", G11, "utm_id", A111, "utm_id")
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert snapshot(warehouse) == incremental
+
+
+def names_taken_world() -> Any:
+    """C2 renamed "Summer Patio"; C5 (created 20 June) takes C1's name "Spring Sofas" and C6 (21 June) C2's former
+    name "Patio Launch"; a deal for each new campaign arrives after it."""
+    campaigns = {**CAMPAIGNS, C5: ("Spring Sofas", "ACTIVE"), C6: (OLD_C2_NAME, "ACTIVE")}
+    created = {
+        C5: dt.datetime(2025, 6, 20, 12, tzinfo=dt.UTC),
+        C6: dt.datetime(2025, 6, 21, 12, tzinfo=dt.UTC),
+    }
+    deals = json.loads(json.dumps(DEALS)) + [
+        paid(D20, "2025-06-25", won="2025-06-27", utm_campaign="spring sofas", amount="900"),
+        paid(D21, "2025-06-26", utm_campaign="Patio-Launch"),
+    ]
+    return dataset(campaigns, AD_GROUPS, ADS, DELIVERY, deals, config=CONFIG, created=created,
+                   contacts=CONTACTS)  # fmt: skip
+
+
+def campaign_rows(warehouse: psycopg.Connection, campaign_id: str) -> dict[str, list[tuple]]:
+    """Every mart row of one campaign (but when it was written)."""
+    return {
+        table: warehouse.execute(
+            f"SELECT to_jsonb(mart) - 'reconciled_at' FROM {table} AS mart WHERE campaign_id = %s "
+            "ORDER BY to_jsonb(mart)::text",
+            (campaign_id,),
+        ).fetchall()
+        for table in ("mart.performance", "mart.cohort_cac", "mart.truth_vs_platform")
+    }
+
+
+def test_a_name_a_newer_campaign_takes_never_moves_the_deals_created_before(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    warehouse: psycopg.Connection,
+) -> None:
+    serve_world(world(c2_name=OLD_C2_NAME))
+    extract()
+    reconcile()
+    spring_before = campaign_rows(warehouse, C1)
+    patio_may_before = performance(warehouse, "campaign", C2, "month", MAY)
+    resolved = "campaign_id, campaign_resolved_by"
+    assert deal_row(warehouse, 1005, resolved) == (C2, "utm_name")  # "patio-launch"
+
+    # C2 renamed, and two new campaigns take "Spring Sofas" (C1's name: "Black Friday" again) and "Patio Launch".
+    serve_world(names_taken_world())
+    extract()
+    run = reconcile()
+    assert (run["mode"], run["reason"]) == ("full", "Pinterest entities or names changed")
+    for deal_id in (1003, 1004, 1008, 1011):  # "SPRING-sofas", "  spring   sofas ", "Spring Sofas", organic
+        assert deal_row(warehouse, deal_id, resolved) == (C1, "utm_name"), deal_id
+    assert deal_row(warehouse, 1005, resolved) == (C2, "utm_name")  # C2's former name, before C6 took it
+    assert deal_row(warehouse, 1006, resolved) == (C2, "utm_name")  # "summer_patio", C2's new name
+    assert deal_row(warehouse, D20, resolved) == (C5, "utm_name")  # created after C5 took the name
+    assert deal_row(warehouse, D21, resolved) == (C6, "utm_name")
+    assert campaign_rows(warehouse, C1) == spring_before  # every row of C1, its CAC included, unchanged
+    assert performance(warehouse, "campaign", C2, "month", MAY) == patio_may_before
+    assert performance(warehouse, "campaign", C5, "month", JUNE) == figures(0, 1, 1, 900, None, None)
