@@ -244,7 +244,9 @@ def stale_notes(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
         notes.append("No HubSpot deals are loaded: leads, won deals and CAC below are missing.")
     else:
         day_end = dt.datetime.combine(facts.day + dt.timedelta(days=1), dt.time(), health.newest_deal_change.tzinfo)
-        hours = int((day_end - health.newest_deal_change).total_seconds() // 3600)
+        # Elapsed time, not wall-clock time: a day with a daylight saving change has 23 or 25 hours (and Python
+        # subtracts two datetimes of one time zone by their wall clocks).
+        hours = int((day_end.timestamp() - health.newest_deal_change.timestamp()) // 3600)
         if hours >= settings.stale_deal_hours:
             notes.append(
                 f"The newest HubSpot deal change is from {_moment(health.newest_deal_change)}, {hours} hours before "
