@@ -206,6 +206,31 @@ def test_a_422_with_mixed_per_event_results_gives_each_deal_its_own_verdict(
     assert_invariants(world, server, ran)
 
 
+def test_a_merge_after_a_sent_checkout_reports_the_sale_once_judged_by_lineage(
+    world, serve, pipeline, assert_invariants, run_dag, require_conversions
+) -> None:
+    """Ops merge a won deal whose checkout was sent into an older open deal, which is won later: one lineage, so its
+    sale reaches Pinterest once (the invariants group the sandbox's events by lineage: the two deals' order_ids
+    differ). The merged deal is gone from the CRM (raw keeps it): its lineage is the survivor's."""
+    survivor = world.add_deal(won_days_ago=None)
+    merged = world.add_deal(won_days_ago=1)
+    server = serve(world)
+    ran = pipeline()
+    assert f"won_hubspot:{merged}" in {event["event_id"] for event in invariants.received_events(server.url)}
+
+    for path, body in (("deals/merge", {"primaryObjectId": str(survivor), "objectIdToMerge": str(merged)}),
+                       (f"deals/{survivor}/close-won", {})):  # fmt: skip
+        httpx.post(f"{server.url}/_sandbox/hubspot/{path}", json=body, timeout=30).raise_for_status()
+    changes = {"full_refresh": False, "since": MIDNIGHT.date().isoformat()}
+    run_dag("hubspot_deals", MIDNIGHT + dt.timedelta(days=1), conf=changes)
+    for dag_id, logical_date, params in PIPELINE[2:4]:
+        run_dag(dag_id, logical_date + dt.timedelta(hours=1), conf=params)
+
+    survivor_deal = next(deal for deal in world.dataset.deals if deal["id"] == str(survivor))
+    survivor_deal["properties"].update(dealstage="closedwon", hs_is_closed_won="true")  # the CRM's state now
+    assert_invariants(world, server, ran, exempt={merged})
+
+
 @pytest.mark.slow
 def test_two_runs_of_each_dag_at_once_load_and_send_everything_once(
     world, serve, pipeline, assert_invariants, require_conversions
