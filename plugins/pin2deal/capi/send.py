@@ -59,7 +59,8 @@ from pin2deal.paths import SQL_DIR
 from pin2deal.retrying import RetryAfterTooLong, TransientAPIError
 
 CAPI_SQL = SQL_DIR / "capi"
-# pg_advisory_lock key of the sender ("capisend" in ASCII): two runs never send the same candidates.
+# pg_advisory_lock key of the sender ("capisend" in ASCII): two runs never send the same candidates, and the outbox
+# fill waits for a sending run (both write the outbox's rows: concurrently, they could deadlock).
 SENDER_LOCK_KEY = 0x6361706973656E64
 # More single events refused with a 400 than this in one run: the request itself is wrong, not a few events.
 MAX_ISOLATED_BAD_REQUESTS = 10
@@ -121,6 +122,7 @@ def fill_outbox(conn: Connection) -> dict[str, int]:
     """Bring ``ops.capi_outbox`` up to date with the deals that changed since the last fill (``fill_outbox.sql``,
     one transaction); returns how many deals changed and how many outbox rows await a decision."""
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SENDER_LOCK_KEY,))
         for statement in sql_statements(capi_sql("fill_outbox")):
             cur.execute(statement)
         deals_changed, undecided = cur.fetchone()
