@@ -322,13 +322,16 @@ def _group_alive(pid: int) -> bool:
 def group_members(pgid: int) -> list[int]:
     """The live (not zombie) processes of process group ``pgid``, from /proc."""
     members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    # Not Path.glob: it stats each entry, and a process that exits meanwhile raises ESRCH, which glob does not ignore.
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = Path("/proc", name, "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # gone meanwhile
         if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
+            members.append(int(name))
     return members
 
 
