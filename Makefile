@@ -13,12 +13,14 @@ WAREHOUSE_URL = $$($(PY) scripts/local_postgres.py url)
 PYTEST_ARGS ?= -n 4 --dist worksteal
 
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+# Briefing files and other channels' spend CSVs live under the repository (.local/briefings, data/channel_spend).
+export PIN2DEAL_HOME := $(CURDIR)
 export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: demo ui test lint bench sandbox stop clean
+.PHONY: demo ui test lint bench sandbox spec dist stop clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +46,15 @@ bench: $(INSTALLED)
 
 sandbox: $(INSTALLED)
 	$(PY) -m sandbox serve $(SANDBOX_ARGS)
+
+# Pinterest's published OpenAPI description into .local/specs/pinterest/ (where the sandbox and the tests look when
+# PIN2DEAL_PINTEREST_SPEC is not set); needs github.com.
+spec: $(INSTALLED)
+	$(PY) -m sandbox spec
+
+# The distribution a user's Airflow installs: dist/pin2deal-<version>-py3-none-any.whl and the sdist.
+dist: $(INSTALLED)
+	$(VENV)/bin/uv build --out-dir dist
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) scripts/airflow_local.py stop; fi

@@ -14,6 +14,17 @@ One run, one fresh warehouse database, one sandbox answering every request 20 ms
 The sandbox validates every request body against the official spec when it finds it (as in the tests).
 
 ``python -m bench capi [--events=100000] [--sample=1000] [--latency-ms=20]``
+
+**An hourly run with nothing changed** (``--hourly``, issue 20): a warehouse of ``--deals`` deals (raw deals,
+contacts, ids and ``mart.deal_attribution`` written directly, as a finished reconcile leaves them: 27.5 % won, a
+quarter of those Pinterest paid, 2 % of those won two days ago, the rest won 30 to 330 days ago), cloned into two
+databases: one migrated and run by the code before issue 20 (``--before``, a ``git archive`` of that commit), one by
+this code. Each runs the ``pinterest_capi`` DAG's two tasks (``fill_outbox``, then the operator), each run in a
+fresh process as a worker runs it, twice: the first decides every won deal, the second is the hourly run that
+finds nothing changed, the one measured (wall time of the two tasks, their imports excluded, and the outbox and
+ledger rows it wrote). Printed: both, and the ratio.
+
+``python -m bench capi --hourly [--deals=1000000] [--before=8f755aa]``
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import socket
 import subprocess
@@ -34,6 +46,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from psycopg import sql
 
 from bench.bench_pinterest_spend import fresh_database
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
@@ -42,6 +55,8 @@ from sandbox.dataset import Dataset
 from sandbox.pinterest.spec import SPEC_ENV
 
 ACCOUNT_ID = "549755885175"
+ROOT = Path(__file__).resolve().parents[1]
+BRANCH_POINT = "8f755aa"  # the code before issue 20: the "before" of --hourly
 FILL = """
 INSERT INTO ops.capi_outbox (event_id, stable_key, deal_id, channel, won_at, amount, currency, epik, deal_consent,
                              contacts, inputs_hash)
@@ -77,7 +92,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--validate", action="store_true", help="let the sandbox validate every body against the spec (~0.65 ms/event)"
     )
+    parser.add_argument("--hourly", action="store_true", help="measure an hourly run with nothing changed instead")
+    parser.add_argument("--deals", type=int, default=1_000_000, help="--hourly: deals in the warehouse")
+    parser.add_argument("--before", default=BRANCH_POINT, help="--hourly: the commit whose code is 'before'")
     args = parser.parse_args(argv)
+    if args.hourly:
+        hourly(args.deals, args.before, args.latency_ms)
+        return
     url = fresh_database(os.environ["PIN2DEAL_WAREHOUSE_URL"])
     config = {
         "hubspot_token": "pat-bench", "pinterest_ads_token": f"pina-bench-{uuid.uuid4().hex}",
@@ -157,3 +178,163 @@ def _spec_loaded() -> bool:
     from sandbox.pinterest.spec import load_spec
 
     return load_spec() is not None
+
+
+# -- an hourly run with nothing changed (--hourly) --------------------------------------------------------------------
+WORLD = """
+INSERT INTO raw.hubspot_contacts (contact_id, properties, email, email_normalized, phone_e164, first_name, last_name,
+                                  ads_consent, first_seen_at, loaded_at)
+SELECT n, jsonb_build_object('email', 'buyer' || n || '@example.com', 'firstname', 'Jane', 'lastname', 'Doe' || n,
+                             'country', 'United States'),
+       'buyer' || n || '@example.com', 'buyer' || n || '@example.com',
+       '+1415555' || lpad((n %% 10000)::text, 4, '0'), 'Jane', 'Doe' || n, true, %(loaded)s, %(loaded)s
+FROM generate_series(1, %(deals)s) AS n;
+
+INSERT INTO raw.hubspot_deals (deal_id, properties, amount, amount_raw, currency, created_at, pipeline, dealstage,
+                               hs_is_closed_won, stage_entered_at, epik, utm_source, ads_consent, first_seen_at,
+                               loaded_at)
+SELECT n, jsonb_build_object('dealname', 'Sofa order ' || n, 'amount', (1000 + n %% 997) || '.50',
+                             'deal_currency_code', 'USD', 'pipeline', 'default', 'dealstage', stage,
+                             'hs_is_closed_won', won::text, 'createdate', %(loaded)s::text, 'hs_lastmodifieddate',
+                             %(loaded)s::text, 'utm_source', source, 'utm_medium', 'paid', 'utm_campaign',
+                             'spring sofas ' || n %% 300, 'ads_consent', 'granted'),
+       1000 + n %% 997 + 0.5, (1000 + n %% 997) || '.50', 'USD', %(loaded)s, 'default', stage, won,
+       CASE WHEN won THEN jsonb_build_object('closedwon', won_at) ELSE '{}' END,
+       CASE WHEN channel = 'pinterest_paid' THEN 'dj0yJnU9' || n END, source, true, %(loaded)s, %(loaded)s
+FROM generate_series(1, %(deals)s) AS n
+CROSS JOIN LATERAL (SELECT n %% 40 < 11 AS won) AS w
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN w.won THEN 'closedwon' ELSE 'qualifiedtobuy' END AS stage,
+           CASE WHEN n %% 20 < 5 THEN 'pinterest_paid' WHEN n %% 20 < 7 THEN 'pinterest_organic'
+                WHEN n %% 20 < 10 THEN 'unknown' ELSE 'other' END AS channel,
+           %(now)s::timestamptz - CASE WHEN n %% 50 = 0 THEN interval '2 days'
+                                       ELSE (30 + n %% 300) * interval '1 day' END AS won_at
+) AS d
+CROSS JOIN LATERAL (
+    SELECT CASE d.channel WHEN 'pinterest_paid' THEN 'pinterest' WHEN 'pinterest_organic' THEN 'pinterest'
+                          WHEN 'other' THEN 'google' END AS source
+) AS s;
+
+INSERT INTO raw.hubspot_deal_contacts (deal_id, contact_id, loaded_at)
+SELECT n, n, %(loaded)s FROM generate_series(1, %(deals)s) AS n;
+
+INSERT INTO raw.hubspot_deal_ids (alias_id, stable_key, via, deal_id, first_seen_at)
+SELECT 'hubspot:' || n, 'hubspot:' || n, 'self', n, %(loaded)s FROM generate_series(1, %(deals)s) AS n;
+
+INSERT INTO mart.deal_attribution (stable_key, deal_id, channel, epik, is_won, won_at, amount, currency,
+                                   home_currency, source_modified_at, utm_source, contact_count, reconciled_at)
+SELECT 'hubspot:' || deal_id, deal_id,
+       CASE WHEN deal_id %% 20 < 5 THEN 'pinterest_paid' WHEN deal_id %% 20 < 7 THEN 'pinterest_organic'
+            WHEN deal_id %% 20 < 10 THEN 'unknown' ELSE 'other' END,
+       epik, hs_is_closed_won, (stage_entered_at ->> 'closedwon')::timestamptz, amount, currency, 'USD', loaded_at,
+       utm_source, 1, %(loaded)s
+FROM raw.hubspot_deals;
+"""
+
+HOURLY_TASKS = """
+import json, sys, time
+from pin2deal.capi.send import fill_outbox
+from pin2deal.hooks.warehouse import WarehouseHook
+from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
+started = time.perf_counter()
+with WarehouseHook().get_conn() as conn:
+    conn.autocommit = True
+    filled = fill_outbox(conn)
+fill_seconds = time.perf_counter() - started
+started = time.perf_counter()
+summary = PinterestConversionsOperator(task_id="send_conversions").execute({"run_id": sys.argv[1]})
+send_seconds = time.perf_counter() - started
+print("RESULT " + json.dumps({"fill": fill_seconds, "send": send_seconds, "filled": filled, "summary": summary}))
+"""
+
+
+def connection_env(url: str) -> str:
+    """``pin2deal_warehouse`` on the database ``url``, as an ``AIRFLOW_CONN_*`` value."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    return json.dumps({
+        "conn_type": "postgres", "host": info.get("host", "127.0.0.1"), "port": int(info.get("port", 5432)),
+        "login": info.get("user"), "password": info.get("password"), "schema": info["dbname"],
+    })  # fmt: skip
+
+
+def in_process(code: str, tree: Path, url: str, *args: str) -> str:
+    """``code`` run by ``tree``'s pin2deal in a fresh process (as a worker runs a task) on the database ``url``."""
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'plugins'}:{ROOT}"}
+    env["AIRFLOW_CONN_PIN2DEAL_WAREHOUSE"] = connection_env(url)
+    env.pop("PIN2DEAL_HOME", None)
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{tree}: {done.stdout[-2000:]}{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def new_database(server_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        admin.execute(create)
+    return psycopg.conninfo.make_conninfo(server_url, dbname=name)
+
+
+def hourly(deals: int, before: str, latency_ms: float) -> None:
+    server_url = os.environ["PIN2DEAL_WAREHOUSE_URL"]
+    old_tree = Path(tempfile.mkdtemp(prefix="pin2deal-before-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", before, "plugins", "include"], check=True,
+                             capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive, check=True)
+    migrate = "from pin2deal.hooks.warehouse import WarehouseHook\nWarehouseHook().migrate()\n"
+    tag = uuid.uuid4().hex[:8]
+    started = time.perf_counter()
+    template_url = new_database(server_url, f"pin2deal_bench_hourly_{tag}")
+    in_process(migrate, old_tree, template_url)
+    now = dt.datetime.now(dt.UTC)
+    with psycopg.connect(template_url, autocommit=True) as conn:
+        for statement in WORLD.split(";\n\n"):
+            conn.execute(statement, {"deals": deals, "now": now, "loaded": now - dt.timedelta(days=1)})
+        # Only the tables written: an ANALYZE of the empty ops tables would tell the planner they stay empty, and
+        # a first run would then scan the growing ledger once per outbox row.
+        conn.execute("VACUUM ANALYZE raw.hubspot_deals, raw.hubspot_contacts, raw.hubspot_deal_contacts, "
+                     "raw.hubspot_deal_ids, mart.deal_attribution")  # fmt: skip
+        won = conn.execute("SELECT count(*) FROM mart.deal_attribution WHERE is_won").fetchone()[0]
+    databases = {
+        label: new_database(server_url, f"pin2deal_bench_hourly_{tag}_{label}", f"pin2deal_bench_hourly_{tag}")
+        for label in ("before", "after")
+    }
+    in_process(migrate, ROOT, databases["after"])
+    print(f"world: {deals:,} deals, {won:,} won, in {time.perf_counter() - started:.0f} s; before = {before}, after = "
+          "this tree; the sandbox in its own process")  # fmt: skip
+    config = {
+        "hubspot_token": "pat-bench", "pinterest_ads_token": f"pina-bench-{uuid.uuid4().hex}",
+        "pinterest_conversions_token": "pinc-bench", "ad_account_id": ACCOUNT_ID, "currency": "USD",
+        "timezone": "UTC", "today": now.date().isoformat(), "properties": {},
+    }  # fmt: skip
+    measured = {}
+    with sandbox_process(config, latency_ms, validate=False) as base_url:
+        os.environ.update(airflow_connections(base_url, config))
+        for label, tree in (("before", old_tree), ("after", ROOT)):
+            url = databases[label]
+            for run in ("first", "hourly"):
+                with psycopg.connect(url) as conn:
+                    mark = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+                output = in_process(HOURLY_TASKS, tree, url, f"bench_{run}")
+                result = json.loads(output.rsplit("RESULT ", 1)[1])
+                with psycopg.connect(url) as conn:
+                    written = conn.execute(
+                        "SELECT (SELECT count(*) FROM ops.capi_ledger WHERE updated_at >= %(mark)s), "
+                        "(SELECT count(*) FROM ops.capi_outbox WHERE updated_at >= %(mark)s)",
+                        {"mark": mark},
+                    ).fetchone()
+                summary = result["summary"]
+                print(f"{label:>6} {run:>6} run: fill {result['fill']:7.2f} s, send {result['send']:7.2f} s; "
+                      f"decided {summary['processed']:,}, sent {summary['sent']:,}, requests {summary['requests']}; "
+                      f"rows written: ledger {written[0]:,}, outbox {written[1]:,}")  # fmt: skip
+                if run == "hourly":
+                    measured[label] = result["fill"] + result["send"]
+    ratio = measured["before"] / measured["after"]
+    print(f"hourly run with nothing changed at {deals:,} deals: before {measured['before']:.2f} s, after "
+          f"{measured['after']:.2f} s: {ratio:,.0f}x")  # fmt: skip
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        for name in [f"pin2deal_bench_hourly_{tag}", *(f"pin2deal_bench_hourly_{tag}_{label}" for label in databases)]:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

@@ -410,7 +410,6 @@ def main(argv: list[str]) -> None:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "PIN2DEAL_BRIEFING_DEADLINE_MINUTES": "off",  # dags test cannot run a DAG with a Deadline alert
         "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": urlsplit(server_url)._replace(path=f"/{name}").geturl(),
         **airflow_connections(f"http://127.0.0.1:{port}", config),
     }  # fmt: skip

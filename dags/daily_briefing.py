@@ -5,10 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from pin2deal.briefing.rules import BriefingSettings
-from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, briefing_deadline, document_tasks
+from pin2deal.dag_defaults import (
+    DEFAULT_ARGS,
+    FAILED_TASK_ADVICE,
+    MART_ATTRIBUTION,
+    DeadlineDAG,
+    briefing_deadline,
+    document_tasks,
+)
 from pin2deal.operators.briefing import BriefingDeliveryOperator, DailyBriefingOperator
 from pin2deal.tasks import migrate_warehouse
 
@@ -79,7 +86,7 @@ SETTING_PARAMS = {
     "max_campaigns": ("integer", "Campaign lines written (by the week's spend); the rest are counted."),
 }
 
-with DAG(
+with DeadlineDAG(
     dag_id="daily_briefing",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(SCHEDULE, timezone="UTC"),

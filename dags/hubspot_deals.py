@@ -30,11 +30,12 @@ keyset-paged, complete past the 10,000-result cap; with the deals come their con
 merged into `raw.hubspot_deals`, `raw.hubspot_contacts`, `raw.hubspot_deal_contacts`, `raw.hubspot_deal_ids` and
 `raw.hubspot_pipeline_stages`. A run killed midway resumes from its watermark (`ops.watermarks`, source
 `hubspot.deals`); re-reading rewrites nothing that did not change. Bad values are loaded and listed in
-`ops.record_issues`.
+`ops.record_issues`. A deal re-created by a CRM migration takes its old deal's stable key as soon as it is
+loaded, once HubSpot confirms the old id is gone (one batch read per 100 old ids).
 
-Trigger with **full_refresh** after a CRM migration (`airflow dags trigger hubspot_deals --conf
-'{"full_refresh": true}'`), or with **since** to re-read everything modified from a date. Deletions, drift and
-contact changes are the weekly `hubspot_reconcile` DAG's job. See docs/hubspot.md.
+Trigger with **full_refresh** to check a CRM migration or pick up association-only edits (`airflow dags trigger
+hubspot_deals --conf '{"full_refresh": true}'`), or with **since** to re-read everything modified from a date.
+Deletions, drift and contact changes are the weekly `hubspot_sweep` DAG's job. See docs/hubspot.md.
 """
     + FAILED_TASK_ADVICE
 )

@@ -15,13 +15,15 @@ DOC = (
 ### Pinterest Conversions API
 
 1. **fill_capi_outbox**: one row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by
-   `won_<stable key>` (a CRM migration or merge keeps the key, so nothing is sent twice).
-2. **send_conversions**: a `checkout` event per outbox row not yet final, up to 1,000 per request; every decision
-   in `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason, or in flight). The return
-   value (XCom) is the summary: sent / processed / failed / skipped by reason.
+   `won_<stable key>` (a CRM migration or merge keeps the key), for the deals changed since the last fill only.
+2. **send_conversions**: a `checkout` event per undecided outbox row (new or changed inputs, or still open), up to
+   1,000 per request; a lineage already reported gets no second one; every decision in `ops.capi_ledger` (sent,
+   failed with Pinterest's message, skipped with a reason, or in flight). The return value (XCom) is the summary:
+   sent / processed / failed / skipped by reason.
 
 Runs after every reconcile (the `mart_attribution` Asset) and hourly, because Pinterest accepts events only for
-7 days after they happen. Uses no data interval: every run takes what is not final yet. Params: `dry_run` (build,
+7 days after they happen. Uses no data interval: every run takes what changed or is not final yet (an hour with
+nothing changed reads nothing). Params: `dry_run` (build,
 validate, record, send nothing), `test_mode` (Pinterest's `?test=true`: answered, not recorded). One run at a
 time. See docs/capi.md for the rules, the ledger states and the crash window.
 """
@@ -31,19 +33,21 @@ time. See docs/capi.md for the rules, the ledger states and the crash window.
 TASK_DOCS = {
     "fill_capi_outbox": """
 One row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by `won_<stable key>`, with the
-event's inputs; a changed input re-opens the event. Returns how many rows were added or changed.
+event's inputs, for the deals changed since the last fill; a changed input re-opens the event. Returns the deals
+changed and the outbox rows awaiting a decision.
 
 **If it fails**: `mart.deal_attribution` is missing (let `attribution_reconcile` run first) or the log names the SQL
 error; clear the task.
 """,
     "send_conversions": """
-Sends a `checkout` event for every outbox row not final yet, up to 1,000 per request, and records each decision in
+Sends a `checkout` event for every undecided outbox row, up to 1,000 per request, and records each decision in
 `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason). Returns sent / failed / skipped by
 reason (XCom tab).
 
 **If it fails**: a 401/403 names `pinterest_conversions_default` (token or ad account: fix the connection); 429
-and 5xx were already retried honouring `Retry-After`. Clear the task: accepted events are never sent again, and
-events left in flight are resolved by the next run (docs/capi.md).
+and 5xx were already retried honouring `Retry-After`; "refused with a 400 on their own" means the API refuses our
+request format (it changed): the events stay pending, fix and release before clearing. Clear the task: accepted
+events are never sent again, and events left in flight are resolved by the next run (docs/capi.md).
 """,
 }
 

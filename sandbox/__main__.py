@@ -1,4 +1,5 @@
-"""``python -m sandbox serve|generate``: serve a dataset directory, or write a generated one."""
+"""``python -m sandbox serve|generate|spec``: serve a dataset directory, write a generated one, or download
+Pinterest's OpenAPI description the sandbox validates against."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uvicorn
 from sandbox.app import create_app
 from sandbox.dataset import Dataset
 from sandbox.generate import generate
+from sandbox.pinterest.spec import DOWNLOADED_SPEC, SpecDownloadError, download_spec
 from sandbox.settings import FaultRates, HubSpotLimits, SandboxSettings
 
 DEFAULT_DATASET = Path(__file__).resolve().parent.parent / ".local" / "sandbox" / "default"
@@ -31,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     gen.add_argument("--deals", type=int, default=2000)
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--today", type=_date, default=DEFAULT_TODAY, help="the dataset's 'today' (YYYY-MM-DD)")
+
+    spec = commands.add_parser("spec", help="download Pinterest's published OpenAPI description (make spec)")
+    spec.add_argument("--out", type=Path, default=DOWNLOADED_SPEC)
 
     serve = commands.add_parser("serve", help="serve a dataset directory on 127.0.0.1")
     serve.add_argument("--data", type=Path, help="dataset directory (default: generate the demo's world)")
@@ -66,6 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "generate":
         generate(args.out, deals=args.deals, seed=args.seed, today=args.today)
         print(f"wrote a {args.deals}-deal dataset to {args.out}")
+        return
+    if args.command == "spec":
+        try:
+            print(f"Pinterest's OpenAPI description is in {download_spec(args.out)}")
+        except SpecDownloadError as error:
+            raise SystemExit(str(error)) from None
         return
     data = args.data or DEFAULT_DATASET
     if not (data / "config.json").exists():

@@ -1,10 +1,21 @@
 """A fake OpenAI-compatible chat-completions endpoint, to test the briefing's rewrite guard over real HTTP.
 
-``POST /_sandbox/llm/v1/chat/completions`` answers with a rewrite of the last message's content, chosen by the
-request's ``model``:
+``POST /_sandbox/llm/v1/chat/completions`` answers with a rewrite of the last message's content (a briefing's
+Markdown), chosen by the request's ``model``:
 
-- ``faithful``: the same text with a one-line lead-in and every ``## `` heading as ``### ``: no number changes;
+- ``faithful``: the same text with a one-line lead-in and every ``## `` heading as ``### ``: no figure changes;
+- ``reworded``: the facts reordered and reworded, none changed: the stale-data section stays first and word for
+  word, the other sections and their lines in reverse order, campaign lines as ``'Name': 3 won, 12 leads, ...``,
+  ``spend $X`` as ``$X spent``, shorter headings;
 - ``changed-number``: the faithful rewrite with the first dollar or euro amount increased by 5 (a hallucination);
+- ``date-as-count``: the last campaign line's won deals replaced by the briefing day's day of the month (a number
+  of the template, "1 won" -> "30 won");
+- ``count-from-another-line``: the last campaign line's won deals replaced by the account's week ("1 won" -> "4
+  won", a count of another line);
+- ``spend-as-cac``: the first campaign line's CAC replaced by the account's spend of the day ("CAC $280" -> "CAC
+  $52.50", an amount of another measure);
+- ``dropped-warning``: the faithful rewrite without the stale-data section and the health lines' warnings;
+- ``buried-warning``: the faithful rewrite with the stale-data section moved to the end;
 - ``words``: the faithful rewrite with a sentence stating a number in words;
 - anything else: 400 with an OpenAI-style error body.
 
@@ -15,13 +26,17 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-_AMOUNT = re.compile(r"([$€])([\d,]+(?:\.\d+)?)")
+_AMOUNT = re.compile(r"([$€])(\d+(?:,\d{3})*(?:\.\d+)?)")
+_MONEY = r"-?(?:CA\$|A\$|[$€£¥₹])\d+(?:,\d{3})*(?:\.\d+)?|[A-Z]{3} \d+(?:,\d{3})*(?:\.\d+)?"
+_CAMPAIGN = "- Pinterest campaign "
+STALE_HEADING = "## Stale data"
 
 
 def faithful(text: str) -> str:
@@ -38,6 +53,106 @@ def changed_number(text: str) -> str:
     return rewrite[: match.start()] + f"{match[1]}{value:,}" + rewrite[match.end() :]
 
 
+def reworded(text: str) -> str:
+    header, sections = _sections(text)
+    stale = [s for s in sections if s[0].startswith(STALE_HEADING)]
+    chart = [s for s in sections if not s[0]]
+    others = [(_heading(title), [_reword(line) for line in reversed(lines)]) for title, lines in sections if
+              title and not title.startswith(STALE_HEADING)]  # fmt: skip
+    title = re.sub(r"^# Pinterest briefing for ", "# Your Pinterest morning, ", header[0])
+    return _join([title, *header[1:]], stale + others[::-1] + chart)
+
+
+def date_as_count(text: str) -> str:
+    day = re.search(r"^# .*?\b(\d{1,2}) [A-Z][a-z]{2} \d{4}", text, re.MULTILINE)
+    return _replace_in_campaign_line(faithful(text), -1, r"\d+(?= won)", day[1] if day else "30")
+
+
+def count_from_another_line(text: str) -> str:
+    week = re.search(r"^- (?:'[^']*': )?Week .*?(\d+) won", text, re.MULTILINE)
+    return _replace_in_campaign_line(faithful(text), -1, r"\d+(?= won)", week[1] if week else "4")
+
+
+def spend_as_cac(text: str) -> str:
+    day = re.search(rf"^- (?:'[^']*': )?[A-Z][a-z]{{2}} \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}}: spend ({_MONEY}),", text,
+                    re.MULTILINE)  # fmt: skip
+    return _replace_in_campaign_line(faithful(text), 0, rf"(?<=CAC )(?:{_MONEY})", day[1] if day else "$52.50")
+
+
+def dropped_warning(text: str) -> str:
+    header, sections = _sections(text)
+    kept = [(title, [re.sub(r" - (?:low|high): [^.]*", "", line) for line in lines]) for title, lines in sections if
+            not title.startswith(STALE_HEADING)]  # fmt: skip
+    return faithful(_join(header, kept))
+
+
+def buried_warning(text: str) -> str:
+    header, sections = _sections(text)
+    stale = [s for s in sections if s[0].startswith(STALE_HEADING)]
+    return faithful(_join(header, [s for s in sections if s not in stale] + stale))
+
+
+def _sections(text: str) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The lines before the first ``## `` heading, then (heading, bullets) of each section; the chart's image line
+    is a section of its own (heading ``""``)."""
+    header: list[str] = []
+    sections: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            sections.append((line, []))
+        elif line.startswith("!["):
+            sections.append(("", [line]))
+        elif sections and line.strip():
+            sections[-1][1].append(line)
+        elif not sections:
+            header.append(line)
+    return header, sections
+
+
+def _join(header: list[str], sections: list[tuple[str, list[str]]]) -> str:
+    lines = list(header)
+    for title, body in sections:
+        lines += ([""] if lines and lines[-1] else []) + ([title, ""] if title else []) + body
+    return "\n".join(lines) + "\n"
+
+
+def _heading(title: str) -> str:
+    return title.replace("## Pinterest campaigns", "## Campaigns").replace("## The day and the week", "## Day, week")
+
+
+def _reword(line: str) -> str:
+    line = re.sub(rf"^{_CAMPAIGN}('[^']*') - ", r"- \1: ", line)
+    line = re.sub(r"(\d+ leads?), (\d+ won)\b", r"\2, \1", line)
+    line = re.sub(rf"\bspend ({_MONEY})", r"\1 spent", line)
+    line = line.replace("median time to close", "median close in").replace("Best pin by CAC", "Top pin by CAC")
+    return line
+
+
+def _replace_in_campaign_line(text: str, which: int, pattern: str, value: str) -> str:
+    """``value`` for the first match of ``pattern`` in the ``which``-th campaign line (one whose match differs)."""
+    lines = text.splitlines()
+    campaign_lines = [i for i, line in enumerate(lines) if line.startswith(_CAMPAIGN) and re.search(pattern, line)]
+    for i in campaign_lines[which:] if which >= 0 else campaign_lines[::-1]:
+        changed = re.sub(pattern, value, lines[i], count=1)
+        if changed != lines[i]:
+            lines[i] = changed
+            break
+    return "\n".join(lines) + "\n"
+
+
+REWRITES: dict[str, Callable[[str], str]] = {
+    "faithful": faithful,
+    "reworded": reworded,
+    "changed-number": changed_number,
+    "date-as-count": date_as_count,
+    "count-from-another-line": count_from_another_line,
+    "spend-as-cac": spend_as_cac,
+    "dropped-warning": dropped_warning,
+    "buried-warning": buried_warning,
+    "words": lambda text: faithful(text) + "\nTwelve campaigns ran this week.",
+}
+
+
 def install(app: FastAPI, sandbox: Any) -> None:
     received: list[dict[str, Any]] = []
     lock = threading.Lock()
@@ -49,15 +164,10 @@ def install(app: FastAPI, sandbox: Any) -> None:
             received.append(body)
         text = str((body.get("messages") or [{}])[-1].get("content", ""))
         model = body.get("model")
-        rewrites = {
-            "faithful": faithful,
-            "changed-number": changed_number,
-            "words": lambda t: faithful(t) + "\nTwelve campaigns ran this week.",
-        }
-        if model not in rewrites:
+        if model not in REWRITES:
             error = {"message": f"The model `{model}` does not exist", "type": "invalid_request_error"}
             return JSONResponse({"error": error}, status_code=400)
-        content = rewrites[model](text)
+        content = REWRITES[model](text)
         return JSONResponse(
             {
                 "id": "chatcmpl-sandbox",

@@ -148,8 +148,11 @@ def deployment_secrets(home: Path) -> dict[str, str]:
 class AirflowDeployment:
     """The long-running Airflow components as subprocesses, and the CLI against them."""
 
-    def __init__(self, home: Path, env: dict[str, str], metadata_url: str) -> None:
+    def __init__(
+        self, home: Path, env: dict[str, str], metadata_url: str, airflow: list[str] | None = None
+    ) -> None:
         self.home, self.env, self.metadata_url = home, env, metadata_url
+        self.airflow = airflow or AIRFLOW  # another installation's `airflow` (the install test's virtualenv)
         self.processes: list[subprocess.Popen] = []
         self._token: str | None = None
 
@@ -189,7 +192,7 @@ class AirflowDeployment:
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         result = subprocess.run(
-            [*AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+            [*self.airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         if result.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -213,7 +216,7 @@ class AirflowDeployment:
         """One more ``airflow <args>`` process of this deployment (e.g. a Celery worker), logged to ``<name>.log``."""
         log = (self.home / f"{name}.log").open("w")
         process = subprocess.Popen(
-            [*AIRFLOW, *args],
+            [*self.airflow, *args],
             env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -319,13 +322,16 @@ def _group_alive(pid: int) -> bool:
 def group_members(pgid: int) -> list[int]:
     """The live (not zombie) processes of process group ``pgid``, from /proc."""
     members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    # Not Path.glob: it stats each entry, and a process that exits meanwhile raises ESRCH, which glob does not ignore.
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = Path("/proc", name, "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # gone meanwhile
         if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
+            members.append(int(name))
     return members
 
 
@@ -406,6 +412,8 @@ def start_ui(warehouse_url: str) -> None:
     (home / "deployment.json").write_text(json.dumps(info))
     (home / "env.sh").write_text(
         "".join(f"export {name}={_shell_quote(value)}\n" for name, value in deployment.env.items() if _exported(name))
+        # the virtualenv's `airflow` first: a new shell has it nowhere on its PATH
+        + f'export PATH={_shell_quote(str(Path(sys.executable).parent))}:"$PATH"\n'
     )
     (home / "env.sh").chmod(0o600)  # it holds the deployment's secrets
     try:

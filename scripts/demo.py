@@ -20,8 +20,6 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 if __name__ == "__main__":
     # The demo narrates itself; Airflow's chatter stays in the task logs (PIN2DEAL_DEMO_LOG_LEVEL=INFO shows it).
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", os.environ.get("PIN2DEAL_DEMO_LOG_LEVEL", "WARNING"))
-    # The demo runs DAGs with dag.test(), which cannot run one with a Deadline alert (pin2deal.dag_defaults).
-    os.environ["PIN2DEAL_BRIEFING_DEADLINE_MINUTES"] = "off"
 
 import psycopg  # noqa: E402
 

@@ -26,9 +26,6 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # dag.test() cannot run a DAG with a Deadline alert (pin2deal.dag_defaults); tests/ops/test_deadline.py
-        # checks the alert itself, and deployments under a real scheduler can set it back.
-        "PIN2DEAL_BRIEFING_DEADLINE_MINUTES": "off",
     }
 )
 # The key OAuth tokens are stored with (ops.oauth_tokens): one per session, shared by every process it starts.
@@ -50,9 +47,8 @@ def _spec_missing() -> str | None:
     if path.is_file():
         return None
     return (
-        f"Pinterest's OpenAPI description is not at {path}: download v5/openapi.json from "
-        f"https://github.com/pinterest/api-description and set {SPEC_ENV} to its path "
-        "(or put it in ../shared/specs/pinterest/ beside the repository)"
+        f"Pinterest's OpenAPI description is not at {path}: run `make spec` to download it, or set {SPEC_ENV} "
+        "to the path of v5/openapi.json from https://github.com/pinterest/api-description"
     )
 
 
@@ -80,6 +76,39 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if skipped:
         terminalreporter.write_sep("=", f"{len(skipped)} tests skipped: they need Pinterest's OpenAPI description")
         terminalreporter.write_line(missing, yellow=True, bold=True)
+
+
+# -- every PostgreSQL server a test starts under the session's temporary directory stops with the session -------
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session (of each xdist worker), a PostgreSQL server still running on a data directory under
+    the session's temporary directory is stopped, and the session fails naming it."""
+    yield
+    stop_servers_left(tmp_path_factory.getbasetemp())
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own, which ends the workers
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The xdist controller sweeps every worker's temporary directory too: a worker that died ran no teardown."""
+    if hasattr(session.config, "workerinput") or not session.config.pluginmanager.has_plugin("dsession"):
+        return  # a worker, or a run without xdist: the session fixture did it
+    try:
+        stop_servers_left(session.config._tmp_path_factory.getbasetemp())
+    except AssertionError as error:
+        session.config.get_terminal_writer().line(f"ERROR: {error}", red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def stop_servers_left(root: Path) -> None:
+    """Stop every PostgreSQL server running on a data directory under ``root``; fail naming them if there was any."""
+    from tests.postgres_servers import servers_under, stop_server
+
+    left = servers_under(root)
+    for pid in left:
+        stop_server(pid)
+    assert not left, "PostgreSQL servers left running by the tests (stopped now): " + ", ".join(
+        f"pid {pid} on {data}" for pid, data in sorted(left.items())
+    )
 
 
 def _local_postgres():

@@ -151,9 +151,9 @@ def test_compose_connections_are_valid_json_for_every_designed_connection() -> N
     environment = _compose()["services"]["airflow-scheduler"]["environment"]
     expected = {
         "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": "postgres",
-        "AIRFLOW_CONN_HUBSPOT_DEFAULT": "http",
-        "AIRFLOW_CONN_PINTEREST_ADS_DEFAULT": "http",
-        "AIRFLOW_CONN_PINTEREST_CONVERSIONS_DEFAULT": "http",
+        "AIRFLOW_CONN_HUBSPOT_DEFAULT": "hubspot",
+        "AIRFLOW_CONN_PINTEREST_ADS_DEFAULT": "pinterest_ads",
+        "AIRFLOW_CONN_PINTEREST_CONVERSIONS_DEFAULT": "pinterest_conversions",
     }
     for name, conn_type in expected.items():
         assert _connection(environment[name]).conn_type == conn_type, name

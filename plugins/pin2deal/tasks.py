@@ -34,9 +34,10 @@ def migrate_warehouse() -> list[str]:
     return WarehouseHook().migrate()
 
 
-@task(task_id="fill_capi_outbox")
-def fill_capi_outbox() -> int:
-    """Rebuild ``ops.capi_outbox`` from the reconciled deals (include/sql/capi/fill_outbox.sql); rows changed."""
+@task(task_id="fill_capi_outbox", multiple_outputs=False)
+def fill_capi_outbox() -> dict[str, int]:
+    """Bring ``ops.capi_outbox`` up to date with the deals changed since the last fill (include/sql/capi/
+    fill_outbox.sql); returns the deals changed and the outbox rows awaiting a decision."""
     from pin2deal.capi.send import fill_outbox
 
     with WarehouseHook().get_conn() as conn:

@@ -21,7 +21,10 @@ VALIDATION_ERROR naming the field, 404 OBJECT_NOT_FOUND for an unknown or archiv
 - ``contacts/{id}/update`` ``{"properties", "modifiedAt"?}``: set contact properties; its ``lastmodifieddate``
   moves (default now), its deals' do not.
 - ``deals/merge`` ``{"primaryObjectId", "objectIdToMerge"}``: see ``HubSpotState.merge``.
-- ``deals/re-id`` ``{"ids"?: [ids], "firstId"?}``: new ids as a CRM migration gives; answers
+- ``deals/re-id`` ``{"ids"?: [ids], "firstId"?, "keepCreateDate"?: false}``: the deals re-created under new ids
+  as a CRM migration's import does (old id in the ``legacy_deal_id`` property, gone for good). HubSpot sets what an
+  import cannot write: ``hs_v2_date_entered_<current stage>`` = now (the import's instant; no other stage dates),
+  ``createdAt`` = now, and ``createdate`` = now unless ``keepCreateDate`` (the importer mapped it); answers
   ``{"ids": {old: new}}``.
 - ``deals/bulk-touch`` ``{"count" or "ids", "modifiedAt"?, "properties"?}``: one identical modified date on many
   deals; answers ``{"ids", "modifiedAt"}``.

@@ -18,6 +18,11 @@ from sandbox.hubspot.wire import HubSpotError, iso_ms, parse_instant, to_millis,
 
 _EPOCH_ISO = "2020-01-01T00:00:00.000Z"
 PROTECTED = ("hs_object_id", DEALS.modified_property)
+# HubSpot's stage-calculated deal properties: computed from the record's own stage history, never imported.
+_STAGE_CALCULATED = (
+    "hs_v2_date_entered_", "hs_v2_date_exited_", "hs_v2_latest_time_in_", "hs_v2_cumulative_time_in_",
+    "hs_date_entered_", "hs_date_exited_", "hs_time_in_",
+)
 
 
 def _not_found(what: str) -> HubSpotError:
@@ -302,25 +307,44 @@ class HubSpotState:
         return primary
 
     def re_id(self, body: dict[str, Any]) -> dict[str, str]:
-        """Give deals new ids as a CRM migration does: the old id is kept in the configured ``legacy_deal_id``
-        property, ``hs_object_id`` changes, associations follow, modified dates move to now, the old ids are gone.
-        ``ids`` (default every active deal), ``firstId`` (default above every id ever used)."""
+        """Re-create deals under new ids as a CRM migration's import does. The old id is kept in the configured
+        ``legacy_deal_id`` property and gone for good; writable properties (amount, stage, ``closedate``, ...) are
+        imported as they were; associations follow; modified dates move to now (the import's instant).
+
+        HubSpot computes what an import cannot write (docs/sandbox.md): the new deal's only stage history is its
+        creation in its current stage, so ``hs_v2_date_entered_<current stage>`` is the import's instant and every
+        other stage-calculated property is gone; the record is created now (``createdAt``), and so is its
+        ``createdate`` unless the importer maps the old one (``keepCreateDate``: true).
+        ``ids`` (default every active deal), ``firstId`` (default above every id ever used).
+        """
         legacy = (self.config.get("properties") or {}).get("legacy_deal_id")
         if not legacy:
             raise validation_error("config.json has no properties.legacy_deal_id to keep the old ids in")
         ids = body.get("ids")
         if ids is not None and not isinstance(ids, list):
             raise validation_error("field 'ids' must be a list of deal ids")
+        keep_createdate = body.get("keepCreateDate", False)
+        if not isinstance(keep_createdate, bool):
+            raise validation_error("field 'keepCreateDate' must be true or false")
         records = [self.deal(str(deal_id)) for deal_id in dict.fromkeys(ids)] if ids is not None else list(
             self.deals.active())
         next_id = max(int(body.get("firstId") or 0), self.deals.next_id())
         now = self.now_ms()
+        imported = iso_ms(now)
         pairs = []
         for record in records:
             new_id = str(next_id)
             next_id += 1
-            properties = dict(record.properties, hs_object_id=new_id, **{legacy: record.id})
-            pairs.append((record, Record(new_id, properties, record.created_at, record.updated_at, record.modified)))
+            properties = {
+                name: value for name, value in record.properties.items() if not name.startswith(_STAGE_CALCULATED)
+            }
+            properties.update({"hs_object_id": new_id, legacy: record.id})
+            stage = properties.get("dealstage")
+            if stage:
+                properties[f"hs_v2_date_entered_{stage}"] = imported
+            if not keep_createdate:
+                properties["createdate"] = imported
+            pairs.append((record, Record(new_id, properties, imported, imported, record.modified)))
         self.deals.replace_many(pairs)
         self.deals.set_modified_many([new for _, new in pairs], now)
         moved = {old.id: self.deal_contacts.pop(old.id, []) for old, _ in pairs}

@@ -41,7 +41,13 @@ from sandbox.pinterest.reporting import (
 )
 from sandbox.pinterest.spec import InvalidRequest, Operation, PinterestSpec
 from sandbox.pinterest.wire import ApiError, forbidden, invalid, json_response, not_found, unauthorized
-from sandbox.pinterest.world import ACCESS_TOKEN_SECONDS, ANSWER_FAULT_KINDS, REFRESH_TOKEN_SECONDS, PinterestWorld
+from sandbox.pinterest.world import (
+    ACCESS_TOKEN_SECONDS,
+    ANSWER_FAULT_KINDS,
+    EVENTS_FAULT_KINDS,
+    REFRESH_TOKEN_SECONDS,
+    PinterestWorld,
+)
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +491,10 @@ async def send_events(call: Call) -> Any:
         raise ApiError(400, 4196, f"Invalid request: data: {len(data)} items, at most {MAX_EVENTS} allowed")
     test = call.query.flag("test")
     world = call.world
+    fault, keep = world.events_faults.take() if not test else (None, 0.0)
+    if fault == "refuse_all":
+        value = data[0].get("action_source") if isinstance(data[0], dict) else None
+        raise ApiError(400, 4196, f"Invalid request: data[0].action_source: {value!r} is not supported")
     for index, event in enumerate(data):
         if isinstance(event, dict) and event.get("event_id") in world.poisoned_event_ids:
             raise ApiError(400, 4196, f"Invalid request: data[{index}]: event {event['event_id']!r} is malformed")
@@ -498,9 +508,16 @@ async def send_events(call: Call) -> Any:
             {"status": "failed" if error else "processed", "error_message": error, "warning_message": warning}
         )
     processed = sum(answer["status"] == "processed" for answer in answers)
+    if fault == "short_events":
+        answers = answers[: int(len(answers) * keep)]
     result = {"num_events_received": len(data), "num_events_processed": processed, "events": answers}
+    partial = ApiError(422, 422, "Not all events were successfully processed.", details=result)
+    if fault == "not_json":
+        text = json.dumps(result if processed == len(data) else partial.body())
+        status = 200 if processed == len(data) else 422
+        return Response(text[: len(text) // 2], status_code=status, media_type="application/json")
     if processed < len(data):
-        raise ApiError(422, 422, "Not all events were successfully processed.", details=result)
+        raise partial
     return result
 
 
@@ -589,6 +606,22 @@ def register(app: FastAPI, world: PinterestWorld, spec: PinterestSpec | None) ->
         except (ValueError, TypeError, AttributeError) as error:
             return invalid(f"answer-fault: {error}").response()
         world.answer_faults.arm(kind, answers, keep)
+        return json_response({"kind": kind, "answers": answers, "keep": keep})
+
+    @app.post("/_sandbox/pinterest/events-fault", include_in_schema=False)
+    async def events_fault(request: Request) -> Response:
+        """Arm faults of the events endpoint: ``{"kind": "not_json"|"short_events"|"refuse_all"|null, "answers": n,
+        "keep": share}`` (``EventsFaults``; null clears)."""
+        try:
+            body = await request.json()
+            kind, answers, keep = body.get("kind"), int(body.get("answers", 1)), float(body.get("keep", 0.5))
+            if kind is not None and kind not in EVENTS_FAULT_KINDS:
+                raise ValueError(f"kind: {kind!r} is not one of {list(EVENTS_FAULT_KINDS)} or null")
+            if answers < 0 or not 0 <= keep < 1:
+                raise ValueError("answers must be >= 0 and keep in [0, 1)")
+        except (ValueError, TypeError, AttributeError) as error:
+            return invalid(f"events-fault: {error}").response()
+        world.events_faults.arm(kind, answers, keep)
         return json_response({"kind": kind, "answers": answers, "keep": keep})
 
     @app.post("/_sandbox/pinterest/restate", include_in_schema=False)

@@ -1,8 +1,9 @@
 """The official Pinterest v5 OpenAPI description, loaded at run time and turned into request/response validators.
 
-The document is read from ``$PIN2DEAL_PINTEREST_SPEC`` or ``<repo>/../shared/specs/pinterest/openapi.json`` (it is
-never copied into the project). OpenAPI 3.0 schemas are not quite JSON Schema, so the document is rewritten once
-into JSON Schema 2020-12 before use:
+The document is read from ``$PIN2DEAL_PINTEREST_SPEC``, else from where ``make spec`` (``python -m sandbox spec``)
+downloads Pinterest's published file, ``.local/specs/pinterest/openapi.json``; it is never copied into the project.
+OpenAPI 3.0 schemas are not quite JSON Schema, so the document is rewritten once into JSON Schema 2020-12 before
+use:
 
 - ``nullable: true`` becomes a ``null`` alternative (``type: [T, "null"]``, ``null`` added to an ``enum``);
 - ``$ref`` siblings are kept (2020-12 evaluates them; the spec relies on that, e.g. ``user_data``'s ``anyOf``
@@ -23,9 +24,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 import logging
 import os
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +46,44 @@ BASE_URI = "urn:pinterest:openapi-v5"
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
+# Pinterest's published description (github.com/pinterest/api-description), the release the sandbox follows (5.23.0),
+# and the git blob id of that file, which a download must match.
+SPEC_URL = (
+    "https://raw.githubusercontent.com/pinterest/api-description/"
+    "c05b18971472342ebdf4bafc15fea8a91c78bf79/v5/openapi.json"
+)
+SPEC_BLOB = "97f68c027c4e4f2aea340f02c1e7450ab5805a8a"
+DOWNLOADED_SPEC = Path(__file__).resolve().parents[2] / ".local" / "specs" / "pinterest" / "openapi.json"
+
+
 def default_spec_path() -> Path:
-    """``$PIN2DEAL_PINTEREST_SPEC``, else the shared copy next to the repository."""
-    configured = os.environ.get(SPEC_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "pinterest" / "openapi.json"
+    """``$PIN2DEAL_PINTEREST_SPEC``, else where ``make spec`` puts the download."""
+    return Path(os.environ.get(SPEC_ENV) or DOWNLOADED_SPEC)
+
+
+class SpecDownloadError(Exception):
+    """The description could not be fetched or is not the expected file; the message says what to do instead."""
+
+
+def download_spec(target: Path = DOWNLOADED_SPEC, url: str = SPEC_URL, timeout: float = 60) -> Path:
+    """Fetch Pinterest's published description to ``target`` (checked against its git blob id); return the path."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            content = answer.read()
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error
+        raise SpecDownloadError(
+            f"could not download Pinterest's OpenAPI description from {url} ({reason}): download v5/openapi.json "
+            f"of https://github.com/pinterest/api-description by hand and set {SPEC_ENV} to its path"
+        ) from None
+    blob = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+    if blob != SPEC_BLOB:
+        raise SpecDownloadError(f"{url} answered a different file (git blob {blob}, expected {SPEC_BLOB})")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    partial.write_bytes(content)
+    partial.replace(target)
+    return target
 
 
 class InvalidRequest(Exception):

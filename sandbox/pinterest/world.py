@@ -168,6 +168,42 @@ class AnswerFaults:
         return rows[: int(len(rows) * keep)]
 
 
+EVENTS_FAULT_KINDS = ("not_json", "short_events", "refuse_all")
+
+
+@dataclass
+class EventsFaults:
+    """Faults of the events endpoint, armed by ``POST /_sandbox/pinterest/events-fault`` for the next ``answers``
+    real (not ``?test=true``) events requests (0: every one until cleared):
+
+    - ``not_json``: the events are processed and recorded, then the answer (200, or 422 when one failed) is cut off
+      mid-body: its status and ``Content-Type`` say JSON, its bytes are not (a proxy or a gateway cutting it short);
+    - ``short_events``: processed and recorded, then ``events[]`` lists only the first ``keep`` share of the
+      verdicts (``num_events_*`` stay true): which event a verdict belongs to can no longer be told;
+    - ``refuse_all``: every request is refused whole with a 400 naming a field each event carries, nothing
+      processed: what a change of the API's validation does to a client that did not change (a systemic 400).
+    """
+
+    kind: str | None = None
+    answers: int = 0
+    keep: float = 0.5
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arm(self, kind: str | None, answers: int = 1, keep: float = 0.5) -> None:
+        with self._lock:
+            self.kind, self.answers, self.keep = kind, answers, keep
+
+    def take(self) -> tuple[str | None, float]:
+        """The fault of this request (and ``keep``), counting one answer."""
+        with self._lock:
+            kind, keep = self.kind, self.keep
+            if kind is not None and self.answers > 0:
+                self.answers -= 1
+                if self.answers == 0:
+                    self.kind = None
+            return kind, keep
+
+
 @dataclass
 class Report:
     """One async report: its request, how often it was polled, and its file once generated."""
@@ -248,6 +284,7 @@ class PinterestWorld:
         self._report_numbers = itertools.count(1)
         self.events = EventLog()
         self.answer_faults = AnswerFaults()
+        self.events_faults = EventsFaults()
         # Event ids whose presence makes the whole events request a 400 (POST /_sandbox/pinterest/faults): an
         # event the client's validation let through and Pinterest's refuses.
         self.poisoned_event_ids: set[str] = set()

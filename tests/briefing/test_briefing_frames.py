@@ -18,16 +18,7 @@ PERF_COLUMNS = [
     "won", "revenue", "revenue_currency",
 ]  # fmt: skip
 CHANNEL_COLUMNS = ["channel_name", "day", "spend", "spend_currency", "leads", "won", "revenue", "revenue_currency"]
-DEAL_COLUMNS = [
-    "channel",
-    "campaign_id",
-    "campaign_resolved_by",
-    "has_epik",
-    "is_won",
-    "lead_day",
-    "won_day",
-    "days_to_close",
-]
+DEAL_COLUMNS = ["channel", "campaign_id", "campaign_resolved_by", "has_epik", "is_won", "lead_day", "won_day"]
 
 
 def ago(days: int) -> dt.date:
@@ -41,7 +32,7 @@ def perf(grain, grain_id, days_ago, spend, leads=0, won=0, revenue="0", name=Non
     )  # fmt: skip
 
 
-def frames(performance=(), channels=(), deals=(), freshness=None, conversions=None) -> Frames:
+def frames(performance=(), channels=(), deals=(), freshness=None, conversions=None, time_to_close=None) -> Frames:
     return Frames(
         accounts=pd.DataFrame([("acc", "Acme", "EUR", "America/New_York")], columns=[
             "ad_account_id", "name", "currency", "timezone"
@@ -52,6 +43,7 @@ def frames(performance=(), channels=(), deals=(), freshness=None, conversions=No
         freshness=freshness or {"newest_spend_day": DAY, "provisional_days": [], "newest_deal_change": None,
                                 "deals_loaded": 0},
         conversions=conversions,
+        time_to_close=time_to_close or {},
     )  # fmt: skip
 
 
@@ -79,35 +71,38 @@ def test_windows_are_sums_of_daily_rows():
     assert facts.accounts[0].week == Window(Decimal(0), "EUR", 0, 0, None, None)
 
 
-def test_other_channel_spend_is_unknown_when_one_day_is_unknown():
+def test_other_channel_spend_is_unknown_when_one_day_is_unknown_or_has_no_row():
     channels = [
         ("google", ago(1), Decimal(100), "EUR", 2, 1, Decimal(0), "USD"),
-        ("google", ago(2), None, None, 1, 0, Decimal(0), "USD"),
+        ("google", ago(2), None, None, 1, 0, Decimal(0), "USD"),  # a deal, no CSV line
+        # bing has a CSV line on one day of the week only: the six days without a row are unknown, not zero
         ("bing", ago(1), Decimal(50), "EUR", 0, 1, Decimal(0), "USD"),
+        *(("meta", ago(back), Decimal(10), "EUR", 0, int(back == 3), Decimal(0), "USD") for back in range(7)),
         ("pinterest", ago(3), Decimal(70), "EUR", 1, 1, Decimal(0), "USD"),
     ]
     facts = facts_from_frames(frames(channels=channels), DAY, NY)
     by_name = {c.channel: c.week for c in facts.channels}
     assert by_name["google"].spend is None and by_name["google"].leads == 3
-    assert by_name["bing"].spend == Decimal(50) and by_name["bing"].cac == Decimal(50)
-    assert by_name["pinterest"].spend == Decimal(70)
+    assert by_name["bing"].spend is None and by_name["bing"].cac is None and by_name["bing"].won == 1
+    assert by_name["meta"].spend == Decimal(70) and by_name["meta"].cac == Decimal(70)  # every day has a line
+    assert by_name["pinterest"].spend == Decimal(70)  # Pinterest: a day without a row spent nothing
 
 
 def test_health_counts_from_deals():
     deals = [
-        ("pinterest_paid", "c1", "macro_id", True, True, ago(20), ago(2), 18.0),
-        ("pinterest_paid", "c1", "utm_name", True, True, ago(10), ago(3), 7.0),
-        ("pinterest_paid", None, "unresolved", True, True, ago(10), ago(1), 9.0),
-        ("pinterest_organic", None, None, False, True, ago(40), ago(5), 35.0),
-        ("pinterest_paid", None, "unresolved", True, False, ago(4), None, None),
-        ("pinterest_paid", "c1", "macro_id", True, False, ago(30), None, None),  # lead before the 28 days
+        ("pinterest_paid", "c1", "macro_id", True, True, ago(20), ago(2)),
+        ("pinterest_paid", "c1", "utm_name", True, True, ago(10), ago(3)),
+        ("pinterest_paid", None, "unresolved", True, True, ago(10), ago(1)),
+        ("pinterest_organic", None, None, False, True, ago(40), ago(5)),
+        ("pinterest_paid", None, "unresolved", True, False, ago(4), None),
+        ("pinterest_paid", "c1", "macro_id", True, False, ago(30), None),  # lead before the 28 days
     ]
     rows = [perf("campaign", "c1", 2, "30", won=1, name="Spring")]
-    facts = facts_from_frames(frames(rows, deals=deals), DAY, NY)
+    facts = facts_from_frames(frames(rows, deals=deals, time_to_close={"c1": 12.5}), DAY, NY)
     h = facts.health
     assert (h.won_pinterest_28d, h.won_with_epik_28d) == (4, 3)
     assert (h.paid_leads_28d, h.unresolved_leads_28d, h.unresolved_won_week) == (4, 2, 1)
-    assert facts.campaigns[0].median_days_to_close == 12.5  # 18 and 7
+    assert facts.campaigns[0].median_days_to_close == 12.5  # as read from the time-to-close rule
 
 
 def test_briefing_day_is_the_last_account_day_ended_at_the_moment():
@@ -117,43 +112,3 @@ def test_briefing_day_is_the_last_account_day_ended_at_the_moment():
     assert briefing_day(seven_utc, seven_utc, ZoneInfo("Pacific/Honolulu")) == ago(1)  # 21:00 on 30 Jun there
     # no logical date: the moment the run was created
     assert briefing_day(None, dt.datetime(2025, 7, 1, 3, 59, tzinfo=dt.UTC), NY) == ago(1)
-
-
-LEDGER_DDL = """
-CREATE TABLE IF NOT EXISTS ops.capi_ledger (
-    event_id text PRIMARY KEY, stable_key text NOT NULL, deal_id bigint NOT NULL, state text NOT NULL,
-    reason text, attempts integer NOT NULL DEFAULT 0, last_attempt_at timestamptz, sent_at timestamptz,
-    updated_at timestamptz NOT NULL DEFAULT now())
-"""
-
-
-def test_conversions_of_the_day_are_counted_from_the_ledger_when_it_exists(warehouse):
-    """Without ops.capi_ledger the briefing says so (None); with it, events are counted on the account day the
-    ledger last decided them (sent: when Pinterest processed them)."""
-    from pin2deal.briefing.pipeline import read_frames
-
-    existed = warehouse.execute("SELECT to_regclass('ops.capi_ledger')").fetchone()[0] is not None
-    if not existed:
-        assert read_frames(warehouse, DAY, NY).conversions is None
-        warehouse.execute(LEDGER_DDL)
-    rows = [
-        ("won_a", "sent", "2025-06-30 03:30+00", "2025-06-30 03:30+00"),  # 29 Jun 23:30 in New York
-        ("won_b", "sent", "2025-06-30 12:00+00", "2025-06-30 12:00+00"),
-        ("won_c", "sent", "2025-07-01 03:59+00", "2025-07-01 03:59+00"),  # 30 Jun 23:59 in New York
-        ("won_d", "failed", "2025-06-30 15:00+00", None),
-        ("won_e", "skipped", None, None),  # decided (updated) below, on the day
-        ("won_f", "pending", "2025-06-30 16:00+00", None),
-    ]
-    try:
-        for event_id, state, attempt, sent in rows:
-            warehouse.execute(
-                "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, last_attempt_at, sent_at, "
-                "updated_at) VALUES (%s, %s, 1, %s, %s, %s, '2025-06-30 18:00+00')",
-                (event_id, event_id, state, attempt, sent),
-            )
-        conversions = read_frames(warehouse, DAY, NY).conversions
-        assert conversions == {"sent": 2, "failed": 1, "skipped": 1, "pending": 1}
-    finally:
-        warehouse.execute("DELETE FROM ops.capi_ledger WHERE event_id = ANY(%s)", ([r[0] for r in rows],))
-        if not existed:
-            warehouse.execute("DROP TABLE ops.capi_ledger")

@@ -3,6 +3,7 @@ money and periods, and whole briefings against golden files."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -240,6 +241,19 @@ def test_stale_spend_and_deals_are_named_with_their_lag():
     # 47 hours is within the default 48
     recent = quiet_facts(health=fresh_health(newest_deal_change=dt.datetime(2025, 6, 29, 1, 0, tzinfo=NY)))
     assert stale_notes(recent, SETTINGS) == []
+
+
+def test_the_stale_deals_lag_counts_the_hours_a_daylight_saving_change_adds():
+    """1 Nov 2026 has 25 hours in Los Angeles: from 00:10 PDT that day to the end of 2 Nov is 48 h 50 min, though
+    the wall clocks say 47 h 50 min."""
+    la = ZoneInfo("America/Los_Angeles")
+    moment = dt.datetime(2026, 11, 1, 0, 10, tzinfo=la)
+    health = fresh_health(newest_spend_day=dt.date(2026, 11, 2), newest_deal_change=moment)
+    facts = dataclasses.replace(quiet_facts(health=health), day=dt.date(2026, 11, 2), timezone=la.key)
+    assert stale_notes(facts, SETTINGS) == [
+        "The newest HubSpot deal change is from Sun 1 Nov 2026 00:10 PDT, 48 hours before the end of 2 Nov: deal "
+        "extraction may be behind, so leads and won deals may be missing."
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ whole briefings

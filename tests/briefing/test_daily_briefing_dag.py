@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from pin2deal.briefing.rules import markdown_to_slack
-from sandbox.llm import faithful
+from sandbox.llm import REWRITES
 from tests.briefing.briefing_worlds import Ad, Deal, World, channel_spend_csv
 from tests.briefing.golden_files import assert_golden
 
@@ -172,24 +172,42 @@ def test_quiet_day_then_stale_days_and_a_run_without_logical_date(
     assert again["markdown"] == quiet["markdown"] and bytes(again["png"]) == bytes(quiet["png"])  # same data, text
     assert warehouse.execute("SELECT count(*) FROM ops.briefings").fetchone()[0] == 1  # replaced, not added
 
-    # The optional rewrite through the sandbox's fake model: kept when faithful, refused when a number changed.
-    for model in ("faithful", "changed-number"):
+    # The optional rewrite through the sandbox's fake model: kept when it reorders and rewords, refused when a number
+    # changes or moves to another campaign, line or measure: Sofas' "1 won" as "30 won" (the day of the month) or
+    # "4 won" (the account's week), Spring's "CAC $66.00" as "CAC $28.80" (the day's spend).
+    def rewrite(model: str, logical_date: dt.datetime, day: dt.date) -> tuple[str, str, str]:
         connection = {"conn_type": "http", "host": f"{server.url}/_sandbox/llm", "extra": {"model": model}}
         monkeypatch.setenv("AIRFLOW_CONN_LLM_BRIEFING", json.dumps(connection))
-        brief(run_dag, MORNING, llm_conn_id="llm_briefing")
-        row = warehouse.execute(
-            "SELECT markdown, template_markdown, rewrite_note FROM ops.briefings WHERE briefing_date = %s",
-            (world.last_day,),
+        brief(run_dag, logical_date, llm_conn_id="llm_briefing")
+        return warehouse.execute(
+            "SELECT markdown, template_markdown, rewrite_note FROM ops.briefings WHERE briefing_date = %s", (day,)
         ).fetchone()
-        assert row[1] == quiet["markdown"]
-        if model == "faithful":
-            assert row[0] == faithful(quiet["markdown"]) and row[2] == "every number of the rewrite is in the template"
-        else:
-            assert row[0] == quiet["markdown"] and row[2].startswith("the rewrite states numbers the facts do not: $")
 
-    # Three days later nothing new arrived: the briefing of 3 Jul says so first.
-    brief(run_dag, MORNING + dt.timedelta(days=3))
-    stale = stored(warehouse, world.last_day + dt.timedelta(days=3))
+    accepted = "every figure of the rewrite is backed by a line of the template, every warning is kept"
+    for model in ("faithful", "reworded"):
+        expected = (REWRITES[model](quiet["markdown"]), quiet["markdown"], accepted)
+        assert rewrite(model, MORNING, world.last_day) == expected
+    for model, reason in [
+        ("changed-number", "states $33.80 (spend): no line of the template naming no campaign, pin or channel"),
+        ("date-as-count", "states 30 (won): no line of the template naming 'Sofas - retargeting' states it"),
+        ("count-from-another-line", "states 4 (won): no line of the template naming 'Sofas - retargeting' states it"),
+        ("spend-as-cac", "states $28.80 (CAC): no line of the template naming 'Spring 2025' states it"),
+    ]:
+        markdown, template, note = rewrite(model, MORNING, world.last_day)
+        assert markdown == template == quiet["markdown"] and reason in note, (model, note)
+
+    # Three days later nothing new arrived: the briefing of 3 Jul says so first, and a rewrite must keep it so.
+    later, stale_day = MORNING + dt.timedelta(days=3), world.last_day + dt.timedelta(days=3)
+    markdown, template, note = rewrite("reworded", later, stale_day)
+    assert note == accepted and markdown == REWRITES["reworded"](template) != template
+    for model, reason in [
+        ("dropped-warning", "the rewrite drops or rewords a warning: Pinterest spend is loaded only through Mon 30"),
+        ("buried-warning", "the rewrite states figures before the stale-data warning: Pinterest spend is loaded"),
+    ]:
+        markdown, template, note = rewrite(model, later, stale_day)
+        assert markdown == template and note.startswith(reason), (model, note)
+    brief(run_dag, later)
+    stale = stored(warehouse, stale_day)
     assert stale["stale"]
     assert stale["markdown"].split("\n## ")[1].startswith("Stale data")
     assert_golden("e2e_stale_data", stale["markdown"])

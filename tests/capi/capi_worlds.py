@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 ROW_COLUMNS = (
-    "event_id", "stable_key", "deal_id", "channel", "won_at", "amount", "currency", "epik", "ip_address",
-    "user_agent", "deal_consent", "contacts", "inputs_hash",
+    "event_id", "stable_key", "deal_id", "channel", "won_at", "amount", "amount_raw", "currency", "currency_raw",
+    "epik", "ip_address", "user_agent", "deal_consent", "contacts", "inputs_hash",
 )  # fmt: skip
 
 
@@ -33,7 +33,7 @@ def contact(number: int, **changes: Any) -> dict[str, Any]:
     }
 
 
-def outbox_row(number: int, won_at: dt.datetime, **changes: Any) -> dict[str, Any]:
+def outbox_row(number: int, won_at: dt.datetime | None, **changes: Any) -> dict[str, Any]:
     """A won Pinterest-paid deal (stable key ``hubspot:<number>``) with one contact; ``changes`` override."""
     row = {
         "event_id": f"won_hubspot:{number}",
@@ -42,7 +42,9 @@ def outbox_row(number: int, won_at: dt.datetime, **changes: Any) -> dict[str, An
         "channel": "pinterest_paid",
         "won_at": won_at,
         "amount": "1200.50",
+        "amount_raw": "1200.50",
         "currency": "EUR",
+        "currency_raw": "EUR",
         "epik": f"dj0yJnU9{number}",
         "ip_address": None,
         "user_agent": None,
@@ -56,12 +58,13 @@ def outbox_row(number: int, won_at: dt.datetime, **changes: Any) -> dict[str, An
 
 
 def arrange_outbox(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace outbox rows (as fill_outbox.sql would leave them)."""
+    """Insert or replace outbox rows (as fill_outbox.sql would leave them: undecided when new or changed)."""
     with conn.cursor() as cur:
         cur.executemany(
-            f"INSERT INTO ops.capi_outbox ({', '.join(ROW_COLUMNS)}) VALUES ({', '.join(['%s'] * len(ROW_COLUMNS))}) "
-            "ON CONFLICT (event_id) DO UPDATE SET "
-            + ", ".join(f"{column} = EXCLUDED.{column}" for column in ROW_COLUMNS[1:]),
+            f"INSERT INTO ops.capi_outbox AS o ({', '.join(ROW_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(ROW_COLUMNS))}) ON CONFLICT (event_id) DO UPDATE SET "
+            + ", ".join(f"{column} = EXCLUDED.{column}" for column in ROW_COLUMNS[1:])
+            + ", undecided = o.undecided OR o.inputs_hash <> EXCLUDED.inputs_hash",
             [
                 tuple(psycopg.types.json.Jsonb(row[c]) if c == "contacts" else row[c] for c in ROW_COLUMNS)
                 for row in rows
@@ -76,6 +79,15 @@ def received(server: Any) -> list[dict[str, Any]]:
 
 def received_counts(server: Any) -> Counter[str]:
     return Counter(event["event_id"] for event in received(server))
+
+
+def events_fault(server: Any, kind: str | None, *, answers: int = 1, keep: float = 0.5) -> None:
+    """Arm (or, with None, clear) a fault of the sandbox's events endpoint for the next ``answers`` requests."""
+    httpx.post(
+        f"{server.url}/_sandbox/pinterest/events-fault",
+        json={"kind": kind, "answers": answers, "keep": keep},
+        timeout=10,
+    ).raise_for_status()
 
 
 def script_faults(server: Any, faults: list[str | None], *, poison: list[str] = (), path: str | None = None) -> None:

@@ -92,10 +92,12 @@ def test_several_contacts_give_several_distinct_hashes_and_no_contact_needs_ip_a
         ({"channel": "other"}, DEFAULTS, capi.CHANNEL_NOT_CONFIGURED),
         ({"won_at": NOW - dt.timedelta(days=7, seconds=1)}, DEFAULTS, capi.TOO_OLD),
         ({"won_at": NOW - dt.timedelta(days=3)}, CapiSettings(max_event_age_days=2), capi.TOO_OLD),
-        ({"amount": None}, DEFAULTS, capi.BAD_AMOUNT),
-        ({"amount": "-5"}, DEFAULTS, capi.BAD_AMOUNT),
-        ({"currency": None}, DEFAULTS, capi.BAD_CURRENCY),
-        ({"currency": "XYZ"}, DEFAULTS, capi.BAD_CURRENCY),
+        ({"won_at": None}, DEFAULTS, capi.NO_WON_TIME),
+        ({"reported_event_id": "won_hubspot:6", "reported_deal_id": 6, "reported_state": "sent"}, DEFAULTS,
+         capi.LINEAGE_ALREADY_REPORTED),
+        ({"reported_event_id": "won_hubspot:6", "channel": "other"}, DEFAULTS, capi.LINEAGE_ALREADY_REPORTED),
+        ({"amount": None}, DEFAULTS, None),  # sent without value (below)
+        ({"currency": "XYZ"}, DEFAULTS, None),
         ({"deal_consent": False}, DEFAULTS, capi.CONSENT_DENIED),
         ({"contacts": [contact(1), contact(2, consent=False)]}, DEFAULTS, capi.CONSENT_DENIED),
         ({"contacts": [contact(1, consent=False)]}, CapiSettings(consent_source="contact"), capi.CONSENT_DENIED),
@@ -117,6 +119,29 @@ def test_denied_consent_is_sent_with_opt_out_when_configured() -> None:
     event = decide(outbox_row(1, WON, deal_consent=False), CapiSettings(consent_denied="opt_out"), NOW).event
     assert event["opt_out"] is True
     assert "opt_out" not in decide(outbox_row(1, WON), CapiSettings(consent_denied="opt_out"), NOW).event
+
+
+@pytest.mark.parametrize(
+    ("changes", "custom", "warning"),
+    [
+        ({}, {"value": "1200.50", "currency": "EUR"}, None),
+        ({"currency": "usd", "currency_raw": "usd"}, {"value": "1200.50", "currency": "USD"}, None),
+        ({"currency": None, "currency_raw": " eur "}, {"value": "1200.50", "currency": "EUR"}, None),
+        ({"amount": None, "amount_raw": None}, {}, "no amount"),
+        ({"amount": None, "amount_raw": "1,200.50"}, {}, "amount '1,200.50' is not a number"),
+        ({"amount": None, "amount_raw": " $300 "}, {}, "amount '$300' is not a number"),
+        ({"amount": "-50", "amount_raw": "-50"}, {}, "amount '-50' is negative"),
+        ({"currency": None, "currency_raw": None}, {}, "no currency"),
+        ({"currency": None, "currency_raw": "XYZ"}, {}, "currency 'XYZ' is not an ISO 4217 code"),
+    ],
+)
+def test_an_unusable_amount_or_currency_leaves_out_value_and_currency_with_a_warning(
+    changes: dict, custom: dict, warning: str | None
+) -> None:
+    decision = decide(outbox_row(1, WON, **changes), DEFAULTS, NOW)
+    assert decision.event["custom_data"] == {**custom, "order_id": "hubspot:1"}
+    assert decision.warning == (f"{warning}: sent without value and currency" if warning else None)
+    assert validate_event(decision.event) == []
 
 
 def test_amounts_are_plain_decimal_strings() -> None:
@@ -175,6 +200,8 @@ def test_every_kind_of_event_we_build_validates_against_the_official_spec() -> N
         outbox_row(2, WON, contacts=[], ip_address="203.0.113.9", user_agent="UA"),
         outbox_row(3, WON, contacts=[contact(3), contact(4)], epik=None, deal_consent=False),
         outbox_row(4, WON, contacts=[contact(5, phone_e164=None, phone=None, first_name=None, last_name=None)]),
+        outbox_row(5, WON, amount=None, amount_raw="call me"),  # sent without value and currency
+        outbox_row(6, WON, currency="usd"),
     ]
     settings = CapiSettings(consent_denied="opt_out", action_source="web")
     events = [decide(row, settings, NOW).event for row in rows]

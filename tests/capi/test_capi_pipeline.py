@@ -1,6 +1,7 @@
 """End to end: hubspot_deals -> pinterest_spend -> attribution_reconcile -> pinterest_capi, every DAG run for real
-(``dag.test()``) against the sandbox and the warehouse. The outbox SQL over the mart, a re-run, a backfill, and a
-full re-extraction after a CRM migration: each won deal is sent once, under one event id, or explained."""
+(``dag.test()``) against the sandbox and the warehouse. The outbox SQL over the mart, a re-run, a backfill, a full
+re-extraction after a CRM migration, a merge after a sent checkout, unusable amounts, a won deal without a won
+time, and the hourly run's cost: each sale is sent once, under one event id, or explained."""
 
 from __future__ import annotations
 
@@ -42,25 +43,45 @@ DEALS = [
 CONTACTS = [contact(6001), contact(6002, ads_consent="denied"), contact(6003, email="Migrated@Example.com")]
 
 
+class Pipeline:
+    """A served world after its extractions and reconcile; ``capi()`` runs ``pinterest_capi``, ``extract_changes()``
+    an incremental ``hubspot_deals`` run (no full refresh) over the sandbox's today, then the reconcile."""
+
+    def __init__(self, server: Any, run_dag: Any, reconcile: Any) -> None:
+        self.server, self.run_dag, self.reconcile = server, run_dag, reconcile
+
+    def capi(self, logical_date: dt.datetime = MIDNIGHT, **conf: Any) -> dict[str, Any]:
+        dag_run = self.run_dag("pinterest_capi", logical_date, conf=CAPI_CONF | conf)
+        send = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "send_conversions")
+        return send.xcom_pull(task_ids="send_conversions")
+
+    def mutate(self, path: str, body: dict[str, Any]) -> None:
+        httpx.post(f"{self.server.url}/_sandbox/hubspot/{path}", json=body, timeout=30).raise_for_status()
+
+    def extract_changes(self) -> None:
+        since = MIDNIGHT.date().isoformat()  # the sandbox's today, when its mutations happen
+        self.run_dag("hubspot_deals", MIDNIGHT + dt.timedelta(days=1), conf={"full_refresh": False, "since": since})
+        self.reconcile()
+
+
 @pytest.fixture
-def pipeline(serve_world, extract, reconcile, run_dag):
-    """Serve the world, run the extractions and the reconcile; ``pipeline.capi()`` runs ``pinterest_capi``."""
-    dataset = world()
-    dataset.deals, dataset.contacts = DEALS, CONTACTS
-    server = serve_world(dataset)
-    extract()
-    reconcile()
+def pipeline_of(serve_world, extract, reconcile, run_dag):
+    """``pipeline_of(deals, contacts)``: serve the reconcile world with these deals, extract and reconcile."""
 
-    class Pipeline:
-        def __init__(self) -> None:
-            self.server = server
+    def start(deals: list[dict[str, Any]], contacts: list[dict[str, Any]]) -> Pipeline:
+        dataset = world()
+        dataset.deals, dataset.contacts = deals, contacts
+        server = serve_world(dataset)
+        extract()
+        reconcile()
+        return Pipeline(server, run_dag, reconcile)
 
-        def capi(self, logical_date: dt.datetime = MIDNIGHT, **conf: Any) -> dict[str, Any]:
-            dag_run = run_dag("pinterest_capi", logical_date, conf=CAPI_CONF | conf)
-            send = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "send_conversions")
-            return send.xcom_pull(task_ids="send_conversions")
+    return start
 
-    return Pipeline()
+
+@pytest.fixture
+def pipeline(pipeline_of) -> Pipeline:
+    return pipeline_of(DEALS, CONTACTS)
 
 
 @pytest.fixture(autouse=True)
@@ -86,17 +107,20 @@ def test_won_deals_become_one_conforming_checkout_each_or_an_explained_skip(pipe
     assert set(entries) == set(won), "every won deal has a ledger row"
     decided = {deal_id: (entries[event_id]["state"], entries[event_id]["reason"]) for event_id, deal_id in won.items()}
     assert decided == {
-        SENT: ("sent", None), IP_ONLY: ("sent", None), MIGRATED: ("sent", None),
+        SENT: ("sent", None), IP_ONLY: ("sent", None), MIGRATED: ("sent", None), NO_AMOUNT: ("sent", None),
         CONSENT: ("skipped", "consent_denied"), OLD: ("skipped", "too_old"), NOBODY: ("skipped", "no_identifier"),
         ORGANIC: ("skipped", "channel_not_configured"), GOOGLE: ("skipped", "channel_not_configured"),
-        NO_AMOUNT: ("skipped", "bad_amount"),
     }  # fmt: skip
+    assert entries[by_deal[NO_AMOUNT]]["data_warning"] == (
+        "amount 'TBD' is not a number: sent without value and currency"
+    )
     assert summary | {"skipped_by_reason": None} == {
-        "processed": 9, "sent": 3, "failed": 0, "skipped": 6, "skipped_by_reason": None, "possible_repeats": 0,
-        "requests": 1, "bad_request_splits": 0, "dry_run": False, "test_mode": False,
+        "processed": 9, "sent": 4, "failed": 0, "skipped": 5, "skipped_by_reason": None, "possible_repeats": 0,
+        "data_warnings": 1, "requests": 1, "bad_request_splits": 0, "reopened": 0, "dry_run": False,
+        "test_mode": False,
     }  # fmt: skip
     events = {event["event_id"]: event["event"] for event in received(pipeline.server)}
-    assert set(events) == {by_deal[SENT], by_deal[IP_ONLY], by_deal[MIGRATED]}
+    assert set(events) == {by_deal[SENT], by_deal[IP_ONLY], by_deal[MIGRATED], by_deal[NO_AMOUNT]}
     assert_events_conform(spec, list(events.values()))
     sent = events[by_deal[SENT]]
     stable_key = by_deal[SENT].removeprefix("won_")
@@ -155,11 +179,124 @@ def test_a_full_reextraction_after_a_crm_migration_sends_nothing_twice(pipeline,
     won = won_keys(warehouse)
     assert set(won) == event_ids_before, "the stable keys, hence the event ids, survive the migration"
     assert set(won.values()) <= set(new_ids.values()), "the mart now holds the new deal ids"
-    assert (summary["processed"], summary["sent"]) == (5, 0)  # the skipped ones, decided again
+    assert (summary["processed"], summary["sent"]) == (0, 0)  # same inputs: nothing to decide again
     assert received_counts(pipeline.server) == sent_before
     outbox_deals = dict(warehouse.execute("SELECT event_id, deal_id FROM ops.capi_outbox"))
     assert set(outbox_deals) == event_ids_before and set(outbox_deals.values()) <= set(new_ids.values())
     entries = ledger(warehouse)
     assert set(entries) == event_ids_before
-    assert sum(entry["state"] == "sent" for entry in entries.values()) == 3
+    assert sum(entry["state"] == "sent" for entry in entries.values()) == 4
     assert not any(entry["possible_repeat"] for entry in entries.values())
+
+
+SURVIVOR, MERGED = 601, 602
+
+
+def test_a_merge_after_a_sent_checkout_never_sends_the_lineage_a_second_one(pipeline_of, warehouse) -> None:
+    """602 is won and its checkout sent; ops merge it into the older open deal 601; later 601 is won. One sale, one
+    checkout: 601's event is skipped, naming 602's, and 602's ledger row is found from the survivor."""
+    pipeline = pipeline_of(
+        [paid(SURVIVOR, "2025-06-01", contacts=(6001,)),
+         paid(MERGED, "2025-06-10", won="2025-06-28", contacts=(6002,), amount="800")],
+        [contact(6001), contact(6002)],
+    )  # fmt: skip
+    assert pipeline.capi()["sent"] == 1
+    assert set(received_counts(pipeline.server)) == {f"won_hubspot:{MERGED}"}
+
+    pipeline.mutate("deals/merge", {"primaryObjectId": str(SURVIVOR), "objectIdToMerge": str(MERGED)})
+    pipeline.extract_changes()
+    pipeline.capi(MIDNIGHT + dt.timedelta(hours=1))
+    pipeline.mutate(f"deals/{SURVIVOR}/close-won", {"closedAt": "2025-06-29T15:00:00Z"})
+    pipeline.extract_changes()
+
+    summary = pipeline.capi(MIDNIGHT + dt.timedelta(hours=2))
+
+    assert summary["sent"] == 0 and summary["skipped_by_reason"] == {"lineage_already_reported": 1}
+    assert received_counts(pipeline.server) == {f"won_hubspot:{MERGED}": 1}, "no second checkout reached Pinterest"
+    entries = ledger(warehouse)
+    survivor = entries[f"won_hubspot:{SURVIVOR}"]
+    assert (survivor["state"], survivor["reason"], survivor["deal_id"]) == (
+        "skipped", "lineage_already_reported", SURVIVOR
+    )  # fmt: skip
+    assert f"won_hubspot:{MERGED}" in survivor["error_message"]
+    assert entries[f"won_hubspot:{MERGED}"]["state"] == "sent"
+    lineage = dict(
+        warehouse.execute(
+            "SELECT event_id, state FROM ops.capi_lineage_ledger WHERE lineage_key = "
+            "(SELECT stable_key FROM raw.hubspot_deal_ids WHERE alias_id = %s)",
+            (f"hubspot:{SURVIVOR}",),
+        ).fetchall()
+    )
+    assert lineage == {f"won_hubspot:{MERGED}": "sent", f"won_hubspot:{SURVIVOR}": "skipped"}
+    assert pipeline.capi(MIDNIGHT + dt.timedelta(hours=3))["processed"] == 0
+
+
+USD, COMMA, DOLLAR, WORDS, NEGATIVE, NO_WON_TIME = range(2101, 2107)
+
+
+def test_unusable_amounts_are_sent_without_value_and_a_won_deal_without_won_time_is_explained(
+    pipeline_of, warehouse
+) -> None:
+    deals = [
+        paid(USD, "2025-06-01", won="2025-06-28", contacts=(6001,), amount="99.90", deal_currency_code="usd"),
+        paid(COMMA, "2025-06-01", won="2025-06-28", contacts=(6001,), amount="1,200.50"),
+        paid(DOLLAR, "2025-06-01", won="2025-06-28", contacts=(6001,), amount="$300"),
+        paid(WORDS, "2025-06-01", won="2025-06-28", contacts=(6001,), amount="call me"),
+        paid(NEGATIVE, "2025-06-01", won="2025-06-28", contacts=(6001,), amount="-50"),
+        # won (its stage is closed-won), but HubSpot has neither the stage's entry time nor a close date
+        paid(NO_WON_TIME, "2025-06-01", won="2025-06-28", contacts=(6001,), closedate="",
+             hs_v2_date_entered_closedwon=""),
+    ]  # fmt: skip
+    pipeline = pipeline_of(deals, [contact(6001)])
+
+    summary = pipeline.capi()
+
+    assert (summary["sent"], summary["data_warnings"], summary["skipped_by_reason"]) == (5, 4, {"no_won_time": 1})
+    events = {event["event_id"]: event["event"] for event in received(pipeline.server)}
+    keys = {deal_id: event_id for event_id, deal_id in won_keys(warehouse).items()}
+    assert events[keys[USD]]["custom_data"] == {"value": "99.90", "currency": "USD", "order_id": f"hubspot:{USD}"}
+    entries = ledger(warehouse)
+    warnings = {deal_id: entries[keys[deal_id]]["data_warning"] for deal_id in (USD, COMMA, DOLLAR, WORDS, NEGATIVE)}
+    assert warnings == {
+        USD: None,
+        COMMA: "amount '1,200.50' is not a number: sent without value and currency",
+        DOLLAR: "amount '$300' is not a number: sent without value and currency",
+        WORDS: "amount 'call me' is not a number: sent without value and currency",
+        NEGATIVE: "amount '-50' is negative: sent without value and currency",
+    }
+    for deal_id in (COMMA, DOLLAR, WORDS, NEGATIVE):
+        assert events[keys[deal_id]]["custom_data"] == {"order_id": f"hubspot:{deal_id}"}
+        assert entries[keys[deal_id]]["state"] == "sent"
+    no_time = entries[keys[NO_WON_TIME]]
+    assert (no_time["state"], no_time["reason"], no_time["deal_id"]) == ("skipped", "no_won_time", NO_WON_TIME)
+    assert "without a won time" in no_time["error_message"]
+
+
+GOOGLE_WON, PAID_WON = 2201, 2202
+
+
+def test_an_hourly_run_decides_only_what_changed_and_other_channels_are_final_until_their_deal_changes(
+    pipeline_of, warehouse
+) -> None:
+    pipeline = pipeline_of(
+        [deal(GOOGLE_WON, "2025-06-01", won="2025-06-28", utm_source="google", contacts=(6001,)),
+         paid(PAID_WON, "2025-06-01", won="2025-06-28", contacts=(6001,))],
+        [contact(6001)],
+    )  # fmt: skip
+    first = pipeline.capi()
+    assert (first["sent"], first["skipped_by_reason"]) == (1, {"channel_not_configured": 1})
+    decided = ledger(warehouse)[f"won_hubspot:{GOOGLE_WON}"]
+
+    quiet = pipeline.capi(MIDNIGHT + dt.timedelta(hours=1))
+
+    assert (quiet["processed"], quiet["requests"]) == (0, 0), "nothing changed: nothing is decided again"
+    assert ledger(warehouse)[f"won_hubspot:{GOOGLE_WON}"]["updated_at"] == decided["updated_at"]
+
+    pipeline.mutate(f"deals/{GOOGLE_WON}/update", {"properties": {"utm_source": "pinterest"}})  # now organic
+    pipeline.extract_changes()
+    changed = pipeline.capi(MIDNIGHT + dt.timedelta(hours=2))
+
+    assert (changed["processed"], changed["skipped_by_reason"]) == (1, {"channel_not_configured": 1})
+    entry = ledger(warehouse)[f"won_hubspot:{GOOGLE_WON}"]
+    assert entry["updated_at"] > decided["updated_at"] and "pinterest_organic" in entry["error_message"]
+    assert pipeline.capi(MIDNIGHT + dt.timedelta(hours=3))["processed"] == 0

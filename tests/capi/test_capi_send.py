@@ -23,6 +23,7 @@ from tests.capi.capi_worlds import (
     arrange_outbox,
     assert_events_conform,
     contact,
+    events_fault,
     ledger,
     official_spec_or_skip,
     outbox_row,
@@ -74,7 +75,8 @@ def test_batches_of_1000_conforming_to_the_spec_each_event_once_and_a_rerun_send
 
     assert summary | {"skipped_by_reason": None} == {
         "processed": 2500, "sent": 2500, "failed": 0, "skipped": 0, "skipped_by_reason": None,
-        "possible_repeats": 0, "requests": 3, "bad_request_splits": 0, "dry_run": False, "test_mode": False,
+        "possible_repeats": 0, "data_warnings": 0, "requests": 3, "bad_request_splits": 0, "reopened": 0,
+        "dry_run": False, "test_mode": False,
     }  # fmt: skip
     events = received(server)
     assert len(events) == 2500 and set(received_counts(server).values()) == {1}
@@ -123,7 +125,7 @@ def test_a_422_with_mixed_results_records_each_verdict_and_a_failure_is_retried_
     assert received_counts(server)[stale[0]["event_id"]] == 1
 
 
-def test_every_skip_reason_is_recorded_and_a_dry_run_records_without_sending(
+def test_every_skip_reason_is_recorded_final_until_the_settings_change_and_a_dry_run_records_without_sending(
     capi_sandbox, warehouse, send_conversions
 ) -> None:
     server = capi_sandbox()
@@ -131,9 +133,8 @@ def test_every_skip_reason_is_recorded_and_a_dry_run_records_without_sending(
     rows = {
         "sendable": outbox_row(1, day),
         "channel_not_configured": outbox_row(2, day, channel="pinterest_organic"),
-        "too_old": outbox_row(3, NOW - dt.timedelta(days=8)),
-        "bad_amount": outbox_row(4, day, amount=None),
-        "bad_currency": outbox_row(5, day, currency=None),
+        "no_won_time": outbox_row(3, None),
+        "too_old": outbox_row(4, NOW - dt.timedelta(days=8)),
         "consent_denied": outbox_row(6, day, deal_consent=False),
         "no_identifier": outbox_row(7, day, contacts=[contact(7, email=None)]),
     }
@@ -152,18 +153,57 @@ def test_every_skip_reason_is_recorded_and_a_dry_run_records_without_sending(
 
     real = send_conversions()
 
-    assert (real["processed"], real["sent"]) == (6, 1)  # too_old is final while the deal is unchanged
+    # Every real skip is final while the deal and the settings are unchanged: only the dry run's event is decided.
+    assert (real["processed"], real["sent"]) == (1, 1)
     assert list(received_counts(server)) == [rows["sendable"]["event_id"]]
     assert (
         ledger(warehouse)[rows["sendable"]["event_id"]]["payload_hash"]
         == (entries[rows["sendable"]["event_id"]]["payload_hash"])
     )
-    organic = send_conversions(channels=["pinterest_paid", "pinterest_organic"])
-    assert organic["sent"] == 1
+    assert send_conversions()["processed"] == 0, "channel_not_configured and the others are not decided again"
+    organic = send_conversions(channels=["pinterest_paid", "pinterest_organic"])  # a setting changed
+    assert (organic["reopened"], organic["processed"], organic["sent"]) == (5, 5, 1)
     assert ledger(warehouse)[rows["channel_not_configured"]["event_id"]]["state"] == "sent"
-    opt_out = send_conversions(consent_denied="opt_out")
-    assert opt_out["sent"] == 1
+    opt_out = send_conversions(channels=["pinterest_paid", "pinterest_organic"], consent_denied="opt_out")
+    assert (opt_out["reopened"], opt_out["sent"]) == (4, 1)
     assert received(server)[-1]["event"]["opt_out"] is True
+    assert {reason: ledger(warehouse)[rows[reason]["event_id"]]["reason"] for reason in
+            ("no_won_time", "too_old", "no_identifier")} == {"no_won_time": "no_won_time", "too_old": "too_old",
+                                                             "no_identifier": "no_identifier"}  # fmt: skip
+
+
+def test_an_unusable_amount_or_currency_is_sent_without_value_and_the_ledger_says_why(
+    capi_sandbox, warehouse, send_conversions
+) -> None:
+    server = capi_sandbox()
+    day = NOW - dt.timedelta(days=1)
+    rows = {
+        "usd": outbox_row(1, day, amount="1200.50", amount_raw="1200.50", currency="usd", currency_raw="usd"),
+        "no amount": outbox_row(2, day, amount=None, amount_raw=None),
+        "negative": outbox_row(3, day, amount="-50", amount_raw="-50"),
+        "not a number": outbox_row(4, day, amount=None, amount_raw="call me"),
+        "bad currency": outbox_row(5, day, currency=None, currency_raw="dollars"),
+    }
+    arrange_outbox(warehouse, list(rows.values()))
+
+    summary = send_conversions()
+
+    assert (summary["sent"], summary["skipped"], summary["data_warnings"]) == (5, 0, 4)
+    events = {event["event_id"]: event["event"] for event in received(server)}
+    custom = {name: events[row["event_id"]]["custom_data"] for name, row in rows.items()}
+    assert custom["usd"] == {"value": "1200.50", "currency": "USD", "order_id": "hubspot:1"}
+    for name in ("no amount", "negative", "not a number", "bad currency"):
+        assert set(custom[name]) == {"order_id"}, name
+    entries = ledger(warehouse)
+    warnings = {name: entries[row["event_id"]]["data_warning"] for name, row in rows.items()}
+    assert warnings == {
+        "usd": None,
+        "no amount": "no amount: sent without value and currency",
+        "negative": "amount '-50' is negative: sent without value and currency",
+        "not a number": "amount 'call me' is not a number: sent without value and currency",
+        "bad currency": "currency 'dollars' is not an ISO 4217 code: sent without value and currency",
+    }
+    assert {entry["state"] for entry in entries.values()} == {"sent"}
 
 
 def test_test_mode_sends_with_test_true_records_the_verdict_and_pinterest_records_nothing(
@@ -257,6 +297,65 @@ def test_a_whole_request_400_is_split_until_the_offending_events_are_isolated(
         )  # fmt: skip
         assert "is malformed" in entries[event_id]["error_message"]
     assert not any(entry["possible_repeat"] for entry in entries.values())
+
+
+@pytest.mark.parametrize("fault", ["not_json", "short_events"])
+def test_a_200_or_422_without_a_verdict_per_event_is_decided_on_its_status_and_never_resent(
+    fault, capi_sandbox, warehouse, send_conversions
+) -> None:
+    server = capi_sandbox()
+    fresh = won_deals(6)
+    arrange_outbox(warehouse, fresh)
+    events_fault(server, fault)
+
+    summary = send_conversions()
+
+    assert (summary["sent"], summary["failed"], summary["requests"]) == (6, 0, 1)
+    entries = assert_every_deal_explained(warehouse, fresh)
+    for entry in entries.values():
+        assert (entry["state"], entry["reason"], entry["http_status"], entry["event_status"]) == (
+            "sent", "unreadable_answer", 200, None
+        )  # fmt: skip
+        assert "recorded sent on the status" in entry["warning_message"]
+    assert send_conversions(run_id="manual__2")["processed"] == 0, "decided: not sent again"
+    assert set(received_counts(server).values()) == {1}
+
+    # A 422 (not every event processed) that does not say which: failed, not sent again either.
+    stale = won_deals(2, first=100, age=dt.timedelta(days=9))
+    arrange_outbox(warehouse, won_deals(3, first=50) + stale)
+    events_fault(server, fault)
+    partial = send_conversions(run_id="manual__3", max_event_age_days=30)
+    assert (partial["sent"], partial["failed"]) == (0, 5)
+    later = ledger(warehouse)
+    for n in (50, 51, 52, 100, 101):
+        entry = later[f"won_hubspot:{n}"]
+        assert (entry["state"], entry["reason"], entry["http_status"]) == ("failed", "unreadable_answer", 422)
+        assert "whether this event was processed is unknown" in entry["error_message"]
+    assert send_conversions(run_id="manual__4", max_event_age_days=30)["processed"] == 0
+    assert set(received_counts(server).values()) == {1}
+
+
+def test_a_systemic_400_leaves_every_event_pending_and_stops_then_a_later_run_sends_each_once(
+    capi_sandbox, warehouse, send_conversions
+) -> None:
+    server = capi_sandbox()
+    rows = won_deals(40)
+    arrange_outbox(warehouse, rows)
+    events_fault(server, "refuse_all", answers=0)  # the API changed: every request refused, until fixed
+
+    with pytest.raises(AirflowFailException, match="each refused with a 400 on their own"):
+        send_conversions()
+
+    entries = ledger(warehouse)
+    assert {(e["state"], e["reason"], e["http_status"]) for e in entries.values()} == {("pending", "bad_request", 400)}
+    assert len(entries) == 40, "no event is failed for good"
+    assert "is not supported" in next(iter(entries.values()))["error_message"]
+    assert received(server) == []
+
+    events_fault(server, None)  # fixed
+    summary = send_conversions(run_id="manual__2")
+    assert (summary["processed"], summary["sent"], summary["failed"], summary["possible_repeats"]) == (40, 40, 0, 0)
+    assert set(received_counts(server).values()) == {1} and len(received(server)) == 40
 
 
 def test_a_revoked_token_fails_fast_leaves_the_events_pending_and_a_later_run_sends_them_once(

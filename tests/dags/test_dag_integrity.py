@@ -18,7 +18,7 @@ from pin2deal.alerts import Pin2dealNotifier, failure_advice
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(path for path in DAGS_DIR.glob("*.py") if not path.name.startswith("_"))
 EXPECTED_DAGS = {
-    "hubspot_deals", "hubspot_reconcile", "pinterest_spend", "attribution_reconcile", "pinterest_capi",
+    "hubspot_deals", "hubspot_sweep", "pinterest_spend", "attribution_reconcile", "pinterest_capi",
     "daily_briefing",
 }  # fmt: skip
 # Calls that would do I/O at parse time when made at a DAG file's top level.

@@ -103,3 +103,59 @@ def test_a_merge_of_two_known_deals_keeps_the_survivors_key(hubspot_world, run_d
     assert warehouse.execute(
         "SELECT count(*) FROM raw.hubspot_deal_ids WHERE via = 'self'"
     ).fetchone() == (2,), "one self row per deal, the merged one included"
+
+
+def _hourly_run_after_now(server, run_dag) -> dict:
+    """The scheduled run whose interval holds the sandbox's now; returns the extraction's counts (XCom)."""
+    now = server.app.state.sandbox.now()
+    dag_run = run_dag("hubspot_deals", now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1))
+    extract = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "extract_hubspot_deals")
+    return extract.xcom_pull(task_ids="extract_hubspot_deals")
+
+
+def test_an_hourly_run_hands_a_recreated_deal_its_lineage_and_a_clone_keeps_its_own_key(
+    hubspot_world, run_dag, warehouse
+) -> None:
+    # The sandbox's clock is the day after the first run's hour: the migration comes after it.
+    next_day = HOUR.date() + dt.timedelta(days=1)
+    server = hubspot_world([deal(701, HOUR_MS, legacy_deal_id="SF-7"), deal(801, HOUR_MS + 1)], today=next_day)
+    run_dag("hubspot_deals", FIRST)
+    # 801 is re-created by a migration (its old id is gone from HubSpot); 701 is cloned (the original stays).
+    answer = httpx.post(f"{server.url}/_sandbox/hubspot/deals/re-id", json={"ids": ["801"]})
+    recreated = int(answer.json()["ids"]["801"])
+    now_ms = int(server.app.state.sandbox.now().timestamp() * 1000)
+    httpx.post(f"{server.url}/_sandbox/hubspot/deals", json={
+        "deals": [deal(702, now_ms - 1000, legacy_crm_deal_id="SF-7")]}).raise_for_status()
+
+    counts = _hourly_run_after_now(server, run_dag)  # no full refresh, no sweep
+
+    keys = _keys(warehouse)
+    assert keys[f"hubspot:{recreated}"] == keys["hubspot:801"] == keys["legacy:801"] == "hubspot:801"
+    assert keys["hubspot:702"] == "hubspot:702" and keys["hubspot:701"] == "hubspot:701", "the clone keeps its own"
+    deleted = dict(warehouse.execute("SELECT deal_id, deleted_at IS NOT NULL FROM raw.hubspot_deals"))
+    assert deleted == {701: False, 702: False, 801: True, recreated: False}, "only the gone predecessor"
+    assert _key_issues(warehouse) == [(
+        "702", "legacy id already keys live deal 701 (stable key hubspot:701): deal 702 keeps its own key hubspot:702",
+        "SF-7",
+    )]  # fmt: skip
+    assert (counts["predecessors_checked"], counts["predecessors_gone"]) == (2, 1)
+    assert counts["api"]["requests.deal_batch"] == 1, "both asked in one batch read"
+
+
+def test_an_hourly_run_after_a_migration_of_250_deals_asks_hubspot_in_3_batch_reads(
+    hubspot_world, run_dag, warehouse
+) -> None:
+    server = hubspot_world([deal(1000 + n, HOUR_MS + n) for n in range(250)], today=HOUR.date() + dt.timedelta(days=1))
+    run_dag("hubspot_deals", FIRST)
+    keys_before = dict(warehouse.execute("SELECT deal_id, stable_key FROM raw.hubspot_deal_ids WHERE via = 'self'"))
+    new_ids = httpx.post(f"{server.url}/_sandbox/hubspot/deals/re-id", json={}).json()["ids"]
+
+    counts = _hourly_run_after_now(server, run_dag)
+
+    keys = dict(warehouse.execute("SELECT deal_id, stable_key FROM raw.hubspot_deal_ids WHERE via = 'self'"))
+    assert {int(new): keys[int(new)] for new in new_ids.values()} == {
+        int(new_ids[str(old)]): key for old, key in keys_before.items()
+    }, "every re-created deal carries its lineage's key"
+    assert (counts["deals"], counts["predecessors_checked"], counts["predecessors_gone"]) == (250, 250, 250)
+    assert counts["api"]["requests.deal_batch"] == 3, "ceil(250 / 100) batch reads: about 100 for 10,000 deals"
+    assert _key_issues(warehouse) == []

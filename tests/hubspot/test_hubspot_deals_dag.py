@@ -161,9 +161,12 @@ def test_associations_merges_archives_and_migrations(hubspot_world, run_dag, war
     assert _links(warehouse, 3) == [103, 104]
     assert deal_rows[new_id][3] == "6"
     keys = dict(warehouse.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
-    # Deal 6 is still live in raw (the search cannot tell it is gone): the re-id'd deal may not share its key yet.
-    assert keys[f"hubspot:{new_id}"] == keys["legacy:6"] == f"hubspot:{new_id}"
-    assert keys["hubspot:6"] == "hubspot:6"
+    # The search cannot tell deal 6 is gone, HubSpot can: asked when its re-created deal arrived, it answered that 6
+    # no longer exists, so 6 is marked deleted and its successor takes its lineage without waiting for a sweep.
+    assert keys[f"hubspot:{new_id}"] == keys["legacy:6"] == keys["hubspot:6"] == "hubspot:6"
+    assert warehouse.execute("SELECT deleted_at IS NOT NULL FROM raw.hubspot_deals WHERE deal_id = 6").fetchone() == (
+        True,
+    )
     assert keys["hubspot:4"] == keys["hubspot:3"] == "hubspot:3", "a merge of known deals keeps the survivor's key"
     assert deal_rows[5][2] is False  # search never returns archived deals
 

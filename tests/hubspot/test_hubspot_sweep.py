@@ -1,4 +1,4 @@
-"""The ``hubspot_reconcile`` DAG, run for real: deals HubSpot no longer has are marked deleted (never removed)
+"""The ``hubspot_sweep`` DAG, run for real: deals HubSpot no longer has are marked deleted (never removed)
 and unmarked when they come back, an untrustworthy listing is refused, drift is loaded, changed contacts are
 refreshed; and a failed association read never wipes a deal's stored contacts."""
 
@@ -33,12 +33,12 @@ def test_deleted_deals_are_marked_never_removed_and_unmarked_when_they_come_back
     _post(server, "deals/2/purge")
     _post(server, "deals/3/archive")
 
-    run_dag("hubspot_reconcile", WEEK, conf=ALL)
+    run_dag("hubspot_sweep", WEEK, conf=ALL)
 
     assert _state(warehouse) == {1: (False, False), 2: (True, False), 3: (False, True), 4: (False, False),
                                  5: (False, False)}
     _post(server, "deals", {"deals": [deal(2, HOUR_MS + 2)]})  # restored (re-created with its id)
-    run_dag("hubspot_reconcile", WEEK + dt.timedelta(days=7), conf=ALL)
+    run_dag("hubspot_sweep", WEEK + dt.timedelta(days=7), conf=ALL)
     assert _state(warehouse)[2] == (False, False)
 
 
@@ -48,7 +48,7 @@ def test_a_listing_that_would_delete_too_much_is_refused_and_marks_nothing(hubsp
     for deal_id in (1, 2, 3):
         _post(server, f"deals/{deal_id}/purge")
 
-    run_dag("hubspot_reconcile", WEEK + dt.timedelta(days=1), conf={"max_deleted_share": 0.2}, expect="failed")
+    run_dag("hubspot_sweep", WEEK + dt.timedelta(days=1), conf={"max_deleted_share": 0.2}, expect="failed")
 
     assert all(state == (False, False) for state in _state(warehouse).values())
 
@@ -68,7 +68,7 @@ def test_drift_is_loaded_and_changed_contacts_are_refreshed(hubspot_world, run_d
     _post(server, "contacts/11/update", {"properties": {"email": "fixed@example.com"}, "modifiedAt": before})
     _post(server, "contacts/99/update", {"properties": {"email": "stranger@example.com"}, "modifiedAt": before})
 
-    run_dag("hubspot_reconcile", WEEK + dt.timedelta(days=2), conf=ALL)
+    run_dag("hubspot_sweep", WEEK + dt.timedelta(days=2), conf=ALL)
 
     assert set(_state(warehouse)) == {1, 2, 3}
     assert warehouse.execute("SELECT contact_id FROM raw.hubspot_deal_contacts WHERE deal_id = 3").fetchall() == [(12,)]
@@ -137,4 +137,5 @@ def test_deals_gone_without_a_successor_still_count_when_others_were_reidentifie
 
     _full_refresh(server, run_dag, expect="failed")
 
-    assert not any(deleted for deleted, _ in _state(warehouse).values()), "nothing was marked"
+    deleted = {deal_id for deal_id, (gone, _) in _state(warehouse).items() if gone}
+    assert deleted == {1, 2}, "the sweep marked nothing: only the re-created deals' predecessors, when they loaded"

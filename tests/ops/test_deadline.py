@@ -95,3 +95,41 @@ def test_daily_briefing_carries_the_deadline_unless_switched_off(tmp_path) -> No
     assert found["45"] == [[2700.0, "pin2deal.alerts.Pin2dealNotifier"]]
     assert found[None] == [[7200.0, "pin2deal.alerts.Pin2dealNotifier"]]  # the default: 120 minutes
     assert found["off"] == []
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_runs_the_daily_briefing_as_typed(warehouse_url: str, tmp_path) -> None:
+    """How Airflow users debug a DAG, typed in a shell with the deadline at its default (120 minutes): the run
+    succeeds (Airflow 3.3's dag.test() crashed on the alert's definition at the end of the run)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from scripts.airflow_local import create_database, drop_database
+    from tests.conftest import ROOT
+
+    database = f"pin2deal_dags_test_{uuid.uuid4().hex[:8]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PIN2DEAL_BRIEFING_DEADLINE_MINUTES"},
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/airflow.db",
+        "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": create_database(warehouse_url, database),
+        "PIN2DEAL_BRIEFING_DIR": str(tmp_path / "briefings"),
+        "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+    }
+    try:
+        subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, check=True, timeout=300)
+        typed = subprocess.run(
+            ["bash", "-c", "airflow dags test daily_briefing 2026-12-01"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    finally:
+        drop_database(warehouse_url, database)
+    output = typed.stdout + typed.stderr
+    assert typed.returncode == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert "dag_id=daily_briefing, logical_date=2026-12-01 00:00:00+00:00" in output and "state=success" in output
+    assert "Deadline alerts are not armed for a test run" in output
+    assert (tmp_path / "briefings" / "2026-11-30.md").is_file()

@@ -100,6 +100,19 @@ def test_make_ui_serves_the_page_behind_airflows_login_and_stop_leaves_nothing_r
         assert page.status_code == 200, page.text[:500]
         assert "<h1>pin2deal</h1>" in page.text, page.text[:500]
         assert _processes_of(home), "the components run with the printed home"
+
+        # The CLI line it prints, exactly as printed, in a new shell: nothing of this one's PATH or environment.
+        printed = re.search(r"CLI against it: (.+?); logs in ", started.stdout)
+        assert printed, started.stdout
+        fresh_shell = {"HOME": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        cli = subprocess.run(
+            ["bash", "-c", printed.group(1)], cwd=tmp_path, env=fresh_shell, capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert {"hubspot_deals", "pinterest_spend", "attribution_reconcile", "daily_briefing"} <= set(
+            re.findall(r"^(\w+)\s", cli.stdout, flags=re.M)
+        ), cli.stdout
     finally:
         stopped = subprocess.run(
             [sys.executable, "scripts/airflow_local.py", "stop"],

@@ -44,18 +44,20 @@ DELIVERY = [
 ]  # fmt: skip
 
 
-def at(day: str) -> str:
-    """15:00 UTC on ``day`` (11:00 in New York: the same account day)."""
-    return iso(dt.datetime.fromisoformat(f"{day}T15:00:00+00:00"))
+def at(moment: str) -> str:
+    """``moment`` as HubSpot writes it: a day alone is 15:00 UTC on it (11:00 in New York: the same account day); a
+    time with its offset (``2026-10-31T23:30:00-07:00``) is that moment."""
+    return iso(dt.datetime.fromisoformat(moment if "T" in moment else f"{moment}T15:00:00+00:00"))
 
 
 def deal(deal_id: int, created: str, *, won: str | None = None, contacts: tuple[int, ...] = (), archived=False,
-         **props: Any) -> dict[str, Any]:  # fmt: skip
-    """A USD deal of 1,000 created at 15:00 UTC on ``created``; won at 15:00 UTC on ``won`` when given."""
+         modified: str = "2025-06-29", **props: Any) -> dict[str, Any]:  # fmt: skip
+    """A USD deal of 1,000 created at ``created``, won at ``won`` when given, last changed at ``modified`` (moments
+    as ``at`` reads them)."""
     properties = {
         "dealname": f"Deal {deal_id}", "amount": "1000", "deal_currency_code": "USD", "amount_in_home_currency": None,
         "pipeline": "default", "dealstage": "qualified", "hs_is_closed_won": "false", "createdate": at(created),
-        "hs_lastmodifieddate": at("2025-06-29"), "closedate": None,
+        "hs_lastmodifieddate": at(modified), "closedate": None,
     }  # fmt: skip
     if won:
         properties.update(dealstage="closedwon", hs_is_closed_won="true", closedate=at(won))
@@ -63,7 +65,7 @@ def deal(deal_id: int, created: str, *, won: str | None = None, contacts: tuple[
     properties.update({CUSTOM.get(name, name): value for name, value in props.items()})
     properties = {name: value for name, value in properties.items() if value is not None}
     return {
-        "id": str(deal_id), "properties": properties, "createdAt": at(created), "updatedAt": at("2025-06-29"),
+        "id": str(deal_id), "properties": properties, "createdAt": at(created), "updatedAt": at(modified),
         "archived": archived, "associations": {"contacts": [str(contact) for contact in contacts]},
     }  # fmt: skip
 
@@ -123,37 +125,55 @@ google,brand_search_us,2025-06-31,abc,US
 
 
 def _entity(entity_id: str, name: str, status: str, **fields: Any) -> dict[str, Any]:
+    """An entity as the v5 list endpoints return it, created on 1 Apr 2025 unless ``created_time`` says otherwise."""
     created = int(dt.datetime(2025, 4, 1, tzinfo=dt.UTC).timestamp())
     return {"id": entity_id, "ad_account_id": ACCOUNT_ID, "name": name, "status": status, "created_time": created,
-            "updated_time": created + 3600, **fields}  # fmt: skip
+            "updated_time": fields.get("created_time", created) + 3600, **fields}  # fmt: skip
 
 
 def world(*, c2_name: str = CAMPAIGNS[C2][0], currency: str = "USD") -> Dataset:
     """The world as the APIs serve it; ``c2_name`` is the renamed campaign's name at the time."""
-    campaigns = [
-        _entity(cid, c2_name if cid == C2 else name, status, type="campaign")
-        for cid, (name, status) in CAMPAIGNS.items()
+    names = {**{cid: name for cid, (name, _) in CAMPAIGNS.items()}, C2: c2_name}
+    return dataset(
+        CAMPAIGNS, AD_GROUPS, ADS, DELIVERY, json.loads(json.dumps(DEALS)), config={**CONFIG, "currency": currency},
+        names=names, contacts=CONTACTS,
+    )  # fmt: skip
+
+
+def dataset(campaigns: dict[str, tuple[str, str]], ad_groups: dict[str, tuple[str, str]],
+            ads: dict[str, tuple[str, str]], delivery: list[tuple[str, dt.date, int, float]],
+            deals: list[dict[str, Any]], *, config: dict[str, Any], names: dict[str, str] | None = None,
+            created: dict[str, dt.datetime] | None = None, contacts: list[dict[str, Any]] = ()) -> Dataset:  # fmt: skip
+    """A world of these campaigns (id -> (name, status)), ad groups (id -> (campaign, name)), ads (id -> (ad group,
+    name)), delivery (ad, first day, days, spend per day: one checkout a day) and deals. ``names`` overrides a
+    campaign's name, ``created`` an entity's creation time."""
+    names, created = names or {}, created or {}
+
+    def entity(entity_id: str, name: str, status: str, **fields: Any) -> dict[str, Any]:
+        when = {"created_time": int(created[entity_id].timestamp())} if entity_id in created else {}
+        return _entity(entity_id, name, status, **fields, **when)
+
+    campaign_rows = [
+        entity(cid, names.get(cid, name), status, type="campaign") for cid, (name, status) in campaigns.items()
     ]
-    ad_groups = [
-        _entity(gid, name, CAMPAIGNS[cid][1], campaign_id=cid) for gid, (cid, name) in AD_GROUPS.items()
-    ]
-    ads, parents = [], {}
-    for number, (ad_id, (gid, name)) in enumerate(ADS.items(), start=1):
-        cid = AD_GROUPS[gid][0]
+    ad_group_rows = [entity(gid, name, campaigns[cid][1], campaign_id=cid) for gid, (cid, name) in ad_groups.items()]
+    ad_rows, parents = [], {}
+    for number, (ad_id, (gid, name)) in enumerate(ads.items(), start=1):
+        cid = ad_groups[gid][0]
         parents[ad_id] = (gid, cid)
-        ads.append(_entity(ad_id, name, CAMPAIGNS[cid][1], campaign_id=cid, ad_group_id=gid,
-                           pin_id=f"9{number:011d}", type="pinpromotion"))  # fmt: skip
+        ad_rows.append(entity(ad_id, name, campaigns[cid][1], campaign_id=cid, ad_group_id=gid,
+                              pin_id=f"9{number:011d}", type="pinpromotion"))  # fmt: skip
     analytics = []
-    for ad_id, first, days, dollars in DELIVERY:
+    for ad_id, first, days, dollars in delivery:
         gid, cid = parents[ad_id]
         for offset in range(days):
             analytics.append({
                 "DATE": (first + dt.timedelta(days=offset)).isoformat(), "AD_ID": ad_id, "AD_GROUP_ID": gid,
-                "CAMPAIGN_ID": cid, "SPEND_IN_MICRO_DOLLAR": dollars * 1_000_000, "PAID_IMPRESSION": 1000,
+                "CAMPAIGN_ID": cid, "SPEND_IN_MICRO_DOLLAR": int(dollars * 1_000_000), "PAID_IMPRESSION": 1000,
                 "TOTAL_CLICKTHROUGH": 10, "TOTAL_CHECKOUT": 1, "TOTAL_CLICK_CHECKOUT": 1, "TOTAL_VIEW_CHECKOUT": 0,
             })  # fmt: skip
     return Dataset(
-        config={**CONFIG, "currency": currency}, deals=json.loads(json.dumps(DEALS)), contacts=CONTACTS,
-        pipelines=PIPELINES, properties={"deals": DEAL_PROPERTIES, "contacts": CONTACT_PROPERTIES},
-        campaigns=campaigns, ad_groups=ad_groups, ads=ads, analytics=analytics,
+        config=config, deals=deals, contacts=list(contacts), pipelines=PIPELINES,
+        properties={"deals": DEAL_PROPERTIES, "contacts": CONTACT_PROPERTIES}, campaigns=campaign_rows,
+        ad_groups=ad_group_rows, ads=ad_rows, analytics=analytics,
     )  # fmt: skip

@@ -190,7 +190,8 @@ def test_the_world_reconciles_to_the_hand_computed_figures_through_merge_reopen_
         ).fetchall()
     }
     assert channels["pinterest"] == figures(850, 4, 6, 5000, 141.6667)
-    assert channels["google"] == figures(700, 1, 1, 700, 700)
+    # google's CSV has lines on 3 and 10 June only: the month's other days are unknown spend, so is the month's
+    assert channels["google"] == figures(None, 1, 1, 700, None)
     bad_lines = warehouse.execute(
         "SELECT record_key, field FROM ops.record_issues WHERE source = 'channel_spend.csv' ORDER BY field"
     ).fetchall()

@@ -33,3 +33,10 @@ def test_a_file_without_the_columns_is_one_issue() -> None:
     assert parsed.rows == []
     header = "channel,campaign,date,amount"
     assert parsed.issues == [("bad.csv:1", "day,spend,currency", "header misses these columns", header)]
+
+
+def test_a_pinterest_line_is_refused_by_name_whatever_its_case() -> None:
+    parsed = parse_channel_spend("channel,campaign,day,spend,currency\n PINTEREST ,pins,2025-06-03,9,USD\n", "p.csv")
+    assert parsed.rows == []
+    reason = "Pinterest's spend comes from the Pinterest Ads API, never from a CSV file"
+    assert parsed.issues == [("p.csv:2", "channel", reason, " PINTEREST ")]

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.postgres_servers import ThrowawayPostgres
 from tests.reliability import invariants
 from tests.reliability.world import LOOKBACK_DAYS, MIDNIGHT, World, pipeline_world
 
@@ -39,6 +40,16 @@ def clean_warehouse(warehouse: psycopg.Connection) -> Iterator[None]:
     if tables:
         warehouse.execute(f"TRUNCATE {', '.join(tables)}")
     yield
+
+
+@pytest.fixture
+def throwaway_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrowawayPostgres]:
+    """A private PostgreSQL cluster the test may restart and crash (``start()`` gives its URL); stopped afterwards
+    whatever the test left it doing, passed or failed."""
+    cluster = ThrowawayPostgres(tmp_path_factory.mktemp("pg"))
+    yield cluster
+    cluster.stop()
+    assert not cluster.running(), f"PostgreSQL under {cluster.directory} still runs after stop()"
 
 
 @pytest.fixture

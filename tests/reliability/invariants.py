@@ -5,11 +5,15 @@
 
 1. **Nothing lost**: raw counts equal the dataset's (deals, the contacts of those deals, Pinterest ad-days), each
    record once.
-2. **Exactly one outcome per won deal**: every live won deal has exactly one ``ops.capi_ledger`` row, final
-   (``sent``, ``failed`` or ``skipped``), and the ledger has no row for anything else.
-3. **No double conversion**: no deal reached the sandbox under two event ids (``custom_data.order_id`` is the
-   stable key), an event id arrived more than once only when the ledger flags it ``possible_repeat`` (a re-send
-   after an unknown outcome), every event received is ``sent`` in the ledger and every ``sent`` row was received.
+2. **Exactly one outcome per won deal**: every live won deal (with or without a won time) has exactly one
+   ``ops.capi_ledger`` row under its event id, final (``sent``, ``failed`` or ``skipped``), and the ledger has no
+   row outside the lineages of won deals.
+3. **No sale reached Pinterest twice, judged by lineage**: the events the sandbox received, grouped by the lineage
+   their deal belongs to now (``won_<alias>`` -> the alias's stable key in ``raw.hubspot_deal_ids``: a deal merged
+   into another, a CRM predecessor), carry one event id per lineage, and the ledger has at most one ``sent`` or
+   ``in_flight`` event per lineage (``order_id`` is no judge: it is the key of the day, and a merge changes it);
+   an event id arrived more than once only when the ledger flags it ``possible_repeat`` (a re-send after an
+   unknown outcome), every event received is ``sent`` in the ledger and every ``sent`` row was received.
 4. **No leak**: no token, refresh token or client secret, and no e-mail address or phone number of the dataset,
    in the task logs, XCom values, rendered templates, DAG run confs, exceptions or the warehouse's ops tables.
 
@@ -21,7 +25,6 @@ scenario runs tasks in worker processes that write them, and so is any subproces
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from collections import Counter, defaultdict
@@ -43,22 +46,6 @@ _DOMAIN = re.compile(rf"{_EMAIL_CHAR}+")
 MAX_EMAIL_CHARS = 254
 _PHONE_TOKEN = re.compile(r"\+?\d[\d ().\-]{6,}\d")
 MIN_PHONE_DIGITS = 9  # shorter digit runs are ids and dates, not phone numbers
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    """A HubSpot datetime string (ISO-8601 or epoch ms) when it is one; None otherwise."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        try:
-            return dt.datetime.fromtimestamp(int(text) / 1000, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def _digits(text: str) -> str:
@@ -101,8 +88,7 @@ def expected_from(dataset: Dataset, *, extra_secrets: Iterable[str] = ()) -> Exp
     for deal in dataset.deals:
         props = deal["properties"]
         stage = (props.get("pipeline"), props.get("dealstage"))
-        moment = _moment(props.get(f"hs_v2_date_entered_{stage[1]}")) or _moment(props.get("closedate"))
-        if not deal.get("archived") and stage in won and moment is not None:
+        if not deal.get("archived") and stage in won:  # a won deal without a won time is explained too
             won_deals.add(int(deal["id"]))
     config = {**CONFIG_DEFAULTS, **dataset.config}
     secrets = {
@@ -168,36 +154,42 @@ def received_events(sandbox_url: str) -> list[dict[str, Any]]:
 
 def check_conversions(conn: psycopg.Connection, expected: Expected, events: list[dict[str, Any]]) -> list[str]:
     problems = []
-    # A deal's own alias is 'hubspot:<id>' (namespaced keys), or '<id>' before them.
-    aliases = dict(conn.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
-    keys = {alias.removeprefix("hubspot:"): key for alias, key in aliases.items() if not alias.startswith("legacy:")}
+    # alias ('hubspot:<id>', 'legacy:<id>') -> the stable key of the lineage it belongs to now
+    lineage_of = dict(conn.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
     ledger = conn.execute("SELECT event_id, stable_key, state, possible_repeat FROM ops.capi_ledger").fetchall()
-    by_key: dict[str, list[tuple]] = defaultdict(list)
+    state = {row[0]: row for row in ledger}
+    by_lineage: dict[str, list[tuple]] = defaultdict(list)
     for row in ledger:
-        by_key[row[1]].append(row)
-    wanted_keys = set()
-    for deal_id in sorted(expected.won_deal_ids - expected.won_exempt):
-        key = keys.get(str(deal_id))
+        by_lineage[lineage_of.get(row[1], row[1])].append(row)
+    wanted, exempt = set(), set()
+    for deal_id in sorted(expected.won_deal_ids | expected.won_exempt):
+        key = lineage_of.get(f"hubspot:{deal_id}")
+        if deal_id in expected.won_exempt:
+            exempt.add(key)
+            continue
         if key is None:
             problems.append(f"won deal {deal_id}: no stable key in raw.hubspot_deal_ids (deal lost)")
             continue
-        wanted_keys.add(key)
-        rows = by_key.get(key, [])
-        if len(rows) != 1:
-            problems.append(f"won deal {deal_id} (key {key}): {len(rows)} ledger outcomes, expected exactly 1")
-        elif rows[0][2] not in FINAL_STATES:
-            problems.append(f"won deal {deal_id} (key {key}): ledger state {rows[0][2]}, not final")
-    exempt_keys = {keys.get(str(deal_id)) for deal_id in expected.won_exempt}
-    for key in set(by_key) - wanted_keys - exempt_keys:
-        problems.append(f"ledger row for {key}, which is not a won deal of the dataset")
+        wanted.add(key)
+        row = state.get(f"won_{key}")
+        if row is None:
+            problems.append(f"won deal {deal_id} (key {key}): no ledger outcome under won_{key}")
+        elif row[2] not in FINAL_STATES:
+            problems.append(f"won deal {deal_id} (key {key}): ledger state {row[2]}, not final")
+    for lineage, rows in by_lineage.items():
+        if lineage not in wanted | exempt:
+            problems.append(f"ledger rows {[row[0] for row in rows]} in lineage {lineage}, not a won deal's")
+        reported = [row[0] for row in rows if row[2] in ("sent", "in_flight")]
+        if len(reported) > 1:
+            problems.append(f"lineage {lineage}: {len(reported)} events sent or in flight in the ledger: {reported}")
 
-    state = {row[0]: row for row in ledger}
-    ids_per_order: dict[str, set[str]] = defaultdict(set)
+    ids_per_lineage: dict[str, set[str]] = defaultdict(set)
     for event in events:
-        ids_per_order[str(event["event"].get("custom_data", {}).get("order_id"))].add(event["event_id"])
-    for order_id, event_ids in ids_per_order.items():
+        alias = str(event["event_id"]).removeprefix("won_")
+        ids_per_lineage[lineage_of.get(alias, f"unknown alias {alias}")].add(event["event_id"])
+    for lineage, event_ids in ids_per_lineage.items():
         if len(event_ids) > 1:
-            problems.append(f"conversion {order_id} reached Pinterest under {len(event_ids)} event ids: {event_ids}")
+            problems.append(f"sale {lineage} reached Pinterest under {len(event_ids)} event ids: {sorted(event_ids)}")
     for event_id, count in Counter(event["event_id"] for event in events).items():
         row = state.get(event_id)
         if row is None or row[2] != "sent":

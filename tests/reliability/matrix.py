@@ -12,6 +12,7 @@ HUBSPOT_ERRORS = "tests/hubspot/test_hubspot_api_errors.py"
 HUBSPOT_DAG = "tests/hubspot/test_hubspot_deals_dag.py"
 PINTEREST_HOOK = "tests/pinterest/test_pinterest_hook.py"
 CAPI = "tests/capi/test_capi_send.py"
+CAPI_PIPELINE = "tests/capi/test_capi_pipeline.py"
 E2E = "tests/e2e/test_backfill.py"
 SCHEDULER = "tests/reliability/test_reliability_scheduler.py"
 
@@ -62,6 +63,19 @@ ROWS: tuple[Row, ...] = (
         "each event's verdict in the ledger; a failure is retried only when the deal changes",
         (f"{FAULTS}::test_a_422_with_mixed_per_event_results_gives_each_deal_its_own_verdict",
          f"{CAPI}::test_a_422_with_mixed_results_records_each_verdict_and_a_failure_is_retried_only_when_the_deal_changes")),
+    Row("A 200 (or 422) whose body is not JSON, or whose events[] is shorter than the batch", "pinterest_capi",
+        "decided on the status, never re-sent: a 200 sent, a 422 failed (reason unreadable_answer, the ledger says "
+        "why)",
+        (f"{CAPI}::test_a_200_or_422_without_a_verdict_per_event_is_decided_on_its_status_and_never_resent",)),
+    Row("Systemic 400 (the API changed its validation: every request refused)", "pinterest_capi",
+        "isolated by halving; past 10 events refused alone the run stops, every event left pending (none failed "
+        "for good); the run after the fix sends each once",
+        (f"{CAPI}::test_a_systemic_400_leaves_every_event_pending_and_stops_then_a_later_run_sends_each_once",)),
+    Row("A won deal whose checkout was sent is merged into an open deal, which is won later", "pinterest_capi",
+        "one checkout per lineage: the survivor's event is skipped (lineage_already_reported, naming the sent one); "
+        "no sale reaches Pinterest twice, judged by lineage",
+        (f"{FAULTS}::test_a_merge_after_a_sent_checkout_reports_the_sale_once_judged_by_lineage",
+         f"{CAPI_PIPELINE}::test_a_merge_after_a_sent_checkout_never_sends_the_lineage_a_second_one")),
     Row("PostgreSQL restarted in the middle of a load", "hubspot_deals",
         "the task fails with the driver's error; its retry completes, nothing lost or doubled",
         (f"{FAULTS}::test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes",

@@ -5,7 +5,6 @@ the test proving it (here or in the per-stage suites); docs/reliability.md shows
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import os
 import re
@@ -207,6 +206,31 @@ def test_a_422_with_mixed_per_event_results_gives_each_deal_its_own_verdict(
     assert_invariants(world, server, ran)
 
 
+def test_a_merge_after_a_sent_checkout_reports_the_sale_once_judged_by_lineage(
+    world, serve, pipeline, assert_invariants, run_dag, require_conversions
+) -> None:
+    """Ops merge a won deal whose checkout was sent into an older open deal, which is won later: one lineage, so its
+    sale reaches Pinterest once (the invariants group the sandbox's events by lineage: the two deals' order_ids
+    differ). The merged deal is gone from the CRM (raw keeps it): its lineage is the survivor's."""
+    survivor = world.add_deal(won_days_ago=None)
+    merged = world.add_deal(won_days_ago=1)
+    server = serve(world)
+    ran = pipeline()
+    assert f"won_hubspot:{merged}" in {event["event_id"] for event in invariants.received_events(server.url)}
+
+    for path, body in (("deals/merge", {"primaryObjectId": str(survivor), "objectIdToMerge": str(merged)}),
+                       (f"deals/{survivor}/close-won", {})):  # fmt: skip
+        httpx.post(f"{server.url}/_sandbox/hubspot/{path}", json=body, timeout=30).raise_for_status()
+    changes = {"full_refresh": False, "since": MIDNIGHT.date().isoformat()}
+    run_dag("hubspot_deals", MIDNIGHT + dt.timedelta(days=1), conf=changes)
+    for dag_id, logical_date, params in PIPELINE[2:4]:
+        run_dag(dag_id, logical_date + dt.timedelta(hours=1), conf=params)
+
+    survivor_deal = next(deal for deal in world.dataset.deals if deal["id"] == str(survivor))
+    survivor_deal["properties"].update(dealstage="closedwon", hs_is_closed_won="true")  # the CRM's state now
+    assert_invariants(world, server, ran, exempt={merged})
+
+
 @pytest.mark.slow
 def test_two_runs_of_each_dag_at_once_load_and_send_everything_once(
     world, serve, pipeline, assert_invariants, require_conversions
@@ -275,66 +299,45 @@ def test_an_extraction_killed_mid_page_loses_nothing_once_the_pipeline_runs_agai
     assert_invariants(world, server, ran, extra_texts={"killed worker output": output})
 
 
-def _throwaway_postgres(tmp_path):
-    """A private PostgreSQL cluster (scripts/local_postgres.py's mechanics, in ``tmp_path``) this test may restart."""
-    spec = importlib.util.spec_from_file_location("throwaway_postgres", ROOT / "scripts" / "local_postgres.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.CLUSTER_DIR = tmp_path / "pg"
-    module.DATA_DIR, module.PORT_FILE = module.CLUSTER_DIR / "data", module.CLUSTER_DIR / "port"
-    return module
-
-
-def _restart(cluster, mode: str = "fast") -> None:
-    """``pg_ctl restart -m fast``: every session is cut ("terminating connection due to administrator command");
-    ``-m immediate`` is a crash: the server recovers from its WAL, and unlogged tables come back empty."""
-    command = [*cluster._run_as_owner(), cluster._bin("pg_ctl"), "-D", str(cluster.DATA_DIR), "-l",
-               str(cluster.CLUSTER_DIR / "server.log"), "-m", mode, "-w", "restart"]  # fmt: skip
-    # The server's output goes to its log: a pipe of ours would be held open by the new server.
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, timeout=120)
-
-
 @pytest.mark.slow
 def test_postgresql_restarted_mid_load_fails_the_task_cleanly_and_its_retry_completes(
-    serve, tmp_path, tmp_path_factory, monkeypatch
+    serve, tmp_path, throwaway_postgres, monkeypatch
 ) -> None:
     world = pipeline_world(tmp_path / "big-world", deals=600)
-    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    cluster = throwaway_postgres
     url = cluster.start()
-    try:
-        monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
-        from pin2deal.hooks.warehouse import WarehouseHook
+    monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
+    from pin2deal.hooks.warehouse import WarehouseHook
 
-        WarehouseHook().migrate()
-        serve(world, faults=FaultRates(latency_ms=150))
-        worker = _operator_process(HUBSPOT_TASK, {"AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": url})
-        with psycopg.connect(url, autocommit=True) as conn:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and worker.poll() is None:
-                if conn.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] >= 10:
-                    break
-                time.sleep(0.05)
-        assert worker.poll() is None, worker.communicate()[0][-3000:]
-        threading.Thread(target=_restart, args=(cluster,)).start()
-        output = worker.communicate(timeout=120)[0]
-        assert worker.returncode != 0, "the task fails when its database connection is cut"
-        cut = "terminating connection" in output or "server closed" in output
-        assert "Traceback" in output and cut, output[-2000:]
-        time.sleep(1)
-        cluster.start()  # back up (idempotent)
+    WarehouseHook().migrate()
+    serve(world, faults=FaultRates(latency_ms=150))
+    worker = _operator_process(HUBSPOT_TASK, {"AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": url})
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and worker.poll() is None:
+            if conn.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone()[0] >= 10:
+                break
+            time.sleep(0.05)
+    assert worker.poll() is None, worker.communicate()[0][-3000:]
+    restart = threading.Thread(target=cluster.restart)
+    restart.start()
+    output = worker.communicate(timeout=120)[0]
+    assert worker.returncode != 0, "the task fails when its database connection is cut"
+    cut = "terminating connection" in output or "server closed" in output
+    assert "Traceback" in output and cut, output[-2000:]
+    restart.join()  # back up: the restart's own start, not a second server racing it
+    cluster.start()  # (idempotent)
 
-        retry = _operator_process(HUBSPOT_TASK, {"AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": url})  # Airflow's retry
-        retried = retry.communicate(timeout=300)[0]
-        assert retry.returncode == 0, retried[-3000:]
-        with psycopg.connect(url, autocommit=True) as conn:
-            expected = invariants.expected_from(world.dataset)
-            expected.ad_days = set()  # only the extraction ran here
-            problems = invariants.check_raw_counts(conn, expected) + invariants.find_leaks(
-                {"worker output": output + retried, **invariants.warehouse_texts(conn)}, expected
-            )
-        assert not problems, problems
-    finally:
-        cluster.stop()
+    retry = _operator_process(HUBSPOT_TASK, {"AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": url})  # Airflow's retry
+    retried = retry.communicate(timeout=300)[0]
+    assert retry.returncode == 0, retried[-3000:]
+    with psycopg.connect(url, autocommit=True) as conn:
+        expected = invariants.expected_from(world.dataset)
+        expected.ad_days = set()  # only the extraction ran here
+        problems = invariants.check_raw_counts(conn, expected) + invariants.find_leaks(
+            {"worker output": output + retried, **invariants.warehouse_texts(conn)}, expected
+        )
+    assert not problems, problems
 
 
 @pytest.mark.slow
@@ -403,7 +406,7 @@ class RestartWhen(threading.Thread):
                 assert time.monotonic() < deadline, "the task never waited on the lock"
                 self.waiting = _waiting_to_write(watch, self.table)
                 time.sleep(0.01)
-            _restart(self.cluster, self.mode)
+            self.cluster.restart(self.mode)
         except BaseException as error:  # reported by the test
             self.error = error
         finally:
@@ -429,7 +432,7 @@ def _tries(dag_run, task_id: str) -> int:
 
 @pytest.mark.slow
 def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversions_sending(
-    serve, tmp_path, tmp_path_factory, monkeypatch, dagbag, run_dag, capfd, require_conversions
+    serve, tmp_path, throwaway_postgres, monkeypatch, dagbag, run_dag, capfd, require_conversions
 ) -> None:
     """The whole pipeline on a throwaway cluster, restarted four times while a task is writing: in
     ``hubspot_deals``' load of a page of deals, in ``pinterest_spend``'s load of ad-days, in
@@ -438,7 +441,7 @@ def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversion
     and Airflow's retry (``dag.test()`` runs retries; their delay is shortened to seconds here) completes it:
     nothing lost, the batch re-sent under the same event ids, flagged."""
     world = pipeline_world(tmp_path / "world")
-    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    cluster = throwaway_postgres
     url = cluster.start()
     retry_delays = {}
     try:
@@ -490,7 +493,6 @@ def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversion
     finally:
         for task, delay in retry_delays.items():
             task.retry_delay = delay
-        cluster.stop()
     assert (out + err).count("terminating connection due to administrator command") >= 4, "each task saw the cut"
     assert repeats > 0, "the batch Pinterest had processed was re-sent under the same ids and flagged"
     assert not problems, "invariants violated:\n" + "\n".join(problems[:40])
@@ -509,14 +511,14 @@ def _marts(conn: psycopg.Connection) -> dict[str, list[tuple]]:
 
 @pytest.mark.slow
 def test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_spend(
-    serve, tmp_path, tmp_path_factory, monkeypatch, dagbag, run_dag
+    serve, tmp_path, throwaway_postgres, monkeypatch, dagbag, run_dag
 ) -> None:
     """An incremental ``attribution_reconcile`` whose server crashes (``pg_ctl restart -m immediate``) while
     ``publish_marts`` waits to write: ``reconcile_deals`` had committed the changed deals (staged) and their pending
     contributions, ``reconcile_spend`` the staged spend. Both survive crash recovery, so the retry of
     ``publish_marts`` completes the run, and the marts equal a full rebuild's."""
     world = pipeline_world(tmp_path / "world")
-    cluster = _throwaway_postgres(tmp_path_factory.mktemp("pg"))
+    cluster = throwaway_postgres
     url = cluster.start()
     task = dagbag.get_dag("attribution_reconcile").get_task("publish_marts")
     retry_delay = task.retry_delay
@@ -563,4 +565,3 @@ def test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_sp
             assert _marts(conn) == after_crash, "the run the crash cut ends with the marts of a full rebuild"
     finally:
         task.retry_delay = retry_delay
-        cluster.stop()

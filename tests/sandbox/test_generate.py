@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from sandbox import generate as gen
 from sandbox.dataset import Dataset
+from sandbox.pinterest.spec import default_spec_path
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2025, 6, 30)
@@ -51,8 +51,8 @@ def world(world_dir: Path) -> Dataset:
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    path = Path(os.environ.get("PIN2DEAL_PINTEREST_SPEC", ROOT.parent / "shared/specs/pinterest/openapi.json"))
-    assert path.exists(), f"the Pinterest OpenAPI description is missing at {path} (set PIN2DEAL_PINTEREST_SPEC)"
+    path = default_spec_path()
+    assert path.exists(), f"the Pinterest OpenAPI description is missing at {path} (`make spec`)"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -146,6 +146,36 @@ def test_re_id_keeps_the_old_id_in_the_legacy_property(served: tuple[Apis, Any])
     assert len(everything) == 20 and min(int(i) for i in everything.values()) == 900002
 
 
+def test_re_id_gives_the_import_instant_as_stage_entry_and_createdate_unless_kept(served: tuple[Apis, Any]) -> None:
+    apis, server = served
+    won_at = "2025-05-20T15:00:00.000Z"
+    for deal_id in ("1003", "1004"):
+        _mutate(apis, f"deals/{deal_id}/close-won", {"closedAt": won_at})
+    _mutate(apis, "deals/1004/update", {"properties": {"hs_v2_date_entered_appointmentscheduled": won_at}})
+    created = {deal_id: _read(apis, deal_id, properties=["createdate"]).results[0].properties["createdate"]
+               for deal_id in ("1003", "1004")}  # fmt: skip
+
+    moved = _mutate(apis, "deals/re-id", {"ids": ["1003"], "firstId": 900000})["ids"]
+    kept = _mutate(apis, "deals/re-id", {"ids": ["1004"], "keepCreateDate": True})["ids"]
+    imported = _now_ms(server)
+
+    names = ["createdate", "closedate", "dealstage", "hs_v2_date_entered_closedwon",
+             "hs_v2_date_entered_appointmentscheduled", "legacy_deal_id"]  # fmt: skip
+    for old, new, createdate in (("1003", moved["1003"], None), ("1004", kept["1004"], created["1004"])):
+        record = _read(apis, new, properties=names).results[0]
+        values = record.properties
+        entered = parse_instant(values["hs_v2_date_entered_closedwon"])
+        assert imported - 60_000 < entered <= imported, "the import's instant, not the old win"
+        assert values.get("hs_v2_date_entered_appointmentscheduled") is None, "no other stage history"
+        assert (values["closedate"], values["dealstage"], values["legacy_deal_id"]) == (won_at, "closedwon", old)
+        assert parse_instant(record.created_at.isoformat()) == entered, "the record is created by the import"
+        if createdate is None:
+            assert parse_instant(values["createdate"]) == entered
+        else:
+            assert values["createdate"] == createdate, "mapped by the importer"
+    _mutate(apis, "deals/re-id", {"keepCreateDate": "yes"}, status=400)
+
+
 def test_bulk_touch_gives_identical_dates_and_paging_stays_exact(served: tuple[Apis, Any]) -> None:
     apis, _ = served
     touched = _mutate(apis, "deals/bulk-touch", {"count": 8, "modifiedAt": "1749000000000"})

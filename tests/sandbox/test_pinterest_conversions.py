@@ -203,3 +203,43 @@ def test_only_events_sent_with_the_ads_token_count_against_the_conversions_budge
     assert with_ads_token == [200, 200, 429]
     assert with_conversion_token == [200] * 5  # "unlimited conversion-tracking events"
     assert test_requests == [200] * 10 + [429]  # test requests: 10 per second
+
+
+def arm(server: Any, kind: str | None, **options: Any) -> httpx.Response:
+    return httpx.post(f"{server.url}/_sandbox/pinterest/events-fault", json={"kind": kind, **options})
+
+
+def test_armed_faults_break_the_answer_after_processing_or_refuse_every_request_then_clear(
+    sandbox_server: Any, tmp_path: Path
+) -> None:
+    server, _ = serve(sandbox_server, tmp_path, days=0)
+    now = sandbox_now(server)
+    client = conversions_client()
+
+    assert arm(server, "not_json").status_code == 200
+    cut = client.post(EVENTS, {"data": [event(now, 1), event(now, 2)]})
+    assert arm(server, "short_events", keep=0.5).status_code == 200
+    short = client.post(EVENTS, {"data": [event(now, 3), event(now, 4), event(now, 5, event_name="buy")]})
+    after = client.post(EVENTS, {"data": [event(now, 6)]})  # one answer each: cleared
+    assert arm(server, "refuse_all", answers=0).status_code == 200
+    refused = [client.post(EVENTS, {"data": [event(now, n)]}) for n in (7, 8)]
+    test_request = client.post(EVENTS, {"data": [event(now, 9)]}, params={"test": "true"})
+    arm(server, None)
+    fixed = client.post(EVENTS, {"data": [event(now, 10)]})
+
+    assert (cut.status_code, cut.headers["content-type"]) == (200, "application/json")
+    with pytest.raises(ValueError):
+        cut.json()
+    assert short.status_code == 422  # one event failed; the verdicts no longer say which
+    assert short.json()["details"] == {
+        "num_events_received": 3, "num_events_processed": 2,
+        "events": [{"status": "processed", "error_message": None, "warning_message": None}],
+    }  # fmt: skip
+    assert after.status_code == 200 and len(after.json()["events"]) == 1
+    assert {response.status_code for response in refused} == {400}
+    assert refused[0].json() == {
+        "code": 4196, "message": "Invalid request: data[0].action_source: 'offline' is not supported"
+    }  # fmt: skip
+    assert test_request.status_code == 200 and fixed.status_code == 200
+    assert [e["event_id"] for e in received(server)] == ["won_1", "won_2", "won_3", "won_4", "won_6", "won_10"]
+    assert arm(server, "teapot").status_code == 400

@@ -142,7 +142,7 @@ def serve(
 
 
 def official_spec() -> PinterestSpec:
-    """The official description, from ``../shared`` (or ``$PIN2DEAL_PINTEREST_SPEC``), parsed once."""
+    """The official description (``$PIN2DEAL_PINTEREST_SPEC``, or ``make spec``'s download), parsed once."""
     loaded = load_spec()
     assert loaded is not None, f"the Pinterest OpenAPI description is missing at {default_spec_path()}"
     return loaded

@@ -10,7 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -150,7 +150,8 @@ def test_the_page_in_airflows_ui_shows_the_warehouse_numbers(api_server, browser
             "SELECT max(period_start) FROM mart.performance WHERE grain = 'account' AND period = 'day' AND spend > 0"
         ).fetchone()[0]
         expected = {
-            grain_id: (spend, won, spend / won if won else None)
+            # the reconcile's rule (mart.cac): 4 decimals, NULL without a won deal or without spend
+            grain_id: (spend, won, (spend / won).quantize(Decimal("0.0001"), ROUND_HALF_UP) if won and spend else None)
             for grain_id, spend, won in warehouse.execute(
                 "SELECT grain_id, sum(spend), sum(won) FROM mart.performance WHERE grain = 'campaign' "
                 "AND period = 'day' AND period_start BETWEEN %s AND %s GROUP BY grain_id "

@@ -150,3 +150,50 @@ def test_010_namespaces_the_existing_deal_aliases_and_keys(scratch_db: str, tmp_
         ("hubspot:1006", "hubspot:6", "self"), ("hubspot:6", "hubspot:6", "self"), ("hubspot:7", "hubspot:7", "self"),
         ("hubspot:8", "hubspot:7", "merged"), ("legacy:6-old", "hubspot:6", "legacy"),
     ]  # fmt: skip
+
+
+def test_060_dates_the_ledger_decisions_and_moves_them_only_when_state_or_reason_changes(
+    scratch_db: str, tmp_path: Path
+) -> None:
+    """On a ledger the older sender wrote: sent at sent_at, failed / pending / in flight at their last attempt, a
+    skip (rewritten run after run, its day unknown) on no day; then decided_at moves only with state or reason."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migration_files():
+        if path.name < "060":
+            (before / path.name).write_text(path.read_text())
+    with psycopg.connect(scratch_db) as conn:
+        apply_migrations(conn, before)
+        conn.autocommit = True
+        conn.execute("SET TIME ZONE 'UTC'")
+        for event_id, state, attempt, sent in [
+            ("won_sent", "sent", "2025-06-01 10:00+00", "2025-06-01 10:00:01+00"),
+            ("won_failed", "failed", "2025-06-02 10:00+00", None),
+            ("won_pending", "pending", "2025-06-03 10:00+00", None),
+            ("won_skipped", "skipped", None, None),
+        ]:
+            conn.execute(
+                "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, reason, last_attempt_at, sent_at, "
+                "updated_at) VALUES (%s, %s, 1, %s, 'no_identifier', %s, %s, '2025-06-20 10:00+00')",
+                (event_id, event_id, state, attempt, sent),
+            )
+        assert [name[:3] for name in apply_migrations(conn)][0] == "060"
+        decided = dict(conn.execute("SELECT event_id, decided_at::text FROM ops.capi_ledger").fetchall())
+        assert decided == {
+            "won_sent": "2025-06-01 10:00:01+00",
+            "won_failed": "2025-06-02 10:00:00+00",
+            "won_pending": "2025-06-03 10:00:00+00",
+            "won_skipped": None,
+        }
+        # rewritten unchanged: kept; a new reason, a new state, a new row: now
+        conn.execute("UPDATE ops.capi_ledger SET state = state, reason = reason, updated_at = now()")
+        conn.execute("UPDATE ops.capi_ledger SET reason = 'consent_denied' WHERE event_id = 'won_skipped'")
+        conn.execute("UPDATE ops.capi_ledger SET state = 'in_flight' WHERE event_id = 'won_pending'")
+        conn.execute(
+            "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state) VALUES ('won_new', 'n', 1, 'sent')"
+        )
+        moved = conn.execute(
+            "SELECT array_agg(event_id ORDER BY event_id) FROM ops.capi_ledger "
+            "WHERE decided_at > now() - interval '1 minute'"
+        ).fetchone()[0]
+    assert moved == ["won_new", "won_pending", "won_skipped"]

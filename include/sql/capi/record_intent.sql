@@ -1,12 +1,14 @@
 -- Before a request: its events are in_flight under its request id, committed before the first byte is sent.
 -- An event found in_flight here was in a request whose outcome nobody recorded: this one may repeat it.
+-- data_warning: what the event leaves out and why (an unusable amount), kept with the outcome.
 INSERT INTO ops.capi_ledger AS l (
-    event_id, stable_key, deal_id, state, inputs_hash, payload_hash, attempts, request_id, first_attempt_at,
-    last_attempt_at, run_id
+    event_id, stable_key, deal_id, state, inputs_hash, payload_hash, data_warning, attempts, request_id,
+    first_attempt_at, last_attempt_at, run_id
 )
-SELECT o.event_id, o.stable_key, o.deal_id, 'in_flight', o.inputs_hash, e.payload_hash, 1, %(request_id)s, now(),
-       now(), %(run_id)s
-FROM unnest(%(event_ids)s::text[], %(payload_hashes)s::text[]) AS e (event_id, payload_hash)
+SELECT o.event_id, o.stable_key, o.deal_id, 'in_flight', o.inputs_hash, e.payload_hash, e.data_warning, 1,
+       %(request_id)s, now(), now(), %(run_id)s
+FROM unnest(%(event_ids)s::text[], %(payload_hashes)s::text[], %(data_warnings)s::text[])
+     AS e (event_id, payload_hash, data_warning)
 JOIN ops.capi_outbox AS o ON o.event_id = e.event_id
 ON CONFLICT (event_id) DO UPDATE SET
     stable_key = EXCLUDED.stable_key,
@@ -20,6 +22,7 @@ ON CONFLICT (event_id) DO UPDATE SET
     event_status = NULL,
     error_message = NULL,
     warning_message = NULL,
+    data_warning = EXCLUDED.data_warning,
     possible_repeat = l.possible_repeat OR l.state = 'in_flight',
     request_id = EXCLUDED.request_id,
     first_attempt_at = coalesce(l.first_attempt_at, now()),

@@ -1,6 +1,14 @@
--- Run in the transaction of every loaded page of deals, after their upsert; %(deal_ids)s = the page's deal ids.
+-- Run in the transaction of every loaded page of deals, after their upsert; %(deal_ids)s = the page's deal ids,
+-- %(predecessors_gone)s = the live deals the page's deals succeed that HubSpot no longer has (predecessors.sql).
 -- Stable keys (docs/hubspot.md): aliases `hubspot:<id>` and `legacy:<legacy id>`, keys `hubspot:<id>`.
 -- "Live" = not archived, not merged into another deal, not found deleted.
+
+-- 0. A deal a page deal's legacy id names, which HubSpot no longer has, was re-created (a CRM migration): it is
+--    gone now, not at the next sweep, so its successor takes its lineage in step 3 (or, keyed before, in
+--    rekey_after_sweep.sql) and no reconcile counts the sale twice.
+UPDATE raw.hubspot_deals
+SET deleted_at = now(), loaded_at = now(), run_id = current_setting('pin2deal.run_id', true)
+WHERE deal_id = ANY(%(predecessors_gone)s::bigint[]) AND deleted_at IS NULL;
 
 -- 1. A deal listed in a page deal's hs_merged_object_ids was merged into it: mark it (never delete it).
 UPDATE raw.hubspot_deals AS merged
@@ -23,8 +31,8 @@ ON CONFLICT (alias_id) DO NOTHING;
 
 -- 3. Otherwise it inherits the key of its legacy id (`legacy:` alias; a numeric legacy id is also the deal's
 --    previous HubSpot id, a re-import or migration: `hubspot:` alias), else of the earliest-known deal merged into
---    it, unless a live deal other than itself already holds that key (a cloned deal carrying the same legacy
---    id): then it keys itself, and step 6 reports it.
+--    it, unless a live deal other than itself already holds that key (a clone carrying the same legacy id, which
+--    HubSpot still has): then it keys itself, and step 6 reports it.
 INSERT INTO raw.hubspot_deal_ids (alias_id, stable_key, via, deal_id)
 SELECT 'hubspot:' || deal.deal_id,
        CASE WHEN holder.deal_id IS NULL THEN COALESCE(inherited.stable_key, 'hubspot:' || deal.deal_id)

@@ -1,10 +1,13 @@
 -- Pinterest vs other channels on one metric: per channel (mart.deal_attribution.channel_name) and period, spend
 -- (Pinterest: the ad accounts' spend; others: raw.channel_spend), leads (deals created in the period), won (deals won
--- in it), revenue (home currency) and CAC. Spend in two currencies within one channel and period is never added:
--- spend, its currency and CAC are NULL there. A rebuild sums every deal's contribution (channel_contributions.sql);
--- an incremental run moves the CRM side by the changed deals' signed contributions (mart.channel_performance_pending)
--- and recomputes the spend of the periods whose spend changed since the last run (Pinterest: the periods
--- reconcile_spend recomputed, mart.performance_spend_periods), rewriting only those rows.
+-- in it), revenue (home currency) and CAC. Another channel's spend is known for a period only when every day of it
+-- has a CSV line of the channel: a day without one is unknown spend, never zero, so the period's spend and CAC are
+-- NULL (Pinterest's is complete by construction: a day without an ad row spent nothing). Spend in two currencies
+-- within one channel and period is never added either: spend, its currency and CAC are NULL there.
+-- A rebuild sums every deal's contribution (channel_contributions.sql); an incremental run moves the CRM side by the
+-- changed deals' signed contributions (mart.channel_performance_pending) and recomputes the spend of the periods whose
+-- spend changed since the last run (Pinterest: the periods reconcile_spend recomputed, mart.performance_spend_periods;
+-- others: the periods of the CSV lines loaded since, every line of those periods), rewriting only those rows.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 SET LOCAL jit = off;
 CREATE TEMP TABLE channel_periods (period text) ON COMMIT DROP;
@@ -48,8 +51,8 @@ INSERT INTO mart.channel_performance (
     channel_name, period, period_start, period_end, spend, spend_currency, leads, won, revenue, revenue_currency, cac
 )
 WITH spend_lines AS (
-    SELECT 'pinterest' AS channel_name, performance.period, performance.period_start, performance.spend,
-           performance.spend_currency AS currency
+    SELECT 'pinterest' AS channel_name, performance.period, performance.period_start, NULL::date AS day,
+           performance.spend, performance.spend_currency AS currency
     FROM mart.performance
     {% if not full %}
     JOIN channel_touched AS touched
@@ -59,7 +62,7 @@ WITH spend_lines AS (
     WHERE performance.grain = 'account' AND performance.ad_days > 0
     UNION ALL
     SELECT lower(channel_spend.channel), periods.period, mart.period_start(periods.period, channel_spend.day),
-           channel_spend.spend, channel_spend.currency
+           channel_spend.day, channel_spend.spend, channel_spend.currency
     FROM raw.channel_spend
     CROSS JOIN channel_periods AS periods
     {% if not full %}
@@ -69,10 +72,15 @@ WITH spend_lines AS (
 ),
 spend AS (
     SELECT channel_name, period, period_start,
-           CASE WHEN count(DISTINCT currency) = 1 THEN sum(spend) END AS spend,
-           CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END AS spend_currency
-    FROM spend_lines
-    GROUP BY 1, 2, 3
+           CASE WHEN known THEN total END AS spend, CASE WHEN known THEN currency END AS spend_currency
+    FROM (
+        SELECT channel_name, period, period_start, sum(spend) AS total, min(currency) AS currency,
+               count(DISTINCT currency) = 1
+                   AND (channel_name = 'pinterest'
+                        OR count(DISTINCT day) = mart.period_end(period, period_start) - period_start) AS known
+        FROM spend_lines
+        GROUP BY channel_name, period, period_start
+    ) AS summed
 ),
 crm AS (
     {% if full %}

@@ -4,6 +4,8 @@
 -- A rebuild writes the run's new generation (nobody reads it before publish_marts publishes it); an incremental run
 -- stages the changed deals' rows in generation 0 and the keys they replace in mart.deal_attribution_replaced, and
 -- publish_marts moves them into the published generation, in the transaction that publishes the rest.
+-- A lineage's lead and won moments are the ones it was given before (ops.lineage_moments, which no rebuild empties),
+-- whatever its current deal says.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set rules = 'mart.' if full else 'changed_' %}
 SET LOCAL work_mem = '256MB';
@@ -82,13 +84,57 @@ SET LOCAL enable_nestloop = on;
 
 -- The generation written (a rebuild's new one, or the staging one) holds nothing else: a task run again starts over.
 DELETE FROM mart.deal_attribution;
+
+-- Identity and time (docs/reconcile.md): what each rebuilt lineage was published with before, under its key or under
+-- a key a merge or a re-key folded into it (that key is now an alias of the lineage's: raw.hubspot_deal_ids).
+CREATE TEMP TABLE reconcile_observed ON COMMIT DROP AS
+SELECT DISTINCT ON (alias.stable_key)
+       alias.stable_key,
+       min(observed.lead_at) OVER lineage AS lead_at,
+       observed.won_at, observed.won_deal_id, observed.deal_id, observed.deal_won_entry,
+       array_agg(observed.stable_key) OVER lineage AS observed_keys
+FROM ops.lineage_moments AS observed
+JOIN raw.hubspot_deal_ids AS alias ON alias.alias_id = observed.stable_key
+{% if not full %}
+WHERE alias.stable_key IN (SELECT stable_key FROM reconcile_replaced)
+{% endif %}
+WINDOW lineage AS (PARTITION BY alias.stable_key)
+ORDER BY alias.stable_key, observed.won_at NULLS LAST, observed.stable_key;
+
+-- Each counted deal's moments: the lead moment is the earliest ever published for its lineage (a merge with an
+-- older deal moves it earlier, nothing moves it later; never after the win); the won moment is the one published
+-- first, unless the same deal's own won time changed since (a re-win: the won rule's last entry). A successor
+-- (a CRM migration's re-created deal, a merge's survivor) takes the lineage over without moving it.
+CREATE TEMP TABLE reconcile_moments ON COMMIT DROP AS
+SELECT counted.deal_id, counted.stable_key, won.is_won, won.won_at AS deal_won_at, won.entered_at_creation,
+       lead.lineage_deal_count, published.won_at,
+       CASE WHEN own.win AND won.won_at IS NOT NULL THEN counted.deal_id WHEN won.is_won THEN observed.won_deal_id
+       END AS won_deal_id,
+       LEAST(lead.lead_at, observed.lead_at, published.won_at) AS lead_at
+FROM {{ rules }}counted_deals AS counted
+JOIN {{ rules }}deal_won AS won ON won.deal_id = counted.deal_id
+JOIN {{ rules }}deal_lead AS lead ON lead.deal_id = counted.deal_id
+LEFT JOIN reconcile_observed AS observed ON observed.stable_key = counted.stable_key
+-- Is the won moment this deal's own won time (a first win, or a re-win of the same deal)? Else it is kept.
+CROSS JOIN LATERAL (
+    SELECT won.is_won AND (
+               observed.won_at IS NULL
+               OR (observed.deal_id = counted.deal_id AND won.won_at IS DISTINCT FROM observed.deal_won_entry
+                   AND won.won_at IS NOT NULL)
+           ) AS win
+) AS own
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN own.win THEN won.won_at WHEN won.is_won THEN observed.won_at END AS won_at
+) AS published;
+ANALYZE reconcile_moments;
+
 INSERT INTO mart.deal_attribution (
     stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
     campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
     won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
     report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
 )
-SELECT counted.stable_key,
+SELECT moment.stable_key,
        deal.deal_id,
        channel.channel,
        channel.channel_name,
@@ -102,12 +148,12 @@ SELECT counted.stable_key,
        CASE WHEN pinterest THEN resolution.ad_resolved_by END AS ad_resolved_by,
        deal.pipeline,
        deal.dealstage,
-       won.is_won,
-       lead.lead_at,
-       (lead.lead_at AT TIME ZONE account.timezone)::date AS lead_day,
-       won.won_at,
-       (won.won_at AT TIME ZONE account.timezone)::date AS won_day,
-       won.won_at - lead.lead_at AS time_to_close,
+       moment.is_won,
+       moment.lead_at,
+       (moment.lead_at AT TIME ZONE account.timezone)::date AS lead_day,
+       moment.won_at,
+       (moment.won_at AT TIME ZONE account.timezone)::date AS won_day,
+       moment.won_at - moment.lead_at AS time_to_close,
        deal.amount,
        deal.currency,
        COALESCE(deal.amount_in_home_currency, CASE WHEN deal.currency = %(home_currency)s THEN deal.amount END)
@@ -119,13 +165,11 @@ SELECT counted.stable_key,
        deal.utm_campaign,
        deal.utm_content,
        COALESCE(contacts.count, 0) AS contact_count,
-       lead.lineage_deal_count
-FROM {{ rules }}counted_deals AS counted
-JOIN raw.hubspot_deals AS deal ON deal.deal_id = counted.deal_id
-JOIN {{ rules }}deal_won AS won ON won.deal_id = counted.deal_id
-JOIN {{ rules }}deal_lead AS lead ON lead.deal_id = counted.deal_id
-JOIN {{ rules }}deal_channel AS channel ON channel.deal_id = counted.deal_id
-JOIN {{ rules }}deal_resolution AS resolution ON resolution.deal_id = counted.deal_id
+       moment.lineage_deal_count
+FROM reconcile_moments AS moment
+JOIN raw.hubspot_deals AS deal ON deal.deal_id = moment.deal_id
+JOIN {{ rules }}deal_channel AS channel ON channel.deal_id = moment.deal_id
+JOIN {{ rules }}deal_resolution AS resolution ON resolution.deal_id = moment.deal_id
 CROSS JOIN LATERAL (SELECT channel.channel IN ('pinterest_paid', 'pinterest_organic') AS pinterest) AS kind
 -- The ad account whose days the deal is counted in: its campaign's, else the warehouse's (first) ad account.
 LEFT JOIN raw.pinterest_ad_accounts AS own_account
@@ -171,6 +215,48 @@ SELECT channel_name, day, leads, won, revenue
 FROM mart.deal_channel_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
 {% endif %}
+
+-- What the lineages were published with is what later runs keep (the lineage's current key; keys it absorbed are
+-- folded into it).
+DELETE FROM ops.lineage_moments AS observed
+USING reconcile_observed AS folded
+WHERE observed.stable_key = ANY(folded.observed_keys) AND observed.stable_key <> folded.stable_key
+  AND folded.stable_key IN (SELECT stable_key FROM reconcile_moments);
+
+INSERT INTO ops.lineage_moments AS observed (stable_key, lead_at, won_at, won_deal_id, deal_id, deal_won_entry, run_id)
+SELECT moment.stable_key, moment.lead_at,
+       COALESCE(moment.won_at, previous.won_at), COALESCE(moment.won_deal_id, previous.won_deal_id),
+       CASE WHEN moment.is_won THEN moment.deal_id ELSE previous.deal_id END,
+       CASE WHEN moment.is_won THEN moment.deal_won_at ELSE previous.deal_won_entry END,
+       %(run_id)s
+FROM reconcile_moments AS moment
+LEFT JOIN reconcile_observed AS previous ON previous.stable_key = moment.stable_key
+ON CONFLICT (stable_key) DO UPDATE
+SET lead_at = EXCLUDED.lead_at, won_at = EXCLUDED.won_at, won_deal_id = EXCLUDED.won_deal_id,
+    deal_id = EXCLUDED.deal_id, deal_won_entry = EXCLUDED.deal_won_entry, observed_at = now(), run_id = EXCLUDED.run_id
+WHERE (observed.lead_at, observed.won_at, observed.won_deal_id, observed.deal_id, observed.deal_won_entry)
+      IS DISTINCT FROM (EXCLUDED.lead_at, EXCLUDED.won_at, EXCLUDED.won_deal_id, EXCLUDED.deal_id,
+                        EXCLUDED.deal_won_entry);
+
+-- A won deal whose won time is its own creation's instant (an import: docs/hubspot.md) is flagged, re-decided with
+-- the deal; not when its lineage's moment came from an earlier deal.
+DELETE FROM ops.record_issues
+WHERE source = 'hubspot.deal_won_time'
+{% if not full %}
+  AND record_key IN (SELECT deal_id::text FROM reconcile_changed)
+{% endif %}
+;
+INSERT INTO ops.record_issues (source, record_key, field, reason, raw_value, run_id)
+SELECT 'hubspot.deal_won_time', moment.deal_id::text, 'hs_v2_date_entered_' || deal.dealstage,
+       CASE WHEN deal.closed_at IS NOT NULL
+            THEN 'the deal entered its won stage at its own creation (an import, e.g. a CRM migration): won time is its closedate'
+            ELSE 'the deal entered its won stage at its own creation (an import, e.g. a CRM migration) and has no closedate: won time is that instant'
+       END,
+       deal.stage_entered_at ->> deal.dealstage, %(run_id)s
+FROM reconcile_moments AS moment
+JOIN raw.hubspot_deals AS deal ON deal.deal_id = moment.deal_id
+WHERE moment.entered_at_creation AND moment.won_deal_id = moment.deal_id
+ON CONFLICT DO NOTHING;
 
 UPDATE ops.reconcile_runs
 SET deals_changed = (SELECT count(*) FROM {% if full %}raw.hubspot_deals{% else %}reconcile_changed{% endif %})

@@ -1,18 +1,31 @@
--- Remember every name each Pinterest entity is seen with (normalised as the resolution rule compares them), so a
--- deal carrying a campaign's old name still resolves after the campaign is renamed. Only the entities loaded since
--- the last finished reconcile (with an hour's overlap for loads that were committing then) are read: a rename
--- reloads its entity.
+-- Remember every name each Pinterest entity is seen with (normalised as the resolution rule compares them), and
+-- since when it holds it, so a deal carrying a campaign's old name still resolves after the campaign is renamed, and
+-- resolves to the entity that held the name when the deal was created. An entity's first name is held since its
+-- creation (created_time); a name seen later (a rename) since the entity's updated_time then (the rename is no later).
+-- Only the entities loaded since the last finished reconcile (with an hour's overlap for loads that were committing
+-- then) are read: a rename reloads its entity.
 WITH since AS (
     SELECT COALESCE(max(started_at) - interval '1 hour', '-infinity') AS moment
     FROM ops.reconcile_runs WHERE finished_at IS NOT NULL
+),
+seen AS (
+    SELECT 'campaign' AS level, campaign_id AS entity_id, mart.normalize_name(name) AS normalized_name, created_time,
+           updated_time
+    FROM raw.pinterest_campaigns WHERE loaded_at >= (SELECT moment FROM since)
+    UNION ALL
+    SELECT 'ad_group', ad_group_id, mart.normalize_name(name), created_time, updated_time
+    FROM raw.pinterest_ad_groups WHERE loaded_at >= (SELECT moment FROM since)
+    UNION ALL
+    SELECT 'ad', ad_id, mart.normalize_name(name), created_time, updated_time
+    FROM raw.pinterest_ads WHERE loaded_at >= (SELECT moment FROM since)
 )
-INSERT INTO ops.pinterest_entity_names (level, entity_id, normalized_name)
-SELECT 'campaign', campaign_id, mart.normalize_name(name)
-FROM raw.pinterest_campaigns WHERE loaded_at >= (SELECT moment FROM since) AND mart.normalize_name(name) IS NOT NULL
-UNION ALL
-SELECT 'ad_group', ad_group_id, mart.normalize_name(name)
-FROM raw.pinterest_ad_groups WHERE loaded_at >= (SELECT moment FROM since) AND mart.normalize_name(name) IS NOT NULL
-UNION ALL
-SELECT 'ad', ad_id, mart.normalize_name(name)
-FROM raw.pinterest_ads WHERE loaded_at >= (SELECT moment FROM since) AND mart.normalize_name(name) IS NOT NULL
+INSERT INTO ops.pinterest_entity_names (level, entity_id, normalized_name, held_since)
+SELECT seen.level, seen.entity_id, seen.normalized_name,
+       CASE WHEN known.entity_id IS NULL THEN COALESCE(seen.created_time, '-infinity')
+            ELSE COALESCE(seen.updated_time, now())
+       END
+FROM seen
+-- The entities a reconcile saw before (one hashed pass, not a lookup per entity).
+LEFT JOIN (SELECT DISTINCT level, entity_id FROM ops.pinterest_entity_names) AS known USING (level, entity_id)
+WHERE seen.normalized_name IS NOT NULL
 ON CONFLICT DO NOTHING;

@@ -25,7 +25,9 @@ SELECT -count(*), -count(*) FILTER (WHERE channel = 'pinterest_paid'),
        -count(*) FILTER (WHERE channel = 'pinterest_paid' AND campaign_resolved_by = 'unresolved')
 FROM replaced;
 WITH staged AS (
-    UPDATE mart.deal_attribution_generations SET generation = mart.generation() WHERE generation = 0
+    -- Stamped with the publication's time: what the Conversions API fill looks for (include/sql/capi/fill_outbox.sql).
+    UPDATE mart.deal_attribution_generations SET generation = mart.generation(), reconciled_at = now()
+    WHERE generation = 0
     RETURNING channel, campaign_resolved_by
 )
 INSERT INTO reconcile_deal_counts

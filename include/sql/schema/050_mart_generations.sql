@@ -123,14 +123,15 @@ $$;
 
 -- Build the indexes of one mart in the generation this session works on, after its rows are written (as one sorted
 -- build each; kept when they exist, as when a task is run again), and the statistics of the columns readers and the
--- reconcile select by. The marts' keys and lookups, as 020, 022 and 026 defined them on the tables.
+-- reconcile select by. The marts' keys and lookups, as 020, 022, 026 and 045 defined them on the tables.
 CREATE FUNCTION mart.index_generation(name text) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
     partition text := name || '_g' || mart.generation();
     indexes text[] := CASE name  -- 'UNIQUE or nothing|the name after the partition''s|what it indexes'
         WHEN 'deal_attribution' THEN ARRAY['UNIQUE|key|(stable_key)', 'UNIQUE|deal_id|(deal_id)',
-                                           '|source_modified_at|(source_modified_at)']
+                                           '|source_modified_at|(source_modified_at)',
+                                           '|reconciled_at|(reconciled_at)']
         WHEN 'performance' THEN ARRAY['UNIQUE|key|(grain, grain_id, period, period_start)',
                                       '|spend_period_start|(period_start) WHERE ad_days > 0']
         WHEN 'cohort_cac' THEN ARRAY['UNIQUE|key|(grain, grain_id, cohort_month)']

@@ -1,6 +1,6 @@
 -- CAC per entity of one grain (campaign, ad_group, ad) over the days [first, last]: sums of the daily rows of
--- mart.performance, CAC = spend / won (a ratio of sums; NULL without a won deal), ROAS = revenue / spend when both
--- are in one currency.
+-- mart.performance, CAC by the reconcile's rule (mart.cac: a ratio of sums; NULL without a won deal or without
+-- spend), ROAS = revenue / spend when both are in one currency.
 SELECT grain_id,
        max(name)                                      AS name,
        max(campaign_id)                               AS campaign_id,
@@ -13,7 +13,7 @@ SELECT grain_id,
        sum(won)                                       AS won,
        sum(revenue)                                   AS revenue,
        max(revenue_currency)                          AS revenue_currency,
-       sum(spend) / nullif(sum(won), 0)               AS cac,
+       mart.cac(sum(spend), sum(won))                 AS cac,
        CASE WHEN max(revenue_currency) = spend_currency
             THEN sum(revenue) / nullif(sum(spend), 0) END AS roas
 FROM mart.performance

@@ -72,6 +72,7 @@ class Frames:
     deals: pd.DataFrame
     freshness: dict[str, Any]
     conversions: dict[str, int] | None
+    time_to_close: dict[str, float]  # campaign id -> median days to close of the week's won deals
 
 
 def account_timezone(conn: Connection) -> ZoneInfo:
@@ -96,22 +97,29 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         if conn.execute("SELECT to_regclass('ops.capi_ledger')").fetchone()[0] is not None:
             counted = frame(conn, "conversions", {"day": day, "timezone": timezone.key})
             conversions = {row.state: int(row.events) for row in counted.itertuples()}
+        time_to_close = {}
+        # The rule's view is defined by the first reconcile: before it, no deal has a time to close.
+        if conn.execute("SELECT to_regclass('mart.deal_time_to_close')").fetchone()[0] is not None:
+            medians = frame(conn, "time_to_close", {"first": day - dt.timedelta(days=6), "last": day})
+            time_to_close = {row.campaign_id: float(row.median_days) for row in medians.itertuples()}
     finally:
         conn.rollback()
         conn.autocommit = True
-    return Frames(accounts, performance, channels, deals, freshness.to_dict(), conversions)
+    return Frames(accounts, performance, channels, deals, freshness.to_dict(), conversions, time_to_close)
 
 
 # ------------------------------------------------------------------------------------------------------ windows
 def _window(rows: pd.DataFrame, first: dt.date, last: dt.date, currency: str | None, *, unknown_spend=False) -> Window:
-    """Sum of the daily rows in ``[first, last]``. With ``unknown_spend``, one day of unknown (NULL) spend makes the
-    window's spend unknown (other channels); otherwise a day without a row spent nothing (Pinterest)."""
+    """Sum of the daily rows in ``[first, last]``. With ``unknown_spend`` (other channels), the window's spend is known
+    only when every one of its days has a row with a spend: a day without a CSV line, whether or not a deal fell on
+    it, is unknown spend, never zero. Otherwise (Pinterest) a day without a row spent nothing."""
     inside = rows[(rows["day"] >= first) & (rows["day"] <= last)] if len(rows) else rows
-    spends = [value for value in inside["spend"]] if len(inside) else []
-    if unknown_spend and (not spends or any(value is None or pd.isna(value) for value in spends)):
+    spends = zip(inside["day"], inside["spend"], strict=True) if len(inside) else ()
+    known = [(day, value) for day, value in spends if value is not None and not pd.isna(value)]
+    if unknown_spend and len({day for day, _ in known}) < (last - first).days + 1:
         spend = None
     else:
-        spend = sum((Decimal(value) for value in spends if value is not None and not pd.isna(value)), Decimal(0))
+        spend = sum((Decimal(value) for _, value in known), Decimal(0))
     revenue = sum((Decimal(value) for value in inside["revenue"]), Decimal(0)) if len(inside) else None
     return Window(
         spend=spend,
@@ -165,17 +173,7 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
         rows = account_rows.get(row.ad_account_id, perf.iloc[0:0])
         accounts.append(EntityFacts(row.ad_account_id, row.name, **_windows(rows, day, row.currency)))
 
-    deals = frames.deals
-    week_won = (
-        deals[(deals["is_won"]) & (deals["won_day"] >= day - dt.timedelta(days=6)) & (deals["won_day"] <= day)]
-        if len(deals)
-        else deals
-    )
-    medians = (
-        {key: float(group["days_to_close"].astype(float).median()) for key, group in week_won.groupby("campaign_id")}
-        if len(week_won)
-        else {}
-    )
+    medians = frames.time_to_close
 
     campaigns, campaign_weeks, campaign_names = [], {}, {}
     for campaign_id, rows in rows_of("campaign").items():
@@ -325,17 +323,17 @@ class BriefingResult:
     rewrite: Verdict | None  # None: no rewrite asked for
 
 
-def rewrite_or_keep(template: str, rewriter: Callable[[str], str | None] | None) -> tuple[str, Verdict | None]:
-    """The rewrite when the guard accepts it, else the template (with the reason); a failing rewriter is a refusal,
-    never a failed briefing."""
+def rewrite_or_keep(template: Briefing, rewriter: Callable[[str], str | None] | None) -> tuple[str, Verdict | None]:
+    """The rewrite of the template's Markdown when the guard accepts it, else the template's (with the reason); a
+    failing rewriter is a refusal, never a failed briefing."""
     if rewriter is None:
-        return template, None
+        return template.markdown, None
     try:
-        candidate = rewriter(template)
+        candidate = rewriter(template.markdown)
     except Exception as error:  # the rewrite is optional: any failure keeps the template
-        return template, Verdict(False, f"the rewrite failed: {type(error).__name__}: {error}")
+        return template.markdown, Verdict(False, f"the rewrite failed: {type(error).__name__}: {error}")
     verdict = judge(template, candidate)
-    return (candidate if verdict.accepted else template), verdict
+    return (candidate if verdict.accepted else template.markdown), verdict
 
 
 def build_briefing(
@@ -353,7 +351,7 @@ def build_briefing(
     day = briefing_day(logical_date, run_after, timezone)
     facts = facts_from_frames(read_frames(conn, day, timezone), day, timezone)
     briefing = render(facts, settings, chart_name=f"{day.isoformat()}.png")
-    markdown, verdict = rewrite_or_keep(briefing.markdown, rewriter)
+    markdown, verdict = rewrite_or_keep(briefing, rewriter)
     chart = render_chart(facts)
     files = write_files(output_dir, day, markdown, *chart)
     result = BriefingResult(briefing, markdown, files, verdict)

@@ -166,6 +166,8 @@ class Briefing:
     markdown: str
     stale: bool
     sections: tuple[tuple[str, tuple[str, ...]], ...]
+    warnings: tuple[str, ...] = ()  # lines a rewrite must keep word for word: the stale-data notes first
+    names: tuple[str, ...] = ()  # the accounts, campaigns, pins and other channels the text may speak about
 
 
 # ---------------------------------------------------------------------------------------------------------- formats
@@ -242,7 +244,9 @@ def stale_notes(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
         notes.append("No HubSpot deals are loaded: leads, won deals and CAC below are missing.")
     else:
         day_end = dt.datetime.combine(facts.day + dt.timedelta(days=1), dt.time(), health.newest_deal_change.tzinfo)
-        hours = int((day_end - health.newest_deal_change).total_seconds() // 3600)
+        # Elapsed time, not wall-clock time: a day with a daylight saving change has 23 or 25 hours (and Python
+        # subtracts two datetimes of one time zone by their wall clocks).
+        hours = int((day_end.timestamp() - health.newest_deal_change.timestamp()) // 3600)
         if hours >= settings.stale_deal_hours:
             notes.append(
                 f"The newest HubSpot deal change is from {_moment(health.newest_deal_change)}, {hours} hours before "
@@ -464,7 +468,8 @@ def _changes(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
     return lines + ranked_ads(facts, settings)
 
 
-def _health(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
+def _coverage(facts: BriefingFacts, settings: BriefingSettings) -> list[tuple[str, bool]]:
+    """The epik coverage and unresolved-campaign lines of Health, each with whether it warns."""
     h = facts.health
     lines = []
     if h.won_pinterest_28d:
@@ -472,21 +477,33 @@ def _health(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
         low = share < Decimal(str(settings.min_epik_coverage))
         warn = " - low: conversions sent to Pinterest will match poorly" if low else ""
         lines.append(
-            f"epik coverage: {h.won_with_epik_28d} of {plural(h.won_pinterest_28d, 'Pinterest-won deal')} in 28 days "
-            f"carry a Pinterest click id ({percent(share)}){warn}."
+            (
+                f"epik coverage: {h.won_with_epik_28d} of {plural(h.won_pinterest_28d, 'Pinterest-won deal')} in 28 "
+                f"days carry a Pinterest click id ({percent(share)}){warn}.",
+                low,
+            )
         )
     else:
-        lines.append("epik coverage: no Pinterest-won deals in 28 days to measure it on.")
+        lines.append(("epik coverage: no Pinterest-won deals in 28 days to measure it on.", False))
     if h.paid_leads_28d:
         share = Decimal(h.unresolved_leads_28d) / h.paid_leads_28d
         high = share > Decimal(str(settings.max_unresolved_share))
         warn = " - high: check the campaign id URL macro and utm_campaign" if high else ""
         lines.append(
-            f"Unresolved campaign: {h.unresolved_leads_28d} of {plural(h.paid_leads_28d, 'Pinterest-paid lead')} in "
-            f"28 days ({percent(share)}){warn}."
+            (
+                f"Unresolved campaign: {h.unresolved_leads_28d} of "
+                f"{plural(h.paid_leads_28d, 'Pinterest-paid lead')} in 28 days ({percent(share)}){warn}.",
+                high,
+            )
         )
     else:
-        lines.append("Unresolved campaign: no Pinterest-paid leads in 28 days.")
+        lines.append(("Unresolved campaign: no Pinterest-paid leads in 28 days.", False))
+    return lines
+
+
+def _health(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
+    h = facts.health
+    lines = [line for line, _ in _coverage(facts, settings)]
     if h.conversions is None:
         lines.append("Conversions API: no conversions ledger yet (`pinterest_capi` has not run).")
     else:
@@ -537,6 +554,8 @@ def render(facts: BriefingFacts, settings: BriefingSettings | None = None, chart
         markdown="\n".join(body) + "\n",
         stale=bool(stale),
         sections=tuple((title, tuple(lines)) for title, lines in sections),
+        warnings=tuple(stale + [line for line, warns in _coverage(facts, settings) if warns]),
+        names=_names(facts),
     )
 
 
@@ -557,6 +576,15 @@ def markdown_to_slack(markdown: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------------- utils
+def _names(facts: BriefingFacts) -> tuple[str, ...]:
+    """What the text names: accounts, campaigns, pins and channels but Pinterest (named on most lines, and the
+    subject of the lines naming nobody)."""
+    entities = (*facts.accounts, *facts.campaigns, *facts.ads)
+    names = {e.label for e in entities} | {e.parent_name for e in facts.ads if e.parent_name}
+    names |= {c.channel for c in facts.channels if c.channel.lower() != "pinterest"}
+    return tuple(sorted(names))
+
+
 def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
     if a is None:
         return b

@@ -3,13 +3,16 @@
 No I/O here: ``pin2deal.capi.send`` reads the outbox, calls ``decide`` per row and sends what it returns. The
 rules (docs/capi.md):
 
-- one ``checkout`` per won deal, ``event_id`` = ``won_<stable key>`` (the outbox key), ``event_time`` = won time
-  in epoch seconds, ``action_source`` a setting (``offline`` by default);
+- one ``checkout`` per lineage: ``event_id`` = ``won_<stable key>`` (the outbox key); a lineage whose sale Pinterest
+  already has (or may have) under another event id, e.g. a deal merged into this one, gets no other;
+- ``event_time`` = won time in epoch seconds, ``action_source`` a setting (``offline`` by default);
 - ``user_data``: ``em``, ``ph``, ``fn``, ``ln``, ``external_id`` as SHA-256 hex digests of normalised values (email
   trimmed and lower-cased; phone in E.164 digits, read with the contact's country, then the default region;
   names trimmed and lower-cased; external id ``hubspot_contact:<id>``), hashed here and nowhere else;
   ``click_id`` = the raw ``epik``, never hashed; IP and user agent only when captured;
-- ``custom_data``: ``value`` as a decimal string, ISO 4217 ``currency``, ``order_id`` = the stable key;
+- ``custom_data``: ``order_id`` = the stable key; ``value`` as a decimal string with its ISO 4217 ``currency``, both
+  or neither: both are optional for Pinterest, so a won deal whose amount or currency is unusable is still reported,
+  without them, and the decision carries the warning the ledger keeps;
 - skipped, with a reason, when Pinterest could not use it or must not get it (``SKIP_REASONS``).
 
 ``validate_event``/``validate_body`` check an event against the request schema of ``POST /v5/ad_accounts/{id}/
@@ -45,22 +48,23 @@ CONSENT_DENIED_MODES = ("suppress", "opt_out")
 MAX_EVENTS_PER_REQUEST = 1000
 PINTEREST_MAX_EVENT_AGE_DAYS = 7  # Pinterest refuses events older than this (observed; the sandbox does too)
 
-# Why a won deal was not sent (ops.capi_ledger.reason of state 'skipped').
-NO_IDENTIFIER = "no_identifier"
-CONSENT_DENIED = "consent_denied"
-TOO_OLD = "too_old"
-BAD_AMOUNT = "bad_amount"
-BAD_CURRENCY = "bad_currency"
+# Why a won deal was not sent (ops.capi_ledger.reason of state 'skipped'), in the order they are checked.
+LINEAGE_ALREADY_REPORTED = "lineage_already_reported"
 CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+NO_WON_TIME = "no_won_time"
+TOO_OLD = "too_old"
+CONSENT_DENIED = "consent_denied"
+NO_IDENTIFIER = "no_identifier"
 INVALID_PAYLOAD = "invalid_payload"
 DRY_RUN = "dry_run"
 TEST_MODE = "test_mode"
 SKIP_REASONS = (
-    NO_IDENTIFIER, CONSENT_DENIED, TOO_OLD, BAD_AMOUNT, BAD_CURRENCY, CHANNEL_NOT_CONFIGURED, INVALID_PAYLOAD,
-    DRY_RUN, TEST_MODE,
+    LINEAGE_ALREADY_REPORTED, CHANNEL_NOT_CONFIGURED, NO_WON_TIME, TOO_OLD, CONSENT_DENIED, NO_IDENTIFIER,
+    INVALID_PAYLOAD, DRY_RUN, TEST_MODE,
 )  # fmt: skip
-# A skip that stays true until the outbox row changes: not re-decided on every run.
-FINAL_SKIPS = (TOO_OLD,)
+# Skips that decide nothing (a dry or test run): the next real run decides the event. Every other skip is final until
+# the deal's inputs or the settings change.
+OPEN_SKIPS = (DRY_RUN, TEST_MODE)
 
 
 @dataclass(frozen=True)
@@ -95,14 +99,24 @@ class CapiSettings:
     def max_event_age(self) -> dt.timedelta:
         return dt.timedelta(days=self.max_event_age_days)
 
+    def decision_inputs(self) -> dict[str, Any]:
+        """The settings ``decide`` reads: when they change, events already decided are decided again."""
+        return {
+            "channels": sorted(self.channels), "action_source": self.action_source,
+            "max_event_age_days": self.max_event_age_days, "consent_source": self.consent_source,
+            "consent_denied": self.consent_denied, "default_region": self.default_region,
+        }  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Decision:
-    """An event to send, or the reason (and its detail) why the deal is skipped."""
+    """An event to send, or the reason (and its detail) why the deal is skipped; ``warning``: what a built event
+    leaves out and why (the ledger's ``data_warning``)."""
 
     event: dict[str, Any] | None
     reason: str | None = None
     detail: str | None = None
+    warning: str | None = None
 
 
 def sha256_hex(value: str) -> str:
@@ -194,44 +208,72 @@ def decimal_string(amount: Decimal) -> str:
     return format(amount, "f")
 
 
+def iso_currency(value: str | None) -> str | None:
+    """An ISO 4217 code read case-insensitively (``" usd"`` -> ``"USD"``), else None."""
+    if blank(value):
+        return None
+    code = value.strip().upper()
+    return code if code in ISO_4217_CODES else None
+
+
+def event_value(row: Mapping[str, Any]) -> tuple[dict[str, str], str | None]:
+    """``custom_data``'s ``value`` and ``currency`` (both, or neither: a value in no stated currency would be read in
+    the ad account's), and the warning when the deal's amount or currency cannot be used."""
+    amount, amount_raw = row.get("amount"), row.get("amount_raw")
+    if amount is not None and not isinstance(amount, Decimal):
+        amount = Decimal(str(amount))
+    currency = iso_currency(row.get("currency")) or iso_currency(row.get("currency_raw"))
+    if amount is None:
+        problem = "no amount" if blank(amount_raw) else f"amount {amount_raw.strip()!r} is not a number"
+    elif not amount.is_finite() or amount < 0:
+        problem = f"amount {(amount_raw or decimal_string(amount)).strip()!r} is negative"
+    elif currency is None:
+        currency_raw = row.get("currency_raw") or row.get("currency")
+        problem = "no currency" if blank(currency_raw) else f"currency {currency_raw!r} is not an ISO 4217 code"
+    else:
+        return {"value": decimal_string(amount), "currency": currency}, None
+    return {}, f"{problem}: sent without value and currency"
+
+
 def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> Decision:
-    """The ``checkout`` event of one outbox row, or why it is skipped (checked in the order of the reasons)."""
+    """The ``checkout`` event of one outbox row, or why it is skipped (checked in the order of ``SKIP_REASONS``)."""
+    if row.get("reported_event_id"):
+        return Decision(
+            None, LINEAGE_ALREADY_REPORTED, f"{row['reported_event_id']} (deal {row.get('reported_deal_id')}, "
+            f"{row.get('reported_state')}) already reported this lineage's sale: one lineage, one checkout"
+        )  # fmt: skip
     if row["channel"] not in settings.channels:
         return Decision(None, CHANNEL_NOT_CONFIGURED, f"channel {row['channel']!r} is not in {list(settings.channels)}")
-    won_at: dt.datetime = row["won_at"]
+    won_at: dt.datetime | None = row["won_at"]
+    if won_at is None:
+        return Decision(None, NO_WON_TIME, "won, but without a won time (no entry time into its closed-won stage, "
+                                           "no closedate)")  # fmt: skip
     if won_at < now - settings.max_event_age:
         return Decision(
             None, TOO_OLD, f"won at {won_at:%Y-%m-%dT%H:%M:%SZ}, more than {settings.max_event_age_days:g} days "
             f"before the API's clock ({now:%Y-%m-%dT%H:%M:%SZ})"
         )  # fmt: skip
-    amount = row.get("amount")
-    if amount is not None and not isinstance(amount, Decimal):
-        amount = Decimal(str(amount))
-    if amount is None or amount < 0 or not amount.is_finite():
-        return Decision(None, BAD_AMOUNT, f"amount {row.get('amount')!r}: missing, negative or not a number")
-    currency = row.get("currency")
-    if currency not in ISO_4217_CODES:
-        return Decision(None, BAD_CURRENCY, f"currency {currency!r}: not an ISO 4217 code")
     denied = consent_denied(row, settings.consent_source)
     if denied and settings.consent_denied == "suppress":
         return Decision(None, CONSENT_DENIED, f"ads consent denied ({settings.consent_source})")
     data = user_data(row, settings)
     if not (data.get("em") or (data.get("client_ip_address") and data.get("client_user_agent"))):
         return Decision(None, NO_IDENTIFIER, "no email, and not both IP address and user agent")
+    value, warning = event_value(row)
     event: dict[str, Any] = {
         "event_name": EVENT_NAME,
         "action_source": settings.action_source,
         "event_time": int(won_at.timestamp()),
         "event_id": row["event_id"],
         "user_data": data,
-        "custom_data": {"currency": currency, "value": decimal_string(amount), "order_id": row["stable_key"]},
+        "custom_data": {**value, "order_id": row["stable_key"]},
     }
     if denied:
         event["opt_out"] = True
     problems = validate_event(event)
     if problems:
         return Decision(None, INVALID_PAYLOAD, "; ".join(problems))
-    return Decision(event)
+    return Decision(event, warning=warning)
 
 
 # -- the request schema of POST /v5/ad_accounts/{ad_account_id}/events (ConversionEvents) -------------------------

@@ -1,25 +1,33 @@
-"""Send the outbox to the Conversions API exactly once per won deal, recording every decision in the ledger.
+"""Send the outbox to the Conversions API exactly once per sale, recording every decision in the ledger.
 
 The protocol (docs/capi.md has the states and the crash window):
 
-1. one run at a time (a PostgreSQL advisory lock), reading the candidate outbox rows (``candidates.sql``) through a
-   server-side cursor, one batch at a time, so memory holds one batch whatever the outbox size;
-2. per row, ``payload.decide``: an event, or a skip with its reason (recorded at once);
-3. per batch of up to 1,000 events: the **intent** (state ``in_flight`` under a new request id) is committed, then
+1. one run at a time (a PostgreSQL advisory lock); when the settings that decide events changed since the last
+   run, every skipped or failed event is decided again (``record_settings.sql``);
+2. the candidates are the undecided outbox rows only (``candidates.sql``: new or changed inputs, or still open),
+   read through a server-side cursor, one batch at a time, so an hour with nothing changed reads nothing and memory
+   holds one batch whatever the outbox size;
+3. per row, ``payload.decide``: an event, or a skip with its reason (recorded at once, final for these inputs);
+4. per batch of up to 1,000 events: the **intent** (state ``in_flight`` under a new request id) is committed, then
    the request is sent (transient failures retried inside by the hook), then the **outcome** of every event
    (``sent``/``failed`` from ``events[].status`` of a 200 or a 422) is committed. A worker killed between the two
    commits leaves ``in_flight`` rows: the next run sends them again, same ``event_id`` and ``order_id``, and flags
-   them ``possible_repeat``;
-4. a whole-request 400 splits the batch in halves until the refused events are isolated (each recorded
-   ``failed``/``bad_request``), so one bad event never blocks the others; any other 4xx for the whole request, a
-   revoked token, or transient failures outlasting the retries stop the task, with the events ``pending``
-   (answered, nothing processed) or, when an attempt got no answer at all, still ``in_flight``.
+   them ``possible_repeat``. An answer that does not list every event's verdict is decided on its status: a 200
+   (Pinterest processed every event) ``sent``, a 422 (some were not, which is unknown) ``failed``, both with reason
+   ``unreadable_answer``;
+5. a whole-request 400 splits the batch in halves until the refused events are isolated, so one bad event never
+   blocks the others; an event refused alone stays ``pending`` until the run ends, then is ``failed``/
+   ``bad_request``, unless more than ``MAX_ISOLATED_BAD_REQUESTS`` were refused alone: then the API refuses the
+   request itself (it changed), the run stops and they all stay ``pending`` for a later run. Any other 4xx for the
+   whole request, a revoked token, or transient failures outlasting the retries stop the task, with the events
+   ``pending`` (answered, nothing processed) or, when an attempt got no answer at all, still ``in_flight``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,10 +38,11 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import Connection
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from pin2deal.capi.payload import (
     DRY_RUN,
-    FINAL_SKIPS,
+    OPEN_SKIPS,
     TEST_MODE,
     CapiSettings,
     Decision,
@@ -50,15 +59,22 @@ from pin2deal.paths import SQL_DIR
 from pin2deal.retrying import RetryAfterTooLong, TransientAPIError
 
 CAPI_SQL = SQL_DIR / "capi"
-# pg_advisory_lock key of the sender ("capisend" in ASCII): two runs never send the same candidates.
+# pg_advisory_lock key of the sender ("capisend" in ASCII): two runs never send the same candidates, and the outbox
+# fill waits for a sending run (both write the outbox's rows: concurrently, they could deadlock).
 SENDER_LOCK_KEY = 0x6361706973656E64
 # More single events refused with a 400 than this in one run: the request itself is wrong, not a few events.
 MAX_ISOLATED_BAD_REQUESTS = 10
+UNREADABLE_ANSWER = "unreadable_answer"
 
 
 @functools.cache
 def capi_sql(name: str) -> str:
     return (CAPI_SQL / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def sql_statements(text: str) -> list[str]:
+    """The statements of a SQL file, each ending with ``;`` at the end of a line."""
+    return [statement for statement in re.split(r";[ \t]*$", text, flags=re.M) if statement.strip()]
 
 
 @dataclass(frozen=True)
@@ -78,8 +94,10 @@ class Summary:
     failed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     possible_repeats: int = 0  # sent again after an unknown outcome
+    data_warnings: int = 0  # events built without something the deal has (an unusable amount)
     requests: int = 0  # HTTP attempts, retries included
     bad_request_splits: int = 0
+    reopened: int = 0  # decided events decided again because the settings changed
     dry_run: bool = False
     test_mode: bool = False
 
@@ -91,22 +109,33 @@ class Summary:
             "skipped": sum(self.skipped.values()),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
             "possible_repeats": self.possible_repeats,
+            "data_warnings": self.data_warnings,
             "requests": self.requests,
             "bad_request_splits": self.bad_request_splits,
+            "reopened": self.reopened,
             "dry_run": self.dry_run,
             "test_mode": self.test_mode,
         }
 
 
-def fill_outbox(conn: Connection) -> int:
-    """Rebuild ``ops.capi_outbox`` from ``mart.deal_attribution`` (``fill_outbox.sql``); rows changed.
+def fill_outbox(conn: Connection) -> dict[str, int]:
+    """Bring ``ops.capi_outbox`` up to date with the deals that changed since the last fill (``fill_outbox.sql``);
+    returns how many deals changed and how many outbox rows await a decision.
 
-    One REPEATABLE READ transaction: its insert and its delete read the same published marts, even when a reconcile
-    publishes between them (read committed, the delete would see the new marts and the insert the old ones)."""
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        cur.execute(capi_sql("fill_outbox"))
-        return cur.rowcount
+    One REPEATABLE READ transaction: all its statements read the same published marts, even when a reconcile
+    publishes meanwhile (read committed, one statement could see the new marts and the next the old ones). The
+    sender's lock is taken first, outside it (``conn`` in autocommit mode), so the transaction's snapshot is taken
+    once the lock is held: taken while waiting, it would miss what the run it waited for wrote."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (SENDER_LOCK_KEY,))
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            for statement in sql_statements(capi_sql("fill_outbox")):
+                cur.execute(statement)
+            deals_changed, undecided = cur.fetchone()
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (SENDER_LOCK_KEY,))
+    return {"deals_changed": deals_changed, "undecided": undecided}
 
 
 @dataclass
@@ -116,6 +145,7 @@ class Prepared:
     row: Mapping[str, Any]
     encoded: str  # the event's canonical JSON, exactly the bytes sent
     payload_hash: str
+    data_warning: str | None = None  # what the event leaves out and why
 
 
 class ConversionsSender:
@@ -136,7 +166,9 @@ class ConversionsSender:
         self.reader, self.writer, self.hook, self.settings = reader, writer, hook, settings
         self.run_id, self.selection = run_id, selection
         self.summary = Summary(dry_run=dry_run, test_mode=test_mode)
-        self.isolated_bad_requests = 0
+        # Events refused with a 400 on their own, pending until the run knows whether the API refuses everything.
+        self.refused_alone: list[tuple[list[Prepared], uuid.UUID, str]] = []
+        self.stopping = False  # the API refuses the request itself: record what is on the wire, send nothing more
         self.requests: ThreadPoolExecutor | None = None
         self.on_the_wire: tuple[list[Prepared], uuid.UUID, Future[EventsAnswer]] | None = None
         self.log = hook.log
@@ -148,11 +180,7 @@ class ConversionsSender:
             cur.itersize = self.settings.batch_size
             cur.execute(
                 capi_sql("candidates"),
-                {
-                    "final_skips": list(FINAL_SKIPS),
-                    "won_after": self.selection.won_after,
-                    "won_before": self.selection.won_before,
-                },
+                {"won_after": self.selection.won_after, "won_before": self.selection.won_before},
             )
             while rows := cur.fetchmany(self.settings.batch_size):
                 yield rows
@@ -160,20 +188,30 @@ class ConversionsSender:
     def run(self) -> Summary:
         self.writer.execute("SELECT pg_advisory_lock(%s)", (SENDER_LOCK_KEY,))
         try:
+            self.record_settings()
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="capi-request") as self.requests:
-                self.decide_and_deliver()
-                while self.on_the_wire is not None:
-                    self.settle()
+                try:
+                    self.decide_and_deliver()
+                    while self.on_the_wire is not None:
+                        self.settle()
+                except RequestRefused:
+                    self.stopping = True
+                    while self.on_the_wire is not None:
+                        self.settle()
+                    raise
+            self.fail_refused_alone()
         finally:
             self.writer.execute("SELECT pg_advisory_unlock(%s)", (SENDER_LOCK_KEY,))
         return self.summary
 
     def decide_and_deliver(self) -> None:
         """Decide every candidate; deliver events batch by batch, record skips chunk by chunk."""
-        now = self.hook.server_now()
-        self.log.info("Conversions API clock (the API's Date): %s", now.isoformat())
+        now: dt.datetime | None = None
         batch: list[Prepared] = []
         for rows in self.candidates():
+            if now is None:  # only asked when there is something to decide
+                now = self.hook.server_now()
+                self.log.info("Conversions API clock (the API's Date): %s", now.isoformat())
             skips: list[tuple[Mapping[str, Any], Decision, str | None]] = []
             for row in rows:
                 self.summary.processed += 1
@@ -181,10 +219,10 @@ class ConversionsSender:
                 if decision.event is None:
                     skips.append((row, decision, None))
                     continue
-                prepared = Prepared(row, *encode_event(decision.event))
+                prepared = Prepared(row, *encode_event(decision.event), decision.warning)
                 if self.summary.dry_run:
-                    skips.append((row, Decision(None, DRY_RUN, "dry run: built and validated, not sent"),
-                                  prepared.payload_hash))  # fmt: skip
+                    dry = Decision(None, DRY_RUN, "dry run: built and validated, not sent", decision.warning)
+                    skips.append((row, dry, prepared.payload_hash))
                     continue
                 batch.append(prepared)
                 if len(batch) == self.settings.batch_size:
@@ -195,6 +233,14 @@ class ConversionsSender:
             self.deliver(batch)
 
     # -- ledger writes -------------------------------------------------------------------------------------------
+    def record_settings(self) -> None:
+        """Remember the settings decisions are made under; when they changed, re-open every skipped or failed event."""
+        with self.writer.transaction(), self.writer.cursor() as cur:
+            cur.execute(capi_sql("record_settings"), {"settings": Jsonb(self.settings.decision_inputs())})
+            self.summary.reopened = cur.fetchone()[0]
+        if self.summary.reopened:
+            self.log.info("The settings changed: %d decided events are decided again", self.summary.reopened)
+
     def record_skips(
         self,
         skips: Sequence[tuple[Mapping[str, Any], Decision, str | None]],
@@ -209,6 +255,7 @@ class ConversionsSender:
                 capi_sql("record_decisions"),
                 {
                     "run_id": self.run_id,
+                    "open_reasons": list(OPEN_SKIPS),
                     "event_ids": [row["event_id"] for row, _, _ in skips],
                     "stable_keys": [row["stable_key"] for row, _, _ in skips],
                     "deal_ids": [row["deal_id"] for row, _, _ in skips],
@@ -218,10 +265,11 @@ class ConversionsSender:
                     "http_statuses": [http_status if verdict else None for verdict in verdicts],
                     "event_statuses": [verdict.get("status") for verdict in verdicts],
                     "error_messages": [
-                        verdict.get("error_message") or (None if verdict else decision.detail)
+                        verdict.get("error_message") or (None if verdict.get("status") else decision.detail)
                         for (_, decision, _), verdict in zip(skips, verdicts, strict=True)
                     ],
                     "warning_messages": [verdict.get("warning_message") for verdict in verdicts],
+                    "data_warnings": [decision.warning for _, decision, _ in skips],
                 },
             )
         self.summary.skipped.update(decision.reason for _, decision, _ in skips)
@@ -235,6 +283,7 @@ class ConversionsSender:
                     "run_id": self.run_id,
                     "event_ids": [p.row["event_id"] for p in batch],
                     "payload_hashes": [p.payload_hash for p in batch],
+                    "data_warnings": [p.data_warning for p in batch],
                 },
             )
 
@@ -290,12 +339,15 @@ class ConversionsSender:
         if self.summary.test_mode:
             answer = self.hook.send_events(events, test=True)
             self.summary.requests += answer.attempts
-            verdicts = answer.event_results(len(batch))
-            test_skip = Decision(None, TEST_MODE, None)
-            self.record_skips([(p.row, test_skip, p.payload_hash) for p in batch], verdicts, http_status=answer.status)
+            verdicts = answer.verdicts(len(batch)) or [
+                {"error_message": f"the test answer ({answer.status}) had {answer.defect(len(batch))}"}
+            ] * len(batch)
+            skips = [(p.row, Decision(None, TEST_MODE, None, p.data_warning), p.payload_hash) for p in batch]
+            self.record_skips(skips, verdicts, http_status=answer.status)
             return
         request_id = uuid.uuid4()
         self.record_intent(batch, request_id)
+        self.summary.data_warnings += sum(p.data_warning is not None for p in batch)
         self.on_the_wire = (batch, request_id, self.requests.submit(self.hook.send_events, events))
 
     def settle(self) -> None:
@@ -322,25 +374,50 @@ class ConversionsSender:
             self.unsent(batch, request_id, state, getattr(error, "status", None), "transient", str(error))
             raise
         self.summary.requests += answer.attempts
-        repeated_on_retry = answer.unanswered_attempts > 0
-        outcomes = []
-        for verdict in answer.event_results(len(batch)):
-            processed = verdict.get("status") == "processed"
-            outcomes.append(
-                (
-                    "sent" if processed else "failed",
-                    None if processed else "rejected",
-                    answer.status,
-                    verdict.get("status"),
-                    verdict.get("error_message"),
-                    verdict.get("warning_message"),
-                )
-            )
-            self.summary.sent += processed
-            self.summary.failed += not processed
-        self.summary.possible_repeats += self.record_outcome(
-            batch, request_id, outcomes, extra_attempts=answer.attempts - 1, possible_repeat=repeated_on_retry
+        verdicts = answer.verdicts(len(batch))
+        outcomes = (
+            [self.outcome(answer.status, verdict) for verdict in verdicts]
+            if verdicts is not None
+            else [self.unreadable(answer, len(batch))] * len(batch)
         )
+        for state, *_ in outcomes:
+            self.summary.sent += state == "sent"
+            self.summary.failed += state == "failed"
+        self.summary.possible_repeats += self.record_outcome(
+            batch,
+            request_id,
+            outcomes,
+            extra_attempts=answer.attempts - 1,
+            possible_repeat=answer.unanswered_attempts > 0,
+        )
+
+    @staticmethod
+    def outcome(status: int, verdict: Mapping[str, Any]) -> tuple[str, str | None, int, Any, Any, Any]:
+        """The ledger outcome of one event from its ``events[]`` verdict."""
+        processed = verdict.get("status") == "processed"
+        return (
+            "sent" if processed else "failed",
+            None if processed else "rejected",
+            status,
+            verdict.get("status"),
+            verdict.get("error_message"),
+            verdict.get("warning_message"),
+        )
+
+    def unreadable(self, answer: EventsAnswer, count: int) -> tuple[str, str, int, None, str | None, str | None]:
+        """The outcome of every event of an answer without one verdict per event: its status decides. A 200 means
+        Pinterest processed every event (it answers 422 otherwise): sent. A 422 means some were not, and which is
+        unknown: failed, not sent again (a re-send could repeat the processed ones)."""
+        defect = answer.defect(count)
+        self.log.warning("Pinterest answered %d to %d events with %s", answer.status, count, defect)
+        if answer.status == 200:
+            note = f"Pinterest answered 200 with {defect}: recorded sent on the status (200: every event processed)"
+            return "sent", UNREADABLE_ANSWER, 200, None, None, note
+        error = (
+            f"Pinterest answered {answer.status} (not every event processed) with {defect}: whether this event was "
+            "processed is unknown; not sent again, as a re-send could repeat it (check it in Ads Manager)"
+        )
+        return "failed", UNREADABLE_ANSWER, answer.status, None, error, None
 
     def unsent(
         self,
@@ -365,24 +442,39 @@ class ConversionsSender:
         """A 4xx for the whole request: split a 400 to isolate its events; anything else fails the task."""
         if error.status != 400:
             self.unsent(batch, request_id, "pending", error.status, "request_refused", str(error))
-            raise AirflowFailException(
+            raise RequestRefused(
                 f"{error}. The whole request was refused ({len(batch)} events left pending); retrying the same "
                 "request cannot succeed: check the connection's ad account and token"
             ) from error
+        self.unsent(batch, request_id, "pending", 400, "bad_request", str(error))
+        if self.stopping:
+            return
         if len(batch) == 1:
-            self.unsent(batch, request_id, "failed", 400, "bad_request", str(error))
-            self.summary.failed += 1
-            self.isolated_bad_requests += 1
+            self.refused_alone.append((batch, request_id, str(error)))
             self.log.warning("Event %s refused on its own: %s", batch[0].row["event_id"], error)
-            if self.isolated_bad_requests > MAX_ISOLATED_BAD_REQUESTS:
-                raise AirflowFailException(
-                    f"{self.isolated_bad_requests} events were each refused with a 400 on their own: the request "
-                    f"format itself is refused, not a few events ({error})"
+            if len(self.refused_alone) > MAX_ISOLATED_BAD_REQUESTS:
+                raise RequestRefused(
+                    f"{len(self.refused_alone)} events were each refused with a 400 on their own: the API refuses "
+                    f"the request itself, not a few events (it may have changed): {error}. Nothing more is sent; "
+                    "these events and the batches they came in are left pending, and the next run sends them again"
                 ) from error
             return
-        self.unsent(batch, request_id, "pending", 400, "bad_request", str(error))
         self.summary.bad_request_splits += 1
         self.log.warning("A batch of %d events was refused with a 400 (%s): splitting it", len(batch), error)
         middle = len(batch) // 2
         self.deliver(batch[:middle])
         self.deliver(batch[middle:])
+
+    def fail_refused_alone(self) -> None:
+        """The run ended with few events refused alone: each is failed/bad_request, final until its deal changes."""
+        for batch, request_id, message in self.refused_alone:
+            self.record_outcome(
+                batch, request_id, [("failed", "bad_request", 400, None, message[:2000], None)],
+                extra_attempts=0, possible_repeat=False,
+            )  # fmt: skip
+            self.summary.failed += 1
+        self.refused_alone = []
+
+
+class RequestRefused(AirflowFailException):
+    """The API refuses the request itself (a 4xx for every request, or for too many events alone): stop the run."""

@@ -206,12 +206,20 @@ class _Paging(msgspec.Struct):
         return self.next.after if self.next else None
 
 
+class _BatchError(msgspec.Struct):
+    """One error of a batch read's 207 (``OBJECT_NOT_FOUND`` names the missing ids in ``context.ids``)."""
+
+    category: str | None = None
+    context: dict[str, Any] = {}
+
+
 class _Objects(msgspec.Struct):
     """Search, list and batch-read answers."""
 
     results: list[CrmObject] = []
     total: int | None = None
     paging: _Paging | None = None
+    errors: list[_BatchError] = []
 
 
 class _AssociationType(msgspec.Struct, rename="camel"):
@@ -304,7 +312,7 @@ class HubSpotHook(BaseHook):
 
     conn_name_attr = "hubspot_conn_id"
     default_conn_name = "hubspot_default"
-    conn_type = "http"
+    conn_type = "hubspot"
     hook_name = "HubSpot"
 
     def __init__(self, hubspot_conn_id: str = default_conn_name) -> None:
@@ -612,6 +620,23 @@ class HubSpotHook(BaseHook):
                               _preload_content=False)  # fmt: skip
             read.extend(_decode("deal_batch", body, _Objects).results)
         return read
+
+    def missing_deal_ids(self, deal_ids: Sequence[int]) -> list[int]:
+        """The ids among ``deal_ids`` HubSpot no longer has (deleted, or archived), 100 a batch read: those its 207
+        names as not found. An id merged into another deal is answered with the survivor: it is not missing."""
+        missing: set[int] = set()
+        for start in range(0, len(deal_ids), MAX_BATCH_READ):
+            chunk = deal_ids[start : start + MAX_BATCH_READ]
+            request = {"inputs": [{"id": str(deal_id)} for deal_id in chunk], "properties": ["hs_object_id"]}
+            body = self._call("deal_batch", "read", batch_read_input_simple_public_object_id=request,
+                              _preload_content=False)  # fmt: skip
+            answer = _decode("deal_batch", body, _Objects)
+            found = {deal.id for deal in answer.results}
+            for error in answer.errors:
+                if error.category == "OBJECT_NOT_FOUND":
+                    missing.update(int(i) for i in error.context.get("ids") or [] if str(i).isdigit())
+            missing -= found
+        return sorted(missing & set(deal_ids))
 
     def read_contacts(self, contact_ids: Sequence[int], properties: Sequence[str]) -> tuple[list[CrmObject], list[int]]:
         """Contacts by id, 100 a call; returns (contacts, ids HubSpot did not find: deleted or merged away)."""

@@ -142,7 +142,7 @@ class PinterestHook(HttpHook):
 
     conn_name_attr = "pinterest_conn_id"
     default_conn_name = "pinterest_ads_default"
-    conn_type = "http"
+    conn_type = "pinterest_ads"
     hook_name = "Pinterest"
 
     def __init__(
@@ -530,25 +530,31 @@ class PinterestAdsHook(PinterestHook):
 class EventsAnswer:
     """Pinterest's answer to one events request (200 or 422), and how it was obtained.
 
-    ``unanswered_attempts`` counts attempts that ended without any answer (timeout, dropped connection): Pinterest
-    may have processed the events of such an attempt, so a later success may have delivered them twice.
+    ``body`` is the decoded answer (a 422's ``details``), or None when it was not JSON. ``unanswered_attempts``
+    counts attempts that ended without any answer (timeout, dropped connection): Pinterest may have processed the
+    events of such an attempt, so a later success may have delivered them twice.
     """
 
     status: int
-    body: dict[str, Any]
+    body: Any
     attempts: int
     unanswered_attempts: int
 
-    def event_results(self, count: int) -> list[dict[str, Any]]:
-        """``events[]`` of the answer, one per event sent, in request order (a short list is an API error)."""
+    def verdicts(self, count: int) -> list[dict[str, Any]] | None:
+        """``events[]``, one verdict per event sent in request order; None when the answer does not list them all
+        (not JSON, no list, a shorter one): which event each verdict belongs to is then unknown."""
+        results = self.body.get("events") if isinstance(self.body, dict) else None
+        if isinstance(results, list) and len(results) == count and all(isinstance(item, dict) for item in results):
+            return results
+        return None
+
+    def defect(self, count: int) -> str:
+        """What is wrong with an answer ``verdicts`` refused, in words."""
+        if not isinstance(self.body, dict):
+            return "a body that is not JSON"
         results = self.body.get("events")
-        if not isinstance(results, list) or len(results) != count:
-            raise PinterestAPIError(
-                f"Pinterest answered {self.status} with {len(results) if isinstance(results, list) else 'no'} "
-                f"per-event results for {count} events",
-                status=self.status,
-            )
-        return results
+        listed = len(results) if isinstance(results, list) else "no"
+        return f"{listed} per-event results for {count} events"
 
 
 @dataclass
@@ -561,11 +567,13 @@ class SendTrace:
 
 class PinterestConversionsHook(PinterestHook):
     """The Conversions API on ``pinterest_conversions_default``: the conversion access token as password,
-    ``ad_account_id`` in the extra. Sends up to 1,000 events per request and returns Pinterest's per-event
-    answer for a 200 and a 422 alike; everything else is ``PinterestHook``'s error mapping (transient failures
-    retried inside, 401 ``PinterestTokenExpired``, other 4xx ``PinterestAPIError``)."""
+    ``ad_account_id`` in the extra. Sends up to 1,000 events per request and returns Pinterest's answer for a 200
+    and a 422 alike, readable or not (the sender decides what an unreadable one means); everything else is
+    ``PinterestHook``'s error mapping (transient failures retried inside, 401 ``PinterestTokenExpired``, other 4xx
+    ``PinterestAPIError``)."""
 
     default_conn_name = "pinterest_conversions_default"
+    conn_type = "pinterest_conversions"
     hook_name = "Pinterest Conversions"
 
     def __init__(self, pinterest_conn_id: str | None = None, **kwargs: Any) -> None:
@@ -621,10 +629,11 @@ class PinterestConversionsHook(PinterestHook):
                     trace.unanswered_attempts += 1
                 raise
             except PinterestAPIError as error:
+                if error.status != 422:
+                    raise
                 details = error.body.get("details") if isinstance(error.body, dict) else None
-                if error.status == 422 and isinstance(details, dict):
-                    return EventsAnswer(422, details, trace.attempts, trace.unanswered_attempts)
-                raise
-            return EventsAnswer(response.status_code, response.json(), trace.attempts, trace.unanswered_attempts)
+                return EventsAnswer(422, details, trace.attempts, trace.unanswered_attempts)
+            decoded = self._json_or_none(response)
+            return EventsAnswer(response.status_code, decoded, trace.attempts, trace.unanswered_attempts)
 
         return self.retrying()(attempt)

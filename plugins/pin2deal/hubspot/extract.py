@@ -13,7 +13,10 @@ deals the same ``hs_lastmodifieddate``), that instant is read on its own by nume
 **How a batch lands** (``DealBatchLoader``): up to ``batch_size`` deals with their contacts (v4 associations,
 1,000 deals a call; contacts, 100 a call) are typed and merged into the raw tables in one transaction together
 with the watermark (``ops.watermarks``) that says where the next batch starts, so a killed run resumes after the
-last committed batch and a re-run rewrites nothing that did not change.
+last committed batch and a re-run rewrites nothing that did not change. Before it lands, the live deals its
+deals' legacy ids name (their predecessors: a CRM migration re-creates deals under new ids) are looked up in
+HubSpot, 100 a batch read: those gone are marked deleted in the same transaction and their successors take their
+lineages' stable keys, so no hourly run counts a re-created sale twice while it waits for a full refresh.
 
 **Throughput** (``run_pipeline``): the search budget (5/s per account) and the 10-second budget of the batch
 reads are separate, so the search paging, the association/contact reads and the loads run in three threads
@@ -48,6 +51,7 @@ from pin2deal.hubspot.records import (
     CONTACT_COLUMNS,
     DEAL_COLUMNS,
     DEAL_CONTACT_COLUMNS,
+    LEGACY_DEAL_ID_COLUMN,
     STAGE_COLUMNS,
     DealTyping,
     contact_rows,
@@ -66,6 +70,8 @@ CONTACT_ISSUES = "hubspot.contact"
 # Applied to rows an upsert changes (new rows get both from the column defaults).
 CHANGED = "loaded_at = now(), run_id = current_setting('pin2deal.run_id', true)"
 AFTER_DEAL_PAGE_SQL = SQL_DIR / "hubspot" / "after_deal_page.sql"
+PREDECESSORS_SQL = SQL_DIR / "hubspot" / "predecessors.sql"
+REKEY_SQL = SQL_DIR / "hubspot" / "rekey_after_sweep.sql"
 
 
 @dataclass
@@ -228,6 +234,8 @@ class LoadCounts:
     contact_issues: int = 0
     missing_contacts: int = 0
     association_errors: int = 0  # deals whose contacts could not be read: their stored links were kept
+    predecessors_checked: int = 0  # live deals the loaded deals' legacy ids name, looked up in HubSpot
+    predecessors_gone: int = 0  # of those, gone from HubSpot: marked deleted, their successors took their keys
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -237,17 +245,21 @@ class DealBatchLoader:
     """Merges one enriched batch into the raw tables and moves the watermark, in one transaction."""
 
     def __init__(
-        self, conn: Connection, typing: DealTyping, *, scope: str, run_id: str, default_phone_region: str
+        self, conn: Connection, hubspot: HubSpotHook, typing: DealTyping, *, scope: str, run_id: str,
+        default_phone_region: str,
     ) -> None:
-        self.conn, self.typing, self.scope, self.run_id = conn, typing, scope, run_id
+        self.conn, self.hubspot, self.typing, self.scope, self.run_id = conn, hubspot, typing, scope, run_id
         self.region = default_phone_region
         self.counts = LoadCounts()
         self.after_page_sql = AFTER_DEAL_PAGE_SQL.read_text(encoding="utf-8")
+        self.predecessors_sql = PREDECESSORS_SQL.read_text(encoding="utf-8")
+        self.rekey_sql = REKEY_SQL.read_text(encoding="utf-8")
 
     def __call__(self, batch: DealBatch) -> None:
         deals, deal_issues = deal_rows(batch.deals, self.typing)
         contacts, contact_issues = contact_rows(batch.contacts, self.typing, self.region)
         deal_ids = [deal.id for deal in batch.deals]
+        gone = self._predecessors_gone(deal_ids, deals)
         links = [
             (link.deal_id, link.contact_id, list(link.type_ids), list(link.labels))
             for deal_id in deal_ids
@@ -265,7 +277,9 @@ class DealBatchLoader:
                 )
                 self._replace_associations([deal_id for deal_id in deal_ids if deal_id in batch.associations], links)
                 with ClientCursor(self.conn) as cur:
-                    cur.execute(self.after_page_sql, {"deal_ids": deal_ids})
+                    cur.execute(self.after_page_sql, {"deal_ids": deal_ids, "predecessors_gone": gone})
+                if gone:  # deals of the page refused their lineage before, while its holder was live
+                    self.conn.execute(self.rekey_sql, {"deal_ids": deal_ids})
                 replace_record_issues(self.conn, DEAL_ISSUES, map(str, deal_ids), deal_issues, self.run_id)
                 replace_record_issues(
                     self.conn, CONTACT_ISSUES, (str(contact.id) for contact in batch.contacts), contact_issues,
@@ -281,6 +295,26 @@ class DealBatchLoader:
         counts.contact_issues += len(contact_issues)
         counts.missing_contacts += len(batch.missing_contacts)
         counts.association_errors += sum(1 for deal_id in deal_ids if deal_id not in batch.associations)
+
+    def _predecessors_gone(self, deal_ids: list[int], deals: list[tuple[Any, ...]]) -> list[int]:
+        """The live deals this page's deals succeed that HubSpot no longer has (``predecessors.sql``; one batch read
+        per 100 of them). Read before the page's transaction: no transaction stays open across HubSpot calls."""
+        legacy = [(row[0], row[LEGACY_DEAL_ID_COLUMN]) for row in deals if row[LEGACY_DEAL_ID_COLUMN] is not None]
+        if not legacy:
+            return []
+        holders = [row[0] for row in self.conn.execute(self.predecessors_sql, {
+            "deal_ids": deal_ids, "legacy_deal_ids": [deal_id for deal_id, _ in legacy],
+            "legacy_ids": [legacy_id for _, legacy_id in legacy],
+        })]  # fmt: skip
+        if not holders:
+            return []
+        gone = self.hubspot.missing_deal_ids(holders)
+        self.counts.predecessors_checked += len(holders)
+        self.counts.predecessors_gone += len(gone)
+        if len(gone) < len(holders):
+            log.info("%s deals named by legacy ids still exist in HubSpot: their newcomers keep their own keys "
+                     "(ops.record_issues, hubspot.deal_key)", len(holders) - len(gone))
+        return gone
 
     def _replace_associations(self, deal_ids: list[int], links: list[tuple[Any, ...]]) -> None:
         """A loaded deal's contacts are exactly those just read: drop the pairs that are gone, upsert the rest."""

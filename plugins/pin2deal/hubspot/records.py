@@ -87,6 +87,7 @@ DEAL_COLUMNS = (
     "ip_address", "user_agent", "ads_consent", "legacy_deal_id", "merged_object_ids", "archived", "archived_at",
     "hubspot_created_at", "hubspot_updated_at",
 )  # fmt: skip
+LEGACY_DEAL_ID_COLUMN = DEAL_COLUMNS.index("legacy_deal_id")
 CONTACT_COLUMNS = (
     "contact_id", "properties", "email", "email_normalized", "phone", "mobilephone", "phone_e164", "first_name",
     "last_name", "ads_consent", "created_at", "modified_at", "archived", "hubspot_created_at", "hubspot_updated_at",

@@ -1,4 +1,4 @@
-"""The HubSpot reconciliation: what the modified-date search can never show.
+"""The HubSpot sweep: what the modified-date search can never show.
 
 1. **Deletions and archives**: every deal id HubSpot lists (the list endpoint, ids only, 100 a call; active, then
    archived) against ``raw.hubspot_deals``: a deal HubSpot no longer has gets ``deleted_at`` (rows are never
@@ -7,7 +7,7 @@
    erase the CRM).
 2. **Drift**: a live deal that raw does not have (lost before the high-water mark existed, say) is read by id and
    loaded like any other batch (associations, contacts, keys).
-3. **Contacts**: contacts whose own ``lastmodifieddate`` moved since the last reconciliation (contact search,
+3. **Contacts**: contacts whose own ``lastmodifieddate`` moved since the last sweep (contact search,
    keyset-paged like the deals) are re-read; only contacts raw already holds (contacts of loaded deals) are
    updated, with their issues. A contact edit never moves its deal's modified date, so nothing else sees it.
 """
@@ -111,12 +111,12 @@ def mark_deleted_and_archived(
                 f"HubSpot lists {len(listed)} deals: {vanished} of the {lineages} deals in raw.hubspot_deals would be "
                 f"marked deleted without a successor ({reidentified} more were re-identified: a listed deal holds "
                 f"their lineage), more than max_deleted_share={max_deleted_share:.0%}. Nothing was marked. If "
-                "HubSpot really lost them (a bulk delete), trigger hubspot_reconcile with a higher max_deleted_share."
+                "HubSpot really lost them (a bulk delete), trigger hubspot_sweep with a higher max_deleted_share."
             )
         with ClientCursor(conn) as cur:
             cur.execute(SWEEP_DEALS_SQL.read_text(encoding="utf-8"), {"started": started, "run_id": run_id})
             changed = cur.fetchall()
-        rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8")).fetchall()
+        rekeyed = conn.execute(REKEY_SQL.read_text(encoding="utf-8"), {"deal_ids": None}).fetchall()
     return {
         "deleted": sum(1 for row in changed if row[1]),
         "reidentified": reidentified,  # of the deleted: a listed deal holds their lineage
@@ -151,7 +151,7 @@ def load_missing_deals(
         return 0
     log.info("%s live HubSpot deals are not in raw.hubspot_deals: loading them", len(missing))
     enrich = BatchEnricher(hook, typing.contact_properties)
-    load = DealBatchLoader(conn, typing, scope=f"reconcile/{run_id}", run_id=run_id,
+    load = DealBatchLoader(conn, hook, typing, scope=f"reconcile/{run_id}", run_id=run_id,
                            default_phone_region=hook.settings.default_phone_region)
     try:
         for start in range(0, len(missing), batch_size):

@@ -15,6 +15,12 @@ from pin2deal.hooks.llm import ChatCompletionsHook
 from pin2deal.hooks.slack_webhook import SlackWebhookHook
 from pin2deal.hooks.warehouse import WarehouseHook
 
+# The marts and ledgers the briefing reads (include/sql/briefing/), for its lineage.
+BRIEFING_INPUTS = (
+    "mart.performance", "mart.channel_performance", "mart.truth_vs_platform", "mart.deal_attribution",
+    "ops.capi_ledger", "raw.pinterest_ad_daily", "raw.hubspot_deals",
+)  # fmt: skip
+
 
 class DailyBriefingOperator(BaseOperator):
     """Render the briefing of the run's day from the marts: Markdown and chart files under ``output_dir``, one row
@@ -41,6 +47,19 @@ class DailyBriefingOperator(BaseOperator):
         self.settings = settings or {}
         self.llm_conn_id = llm_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The marts into the day's row of ops.briefings and its files (pin2deal.lineage)."""
+        from pin2deal import lineage
+        from pin2deal.briefing.pipeline import default_output_dir
+
+        return lineage.operator_lineage(
+            inputs=lineage.warehouse(self.warehouse_conn_id, *BRIEFING_INPUTS),
+            outputs=[
+                *lineage.warehouse(self.warehouse_conn_id, "ops.briefings"),
+                *lineage.files(str(self.output_dir or default_output_dir())),
+            ],
+        )
 
     def rewriter(self) -> Callable[[str], str | None] | None:
         """The language-model rewrite through ``llm_conn_id`` (an OpenAI-compatible API), or None: off."""
@@ -111,6 +130,14 @@ class BriefingDeliveryOperator(BaseOperator):
         self.briefing_date = briefing_date
         self.slack_conn_id = slack_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Marks the day's briefing delivered when Slack got it (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        if not (self.slack_conn_id or "").strip():
+            return lineage.operator_lineage()
+        return lineage.operator_lineage(outputs=lineage.warehouse(self.warehouse_conn_id, "ops.briefings"))
 
     def execute(self, context: Context) -> dict[str, Any]:
         conn_id = (self.slack_conn_id or "").strip()

@@ -50,6 +50,10 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(f"full_refresh must be true or false, got {value!r}")
 
 
+# The raw tables a deal batch is loaded into (pin2deal.hubspot.extract), for the lineage.
+RAW_TABLES = ("raw.hubspot_deals", "raw.hubspot_contacts", "raw.hubspot_deal_contacts", "raw.hubspot_deal_ids")
+
+
 class HubSpotDealsToWarehouseOperator(BaseOperator):
     """Extract the deals modified since the high-water mark (or in exactly its data interval for a backfill, since
     ``since``, or all of them with ``full_refresh``) with their contacts and the pipeline stages, into the
@@ -100,6 +104,15 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
         self.overlap = overlap
         self.search_index_lag = search_index_lag
         self.max_lag_wait = max_lag_wait
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The portal's deals, contacts and deal pipelines into raw (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.hubspot(self.hubspot_conn_id, "deals", "contacts", "pipelines/deals"),
+            outputs=lineage.warehouse(self.warehouse_conn_id, *RAW_TABLES, "raw.hubspot_pipeline_stages"),
+        )
 
     def execute(self, context: Any) -> dict[str, Any]:
         # Imported here, not at DAG parse: the HubSpot client and the loaders are heavy.
@@ -169,7 +182,8 @@ class HubSpotDealsToWarehouseOperator(BaseOperator):
                 batches = modified_deal_batches(hubspot, properties, window.end, position, batch_size=self.batch_size)
             enrich = BatchEnricher(hubspot, typing.contact_properties)
             load = DealBatchLoader(
-                conn, typing, scope=scope, run_id=run_id, default_phone_region=hubspot.settings.default_phone_region
+                conn, hubspot, typing, scope=scope, run_id=run_id,
+                default_phone_region=hubspot.settings.default_phone_region,
             )
             try:
                 run_pipeline(batches, enrich, load)

@@ -8,10 +8,12 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from pin2deal.operators.hubspot_deals import RAW_TABLES
+
 
 class HubSpotSweepOperator(BaseOperator):
     """List every HubSpot deal id and mark what raw holds accordingly (``deleted_at``, archive flags, never a
-    deleted row), load live deals raw lacks, and re-read the contacts modified since the last reconciliation.
+    deleted row), load live deals raw lacks, and re-read the contacts modified since the last sweep.
     See ``pin2deal.hubspot.sweep``. Returns counts only (XCom)."""
 
     template_fields: Sequence[str] = ("max_deleted_share",)
@@ -35,6 +37,15 @@ class HubSpotSweepOperator(BaseOperator):
         self.batch_size = batch_size
         self.contacts_overlap = contacts_overlap
         self.search_index_lag = search_index_lag
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The portal's deal ids and contacts against raw (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.hubspot(self.hubspot_conn_id, "deals", "contacts"),
+            outputs=lineage.warehouse(self.warehouse_conn_id, *RAW_TABLES),
+        )
 
     def execute(self, context: Any) -> dict[str, Any]:
         from pin2deal.hooks.hubspot_api import HubSpotHook
@@ -69,5 +80,5 @@ class HubSpotSweepOperator(BaseOperator):
                 run_id=run_id, counts=counts,
             )
         counts.api = dict(hubspot.stats)
-        self.log.info("HubSpot reconciliation: %s; contacts read up to %s", counts.as_dict(), mark)
+        self.log.info("HubSpot sweep: %s; contacts read up to %s", counts.as_dict(), mark)
         return {**counts.as_dict(), "contacts_read_to": mark and mark.isoformat()}

@@ -42,6 +42,10 @@ from pin2deal.pinterest.spend import (
     provisional_days,
 )
 
+# What the operators write, for their lineage.
+ENTITY_TABLES = ("raw.pinterest_ad_accounts", "raw.pinterest_campaigns", "raw.pinterest_ad_groups", "raw.pinterest_ads")
+AD_DAY_TABLES = ("raw.pinterest_ad_daily", "raw.pinterest_ad_daily_deleted")
+
 
 class UntrustworthyAnswer(RuntimeError):
     """Pinterest's answer left out stored rows the deletion rule does not let it delete (``DeletionRule``).
@@ -91,6 +95,15 @@ class PinterestEntitiesOperator(BaseOperator):
         super().__init__(**kwargs)
         self.pinterest_conn_id = pinterest_conn_id
         self.warehouse_conn_id = warehouse_conn_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The ad account and its entities into raw (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.pinterest(self.pinterest_conn_id, "", "campaigns", "ad_groups", "ads"),
+            outputs=lineage.warehouse(self.warehouse_conn_id, *ENTITY_TABLES),
+        )
 
     def execute(self, context: Context) -> dict[str, int]:
         hook = PinterestAdsHook(self.pinterest_conn_id)
@@ -195,6 +208,15 @@ class PinterestSpendOperator(PinterestIntervalOperator):
         self.deletion_max_share = deletion_max_share
         self.deletion_max_rows = deletion_max_rows
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The ad account's analytics into the ad-day tables (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.pinterest(self.pinterest_conn_id, "analytics"),
+            outputs=lineage.warehouse(self.warehouse_conn_id, *AD_DAY_TABLES),
+        )
+
     def execute(self, context: Context) -> dict[str, int]:
         hook = PinterestAdsHook(self.pinterest_conn_id)
         run_id = context["run_id"]
@@ -262,6 +284,15 @@ class PinterestReportRequestOperator(PinterestIntervalOperator):
     (empty when every day is recent) for ``PinterestReportSensor`` and ``PinterestReportLoadOperator``.
     """
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Asks the ad account for reports of its analytics (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.pinterest(self.pinterest_conn_id, "analytics"),
+            outputs=lineage.pinterest(self.pinterest_conn_id, "reports"),
+        )
+
     def execute(self, context: Context) -> list[dict[str, str]]:
         hook = PinterestAdsHook(self.pinterest_conn_id)
         account = hook.get_ad_account()
@@ -310,6 +341,15 @@ class PinterestReportLoadOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
         self.deletion_max_share = deletion_max_share
         self.deletion_max_rows = deletion_max_rows
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The ad account's finished reports into the ad-day tables (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.pinterest(self.pinterest_conn_id, "reports"),
+            outputs=lineage.warehouse(self.warehouse_conn_id, *AD_DAY_TABLES),
+        )
 
     def execute(self, context: Context) -> dict[str, int]:
         hook = PinterestAdsHook(self.pinterest_conn_id)

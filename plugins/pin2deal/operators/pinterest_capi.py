@@ -99,6 +99,18 @@ class PinterestConversionsOperator(BaseOperator):
             batch_size=int(self.batch_size),
         )
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The outbox to Pinterest's Conversions API, each decision into the ledger (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.warehouse(self.warehouse_conn_id, "ops.capi_outbox"),
+            outputs=[
+                *lineage.pinterest(self.pinterest_conn_id, "events"),
+                *lineage.warehouse(self.warehouse_conn_id, "ops.capi_ledger"),
+            ],
+        )
+
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self.settings()
         selection = Selection(_moment(self.won_after), _moment(self.won_before))

@@ -19,6 +19,9 @@ from pin2deal.reconcile.steps import split_statements
 
 WAREHOUSE = "pin2deal_warehouse"
 SAMPLE_ROWS = 20
+RUNS = "ops.reconcile_runs"
+# The raw tables whose changes since the last finished run the plan reads.
+PLAN_INPUTS = ("raw.hubspot_deals", "raw.pinterest_ad_daily", "raw.channel_spend")
 
 
 def _as_bool(value: Any) -> bool:
@@ -47,6 +50,15 @@ class ReconcilePlanOperator(BaseOperator):
         self.home_currency = home_currency
         self.warehouse_conn_id = warehouse_conn_id
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What raw received since the last run decides the plan, recorded in the runs (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.warehouse(self.warehouse_conn_id, *PLAN_INPUTS),
+            outputs=lineage.warehouse(self.warehouse_conn_id, RUNS),
+        )
+
     def execute(self, context: Any) -> dict[str, Any]:
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
             conn.autocommit = True
@@ -67,6 +79,11 @@ class ReconcileFinishOperator(BaseOperator):
         super().__init__(**kwargs)
         self.warning_checks = list(warning_checks)
         self.warehouse_conn_id = warehouse_conn_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(outputs=lineage.warehouse(self.warehouse_conn_id, RUNS))
 
     def execute(self, context: Any) -> dict[str, Any]:
         results = context["ti"].xcom_pull(task_ids=self.warning_checks)
@@ -93,6 +110,17 @@ class ChannelSpendCsvOperator(BaseOperator):
         super().__init__(**kwargs)
         self.folder = folder
         self.warehouse_conn_id = warehouse_conn_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The dropped CSV files into raw, bad lines into the record issues (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.files(self.folder),
+            outputs=lineage.warehouse(
+                self.warehouse_conn_id, "raw.channel_spend", "ops.channel_spend_files", "ops.record_issues"
+            ),
+        )
 
     def execute(self, context: Any) -> dict[str, int]:
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:

@@ -1,7 +1,8 @@
 """Other channels' spend from CSV files: pure parsing and validation (no I/O), one problem per bad line and field.
 
 A file has a header naming (in any order, any case) ``channel, campaign, day, spend, currency``; every other line is
-one channel-campaign-day. A line with a bad field is not loaded and is reported as ``<file>:<line>``.
+one channel-campaign-day. A line with a bad field is not loaded and is reported as ``<file>:<line>``. Pinterest's
+spend comes from its Ads API only: a line of channel ``pinterest`` would be added to it, so it is refused.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pin2deal.normalize import InvalidValue, blank, parse_currency, parse_decima
 
 COLUMNS = ("channel", "campaign", "day", "spend", "currency")
 ISSUE_SOURCE = "channel_spend.csv"
+PINTEREST = "pinterest"  # the channel name of both Pinterest channels (mart.deal_attribution.channel_name)
 
 Issue = tuple[str, str, str, str | None]  # (record_key, field, reason, raw_value) for ops.record_issues
 
@@ -55,6 +57,13 @@ def _text(value: str | None) -> str:
     return value.strip()
 
 
+def _channel(value: str | None) -> str:
+    channel = _text(value).lower()
+    if channel == PINTEREST:
+        raise InvalidValue("Pinterest's spend comes from the Pinterest Ads API, never from a CSV file")
+    return channel
+
+
 def _currency(value: str | None) -> str:
     code = parse_currency(value)
     if code is None:
@@ -62,7 +71,7 @@ def _currency(value: str | None) -> str:
     return code
 
 
-_PARSERS = {"channel": _text, "campaign": _text, "day": _day, "spend": _spend, "currency": _currency}
+_PARSERS = {"channel": _channel, "campaign": _text, "day": _day, "spend": _spend, "currency": _currency}
 
 
 def parse_channel_spend(text: str, file_name: str) -> ParsedFile:
@@ -93,7 +102,7 @@ def parse_channel_spend(text: str, file_name: str) -> ParsedFile:
                 bad = True
         if not bad:
             parsed.rows.append(
-                (values["channel"].lower(), values["campaign"], values["day"], values["spend"], values["currency"],
+                (values["channel"], values["campaign"], values["day"], values["spend"], values["currency"],
                  file_name, line)
             )  # fmt: skip
     return parsed

@@ -42,15 +42,19 @@ ISSUE_OWNERS: dict[str, tuple[str, str | None]] = {
     "channel_spend": ("attribution_reconcile", None),
     "reconcile": ("attribution_reconcile", None),
 }
-# The tables each part reads: a missing one makes that part say "not available yet".
+# The tables (and functions, named with their argument types) each part reads: a missing one makes that part say
+# "not available yet".
 NEEDS = {
     "briefing": ["ops.briefings"],
-    "cac": ["mart.performance"],
+    "cac": ["mart.performance", "mart.cac(numeric,bigint)"],  # the CAC rule, defined by the first reconcile
     "freshness": ["raw.pinterest_ad_daily", "raw.hubspot_deals"],
     "epik": ["mart.truth_vs_platform"],
     "conversions": ["ops.capi_ledger"],
     "issues": ["ops.record_issues"],
 }
+
+
+_EXISTS_SQL = {False: "SELECT to_regclass(%s)", True: "SELECT to_regprocedure(%s)"}  # by "is it a function"
 
 
 def owner_link(dag_id: str, task_id: str | None = None) -> dict[str, str]:
@@ -93,9 +97,7 @@ def _rows(conn: Any, name: str, **params: Any) -> list[dict[str, Any]]:
 def read_page(conn: Any, grain: str, first: dt.date | None, last: dt.date | None) -> dict[str, Any]:
     """Everything the page shows, from one snapshot of the warehouse (``conn`` in a read-only transaction)."""
     tables = {table for tables in NEEDS.values() for table in tables}
-    present = {
-        table for table in tables if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
-    }
+    present = {table for table in tables if conn.execute(_EXISTS_SQL["(" in table], (table,)).fetchone()[0] is not None}
 
     def part(name: str, owner: dict[str, str]) -> Part:
         return Part(owner=owner, missing=[table for table in NEEDS[name] if table not in present])

@@ -1,4 +1,4 @@
-"""Weekly HubSpot reconciliation: deleted deals, drift and contact changes the modified-date search never shows."""
+"""Weekly HubSpot sweep: deleted deals, drift and contact changes the modified-date search never shows."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, RAW_HUBSPOT_
 from pin2deal.operators.hubspot_sweep import HubSpotSweepOperator
 from pin2deal.tasks import migrate_warehouse
 
-# Sunday 04:00 UTC by default; override with PIN2DEAL_HUBSPOT_RECONCILE_SCHEDULE (a cron expression).
-SCHEDULE = os.environ.get("PIN2DEAL_HUBSPOT_RECONCILE_SCHEDULE", "0 4 * * 0")
+# Sunday 04:00 UTC by default; override with PIN2DEAL_HUBSPOT_SWEEP_SCHEDULE (a cron expression).
+SCHEDULE = os.environ.get("PIN2DEAL_HUBSPOT_SWEEP_SCHEDULE", "0 4 * * 0")
 
 DOC = (
     """
-### HubSpot reconciliation
+### HubSpot sweep
 
 Lists every HubSpot deal id (list endpoint, ids only: one call per 100 deals) and marks `raw.hubspot_deals`
 accordingly: deals HubSpot no longer has get `deleted_at` (rows are never deleted; a deal that comes back has it
 cleared), archive flags follow HubSpot, live deals raw lacks are loaded. Then re-reads the contacts whose own
-modified date moved since the last reconciliation (contact search), so a corrected email reaches CAPI.
+modified date moved since the last sweep (contact search), so a corrected email reaches CAPI.
 
 Refuses to mark anything when more than **max_deleted_share** of the live deals would vanish (an empty or
 truncated listing); deals re-created under a new id (their old id as legacy id) do not count. Raise it in the
@@ -30,7 +30,7 @@ trigger form after a real bulk delete. See docs/operations.md.
     + FAILED_TASK_ADVICE
 )
 
-RECONCILE_DOC = """
+SWEEP_DOC = """
 Lists every deal id (active, then archived), marks deals HubSpot no longer has as deleted and re-keys the deals
 that take over their lineage, loads live deals raw lacks, and re-reads contacts modified since the last run.
 Returns the counts (listed, deleted, restored, re-keyed, contacts refreshed, API calls) shown in the XCom tab.
@@ -43,7 +43,7 @@ resumes from its watermark.
 """
 
 with DAG(
-    dag_id="hubspot_reconcile",
+    dag_id="hubspot_sweep",
     schedule=CronTriggerTimetable(SCHEDULE, timezone="UTC"),
     start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
     catchup=False,
@@ -59,11 +59,11 @@ with DAG(
             description="A listing that would mark more without a successor is refused (nothing is marked).",
         ),
     },
-    tags=["pin2deal", "hubspot", "reconcile"],
+    tags=["pin2deal", "hubspot", "sweep"],
     doc_md=DOC,
 ) as dag:
-    reconcile = HubSpotSweepOperator(
-        task_id="reconcile_hubspot",
+    sweep = HubSpotSweepOperator(
+        task_id="sweep_hubspot",
         pool="hubspot_api",
         outlets=[RAW_HUBSPOT_DEALS],
         # Listing is cheap (100 ids a call) but a large portal's contact refresh is search-bound: hours at most.
@@ -72,6 +72,6 @@ with DAG(
         retry_delay=dt.timedelta(minutes=5),
         retry_exponential_backoff=2.0,
         max_retry_delay=dt.timedelta(minutes=30),
-        doc_md=RECONCILE_DOC,
+        doc_md=SWEEP_DOC,
     )
-    migrate_warehouse() >> reconcile
+    migrate_warehouse() >> sweep
