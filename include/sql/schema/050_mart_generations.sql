@@ -61,7 +61,8 @@ END
 $$;
 
 -- Every mart becomes generation 1 of its partitioned table (its rows and indexes kept), published.
-DROP VIEW IF EXISTS mart.time_to_close, mart.deal_contributions, mart.deal_channel_contributions;  -- define_rules
+DROP VIEW IF EXISTS mart.time_to_close, mart.deal_time_to_close, mart.deal_contributions,
+    mart.deal_channel_contributions;  -- define_rules re-creates them on the views
 DO $$
 DECLARE
     name text;
