@@ -25,6 +25,7 @@ from pin2deal.operators.reconcile import (
     ChannelSpendCsvOperator,
     ReconcileFinishOperator,
     ReconcilePlanOperator,
+    ReconcileStepOperator,
     SQLWarningCheckOperator,
 )
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
@@ -41,6 +42,14 @@ RECONCILE_STEP = {
     "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
     "split_statements": True,
 }
+# The raw tables the steps read through the rule views (their lineage names these, not the views).
+HUBSPOT_TABLES = (
+    "raw.hubspot_deals", "raw.hubspot_deal_contacts", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages",
+)  # fmt: skip
+PINTEREST_ENTITIES = (
+    "raw.pinterest_ad_accounts", "raw.pinterest_campaigns", "raw.pinterest_ad_groups", "raw.pinterest_ads",
+)  # fmt: skip
+SPEND_STAGED = ("mart.performance_spend", "mart.performance_spend_periods")
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -215,16 +224,39 @@ with DAG(
         sql="checks/duplicate_stable_keys.sql",
         **CHECK_RETRIES,
     )
-    reconcile_deals = SQLExecuteQueryOperator(
-        task_id="reconcile_deals", sql="reconcile/deal_attribution.sql", **RECONCILE_STEP
+    reconcile_deals = ReconcileStepOperator(
+        task_id="reconcile_deals",
+        sql="reconcile/deal_attribution.sql",
+        reads=(*HUBSPOT_TABLES, *PINTEREST_ENTITIES, "ops.pinterest_entity_names"),
+        writes=(
+            "mart.deal_attribution", "mart.performance_pending", "mart.channel_performance_pending",
+            "ops.lineage_moments", "ops.record_issues",
+        ),
+        **RECONCILE_STEP,
+    )  # fmt: skip
+    reconcile_spend = ReconcileStepOperator(
+        task_id="reconcile_spend",
+        sql="reconcile/spend.sql",
+        reads=("raw.pinterest_ad_daily", "raw.pinterest_ad_daily_deleted", *PINTEREST_ENTITIES),
+        writes=SPEND_STAGED,
+        **RECONCILE_STEP,
     )
-    reconcile_spend = SQLExecuteQueryOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
-    reconcile_performance = SQLExecuteQueryOperator(
-        task_id="reconcile_performance", sql="reconcile/performance_step.sql", **RECONCILE_STEP
-    )
-    reconcile_channels = SQLExecuteQueryOperator(
-        task_id="reconcile_channels", sql="reconcile/channel_performance.sql", **RECONCILE_STEP
-    )
+    reconcile_performance = ReconcileStepOperator(
+        task_id="reconcile_performance",
+        sql="reconcile/performance_step.sql",
+        reads=(*SPEND_STAGED, "mart.performance_pending", "mart.deal_attribution", "raw.pinterest_ad_daily",
+               *PINTEREST_ENTITIES),
+        writes=("mart.performance", "mart.cohort_cac", "mart.truth_vs_platform", "mart.performance_pending"),
+        **RECONCILE_STEP,
+    )  # fmt: skip
+    reconcile_channels = ReconcileStepOperator(
+        task_id="reconcile_channels",
+        sql="reconcile/channel_performance.sql",
+        reads=("raw.channel_spend", "mart.channel_performance_pending", "mart.deal_attribution", "mart.performance",
+               "mart.performance_spend_periods"),
+        writes=("mart.channel_performance", "mart.channel_performance_pending"),
+        **RECONCILE_STEP,
+    )  # fmt: skip
     # Invariants of the marts (an incremental run that drifted from what a rebuild gives fails here).
     check_performance_counts = SQLColumnCheckOperator(
         task_id="check_performance_counts",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.sql.operators.sql import BaseSQLOperator
+from airflow.providers.common.sql.operators.sql import BaseSQLOperator, SQLExecuteQueryOperator
 from airflow.sdk import BaseOperator
 
 from pin2deal.hooks.warehouse import WarehouseHook
@@ -116,6 +116,33 @@ class ChannelSpendCsvOperator(BaseOperator):
             totals = load_channel_spend_files(conn, Path(self.folder), context["run_id"])
         self.log.info("Channel spend from %s: %s", self.folder, totals)
         return totals
+
+
+class ReconcileStepOperator(SQLExecuteQueryOperator):
+    """A step of the mart build: one SQL file. Its lineage is the tables it declares, ``reads`` and ``writes``
+    (``schema.table``), not what OpenLineage's SQL parser makes of the file: it names the rule views and the temp
+    tables, not the raw tables behind them (``reconcile_deals`` read ``mart.counted_deals``, not ``raw.hubspot_deals``),
+    and drops what it cannot read (``reconcile_spend`` read nothing), so the graph stopped between raw and the marts.
+    A SQL operator's ``inlets``/``outlets`` count only when the parser finds nothing, hence the override.
+
+    ``reads``: the tables whose rows the step reads that other tasks write, those behind the rule views included;
+    ``writes``: the tables it writes (staging tables it empties included). A table read only for its own previous
+    rows, the temp tables, and the run's plan (``ops.reconcile_runs``) are not named."""
+
+    def __init__(self, *, reads: Sequence[str], writes: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reads = tuple(reads)
+        self.writes = tuple(writes)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.warehouse(self.conn_id, *self.reads), outputs=lineage.warehouse(self.conn_id, *self.writes)
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_start()
 
 
 class SQLWarningCheckOperator(BaseSQLOperator):
