@@ -30,22 +30,23 @@ UNION
 SELECT deal_id FROM raw.hubspot_deal_contacts
 WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
 
--- A changed deal's lineage: the deals merged into it, the deal it was merged into, the other ids of its key.
+-- A changed deal's lineage: the deals merged into it, the deal it was merged into, the other ids of its key. The ids
+-- go in as one array (index lookups of the changed deals; a join would be planned as a scan of every row).
 INSERT INTO reconcile_changed
-SELECT merged.deal_id FROM raw.hubspot_deals AS merged JOIN reconcile_changed AS changed
-    ON merged.merged_into_deal_id = changed.deal_id
+SELECT merged.deal_id FROM raw.hubspot_deals AS merged
+WHERE merged.merged_into_deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[])
 UNION
-SELECT deal.merged_into_deal_id FROM raw.hubspot_deals AS deal JOIN reconcile_changed AS changed USING (deal_id)
-WHERE deal.merged_into_deal_id IS NOT NULL
+SELECT deal.merged_into_deal_id FROM raw.hubspot_deals AS deal
+WHERE deal.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[])
+  AND deal.merged_into_deal_id IS NOT NULL
 UNION
 SELECT other.deal_id
-FROM reconcile_changed AS changed
-JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self'
+FROM raw.hubspot_deal_ids AS own
 JOIN raw.hubspot_deal_ids AS other ON other.stable_key = own.stable_key AND other.via = 'self'
+WHERE own.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]) AND own.via = 'self'
 ON CONFLICT DO NOTHING;
 ANALYZE reconcile_changed;
 
--- The ids as one array (index lookups of the changed deals; a join would be planned as a scan of every row).
 CREATE TEMP TABLE reconcile_replaced ON COMMIT DROP AS
 SELECT deal.stable_key
 FROM mart.deal_attribution AS deal
