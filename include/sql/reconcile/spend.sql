@@ -58,6 +58,7 @@ FROM (
            COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts, 1 AS ad_days
     FROM raw.pinterest_ad_daily AS daily
     {{ window }}
+      AND daily.date IN (SELECT period_start FROM reconcile_spend_periods WHERE period = 'day')
     UNION ALL
     {% endif %}
     SELECT min(daily.ad_account_id COLLATE "C") AS ad_account_id, min(daily.campaign_id COLLATE "C") AS campaign_id,
