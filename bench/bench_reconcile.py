@@ -60,6 +60,7 @@ from pin2deal.reconcile.plan import RULE_FILES, finish_reconcile, plan_reconcile
 from pin2deal.reconcile.steps import split_statements
 
 HOME_CURRENCY = "USD"
+COHORT_WINDOW_DAYS = 60  # the DAG's default cohort window
 PARAMS = {"max_unresolved_paid_share": 0.25}  # the DAG's default
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
 # The DAG's tasks, in order: (task, template, kind). kind: "file" (run whole, no parameters, as
@@ -365,7 +366,7 @@ class Run:
 
     def __init__(self, url: str, run_id: str, *, full: bool) -> None:
         self.url, self.run_id, self.full = url, run_id, full
-        self.parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+        self.parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY, "cohort_window_days": COHORT_WINDOW_DAYS}
         self.plan: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.slow: list[tuple[float, str, str]] = []
@@ -429,7 +430,7 @@ def baseline(url: str, text: str, parameters: dict[str, Any]) -> float:
 
 def explain(url: str, run_id: str, task: str, statement: str, plan: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of one statement of a full rebuild, after the statements before it, rolled back."""
-    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY, "cohort_window_days": COHORT_WINDOW_DAYS}
     if task == "publish_marts":  # it reads the deal rows and the spend the earlier tasks wrote for its run
         for earlier in ("reconcile_deals", "reconcile_spend"):
             with psycopg.connect(url) as conn:

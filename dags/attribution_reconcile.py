@@ -31,10 +31,17 @@ WAREHOUSE = "pin2deal_warehouse"
 # Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-# A reconcile step: one SQL file, in one transaction, told its run and home currency.
+# The cohort CAC's own won-within window beside 7, 30 and 90 days (docs/reconcile.md, "Cohort windows"): 60 days, the
+# middle of the 30-90 days deals take to close.
+COHORT_WINDOW_DAYS = int(os.environ.get("PIN2DEAL_COHORT_WINDOW_DAYS", "60"))
+# A reconcile step: one SQL file, in one transaction, told its run, home currency and cohort window.
 RECONCILE_STEP = {
     "conn_id": WAREHOUSE,
-    "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
+    "parameters": {
+        "run_id": "{{ run_id }}",
+        "home_currency": "{{ params.home_currency }}",
+        "cohort_window_days": "{{ params.cohort_window_days }}",
+    },
 }
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
@@ -176,6 +183,14 @@ with DAG(
             pattern="^[A-Z]{3}$",
             title="Home currency",
             description="The CRM's home currency (ISO 4217): the currency of amount_in_home_currency and revenue.",
+        ),
+        "cohort_window_days": Param(
+            COHORT_WINDOW_DAYS,
+            type="integer",
+            minimum=1,
+            maximum=3650,
+            title="Cohort window (days)",
+            description="mart.cohort_cac.won_within_window: leads won within this many days of their lead day.",
         ),
         "channel_spend_dir": Param(
             CHANNEL_SPEND_DIR, type="string", title="Channel spend folder", description="Folder of spend CSV files."
