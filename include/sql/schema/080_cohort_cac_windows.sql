@@ -31,17 +31,21 @@ CREATE FUNCTION mart.cohort_window_closed(cohort_month date, days integer, ad_ac
                  >= (cohort_month + interval '1 month')::date + days $$;
 
 DROP VIEW mart.cohort_cac;
-CREATE VIEW mart.cohort_cac AS
+CREATE VIEW mart.cohort_cac AS  -- the counts behind a window that has not closed yet are NULL
 SELECT cohort.grain, cohort.grain_id, cohort.ad_account_id, cohort.campaign_id, cohort.ad_group_id, cohort.ad_id,
        cohort.name, cohort.cohort_month, cohort.spend, cohort.spend_currency, cohort.leads, cohort.won_to_date,
        cohort.cac,
-       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, 7, cohort.ad_account_id, (SELECT mart.published_as_of()))
+       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, 7, cohort.ad_account_id,
+                                           (SELECT mart.published_as_of()))
             THEN cohort.won_within_7d END AS won_within_7d,
-       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, 30, cohort.ad_account_id, (SELECT mart.published_as_of()))
+       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, 30, cohort.ad_account_id,
+                                           (SELECT mart.published_as_of()))
             THEN cohort.won_within_30d END AS won_within_30d,
-       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, 90, cohort.ad_account_id, (SELECT mart.published_as_of()))
+       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, 90, cohort.ad_account_id,
+                                           (SELECT mart.published_as_of()))
             THEN cohort.won_within_90d END AS won_within_90d,
-       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, cohort.window_days, cohort.ad_account_id, (SELECT mart.published_as_of()))
+       CASE WHEN mart.cohort_window_closed(cohort.cohort_month, cohort.window_days, cohort.ad_account_id,
+                                           (SELECT mart.published_as_of()))
             THEN cohort.won_within_window END AS won_within_window,
        cohort.window_days
 FROM mart.cohort_cac_generations AS cohort
