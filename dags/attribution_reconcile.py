@@ -64,7 +64,7 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    generation, or the changed deals staged) and **reconcile_spend** (the spend sums, staged). Readers see none of
    it yet.
 5. **publish_marts**, one transaction: `mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`,
-   `mart.channel_performance` and the staged deals, then the blocking checks (`include/sql/checks/`, naming the
+   `mart.channel_performance`, the stage funnel (`mart.funnel`) and the staged deals, then the blocking checks (`include/sql/checks/`, naming the
    rows), then the publication: readers (the briefing, the UI page, the Conversions API sender) see the new marts
    all at once, or, when a check fails, keep the last published ones.
 6. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
@@ -136,7 +136,8 @@ stages them in `mart.performance_spend` for `publish_marts`; it needs no deal, s
 """,
     "publish_marts": f"""
 One transaction: the staged deals replace their published rows (incremental) and `mart.performance`,
-`mart.cohort_cac`, `mart.truth_vs_platform` and `mart.channel_performance` are written for the planned days (the
+`mart.cohort_cac`, `mart.truth_vs_platform`, `mart.channel_performance` and the stage funnel (`mart.funnel`) are
+written for the planned days (the
 staged spend joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage; Pinterest against the other
 channels on one CAC); then the blocking checks; then `ops.mart_publication` points readers at the result. Until it
 commits, readers see the last published marts, whole.

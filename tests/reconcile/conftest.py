@@ -92,7 +92,7 @@ def clean_warehouse(warehouse: psycopg.Connection) -> Iterator[None]:
         "mart.deal_attribution_generations, mart.performance_generations, mart.performance_pending, "
         "mart.channel_performance_pending, mart.performance_spend, mart.performance_spend_periods, "
         "mart.cohort_cac_generations, mart.truth_vs_platform_generations, mart.channel_performance_generations, "
-        "mart.deal_attribution_replaced, "
+        "mart.deal_attribution_replaced, mart.funnel_entries_generations, mart.funnel_generations, "
         "ops.channel_spend_files, ops.pinterest_entity_names, ops.reconcile_runs, ops.watermarks, ops.record_issues, "
         "ops.lineage_moments"
     )
