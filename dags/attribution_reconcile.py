@@ -64,9 +64,9 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    generation, or the changed deals staged) and **reconcile_spend** (the spend sums, staged). Readers see none of
    it yet.
 5. **publish_marts**, one transaction: `mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`,
-   `mart.channel_performance`, the stage funnel (`mart.funnel`) and the staged deals, then the blocking checks (`include/sql/checks/`, naming the
-   rows), then the publication: readers (the briefing, the UI page, the Conversions API sender) see the new marts
-   all at once, or, when a check fails, keep the last published ones.
+   `mart.channel_performance`, the stage funnel (`mart.funnel`) and the staged deals, then the blocking checks
+   (`include/sql/checks/`, naming the rows), then the publication: readers (the briefing, the UI page, the
+   Conversions API sender) see the new marts all at once, or, when a check fails, keep the last published ones.
 6. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
    publishes the `mart_attribution` Asset.
 
