@@ -11,6 +11,7 @@ SELECT grain, grain_id, period_start AS cohort_month FROM reconcile_touched WHER
 UNION
 SELECT grain, grain_id, cohort_month FROM mart.cohort_cac
 WHERE window_days IS DISTINCT FROM %(cohort_window_days)s::integer;
+ANALYZE reconcile_cohorts;
 
 DELETE FROM mart.cohort_cac AS cohort
 USING reconcile_cohorts AS touched
@@ -39,6 +40,7 @@ CROSS JOIN LATERAL (
 ) AS level (grain, grain_id)
 WHERE level.grain_id IS NOT NULL
 GROUP BY level.grain, level.grain_id, won.cohort_month;
+ANALYZE reconcile_cohort_wins;
 
 -- Into the generations table: the view's window columns are computed (NULL while not yet known).
 INSERT INTO mart.cohort_cac_generations (

@@ -81,28 +81,45 @@ GROUP BY lineage.stable_key, lineage.report_account_id, lineage.campaign_id, lin
          stage.display_order, stage.is_closed_won, stage.is_closed, current_stage.is_closed,
          current_stage.is_closed_won
 HAVING min(entry.entered_at) IS NOT NULL OR (lineage.is_won AND stage.stage_id = lineage.dealstage);
+ANALYZE reconcile_funnel_stage;
 
 INSERT INTO mart.funnel_entries (
     stable_key, ad_account_id, campaign_id, ad_group_id, ad_id, pipeline, stage, stage_order, stage_kind,
     entered_at, entered_day, week_start, month_start, days_to_advance, lost_from
 )
+WITH advance AS (  -- each open entry's first later entry into a later, not-lost stage (hashed by lineage)
+    SELECT entry.stable_key, entry.stage, min(later.entered_at) AS advanced_at
+    FROM reconcile_funnel_stage AS entry
+    JOIN reconcile_funnel_stage AS later
+      ON later.stable_key = entry.stable_key AND later.stage_order > entry.stage_order
+     AND later.stage_kind <> 'lost' AND later.entered_at >= entry.entered_at
+    WHERE entry.stage_kind = 'open'
+    GROUP BY entry.stable_key, entry.stage
+),
+lost_open AS (  -- a lost lineage's open entries, beside its last entry instant
+    SELECT stable_key, stage, stage_order, entered_at, max(entered_at) OVER (PARTITION BY stable_key) AS last_entered_at
+    FROM reconcile_funnel_stage
+    WHERE stage_kind = 'open' AND lineage_lost
+),
+last_open AS (  -- the open stage(s) it was lost from: entered last, no later display order at that instant (a tie
+                -- in both, or a stage without an order, is lost from each)
+    SELECT stable_key, stage
+    FROM (
+        SELECT stable_key, stage, stage_order, max(stage_order) OVER (PARTITION BY stable_key) AS last_order
+        FROM lost_open
+        WHERE entered_at = last_entered_at
+    ) AS latest
+    WHERE stage_order IS NULL OR stage_order = last_order
+)
 SELECT entry.stable_key, entry.report_account_id, entry.campaign_id, entry.ad_group_id, entry.ad_id, entry.pipeline,
        entry.stage, entry.stage_order, entry.stage_kind, entry.entered_at, day.day,
        mart.period_start('week', day.day), mart.period_start('month', day.day),
-       CASE WHEN entry.stage_kind = 'open' THEN
-           round(extract(epoch FROM (
-               SELECT min(later.entered_at) FROM reconcile_funnel_stage AS later
-               WHERE later.stable_key = entry.stable_key AND later.stage_order > entry.stage_order
-                 AND later.stage_kind <> 'lost' AND later.entered_at >= entry.entered_at
-           ) - entry.entered_at) / 86400, 4)
-       END,
-       COALESCE(entry.lineage_lost AND entry.stage_kind = 'open' AND NOT EXISTS (
-           SELECT FROM reconcile_funnel_stage AS other
-           WHERE other.stable_key = entry.stable_key AND other.stage_kind = 'open'
-             AND (other.entered_at, other.stage_order) > (entry.entered_at, entry.stage_order)
-       ), false)
+       round(extract(epoch FROM advance.advanced_at - entry.entered_at) / 86400, 4),
+       last_open.stage IS NOT NULL
 FROM reconcile_funnel_stage AS entry
 CROSS JOIN LATERAL (SELECT (entry.entered_at AT TIME ZONE entry.timezone)::date AS day) AS day
+LEFT JOIN advance ON advance.stable_key = entry.stable_key AND advance.stage = entry.stage
+LEFT JOIN last_open ON last_open.stable_key = entry.stable_key AND last_open.stage = entry.stage
 WHERE entry.entered_at IS NOT NULL;
 
 {% if full %}
@@ -126,7 +143,9 @@ WHERE funnel.grain = touched.grain AND funnel.grain_id = touched.grain_id AND fu
   AND funnel.period_start = touched.period_start;
 {% endif %}
 
--- The funnel rows: every one on a rebuild, else those touched, summed from the entries of their periods.
+-- The funnel rows: every one on a rebuild, else those touched, summed from the entries of their periods. Hash joins:
+-- the planner cannot estimate the grains and periods each entry expands to, and loops over the touched rows.
+SET LOCAL enable_nestloop = off;
 INSERT INTO mart.funnel (
     grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
     pipeline, pipeline_label, stage, stage_label, stage_order, stage_kind, entered, advanced, conversion_rate,
@@ -140,8 +159,12 @@ SELECT summed.grain, summed.grain_id, entity.ad_account_id, entity.campaign_id, 
        CASE WHEN summed.stage_kind = 'open' THEN round(summed.advanced::numeric / summed.entered, 4) END,
        round(summed.median_days_to_advance::numeric, 2), summed.lost
 FROM (
-    SELECT level.grain, level.grain_id, period.period, period.period_start, entry.pipeline, entry.stage,
-           entry.stage_kind, count(*)::integer AS entered, count(entry.days_to_advance)::integer AS advanced,
+    -- Grouped in byte order ("C"): the median's sort compares these keys, and locale-aware comparisons cost several
+    -- times more; the values are the same.
+    SELECT level.grain COLLATE "C" AS grain, level.grain_id COLLATE "C" AS grain_id,
+           period.period COLLATE "C" AS period, period.period_start, entry.pipeline COLLATE "C" AS pipeline,
+           entry.stage COLLATE "C" AS stage, entry.stage_kind COLLATE "C" AS stage_kind,
+           count(*)::integer AS entered, count(entry.days_to_advance)::integer AS advanced,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY entry.days_to_advance) AS median_days_to_advance,
            count(*) FILTER (WHERE entry.lost_from)::integer AS lost
     FROM mart.funnel_entries AS entry
@@ -166,12 +189,13 @@ FROM (
 {% else %}
     WHERE level.grain_id IS NOT NULL
 {% endif %}
-    GROUP BY level.grain, level.grain_id, period.period, period.period_start, entry.pipeline, entry.stage,
-             entry.stage_kind
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) AS summed
-LEFT JOIN mart.pinterest_entity AS entity ON entity.grain = summed.grain AND entity.grain_id = summed.grain_id
+LEFT JOIN mart.pinterest_entity AS entity
+       ON entity.grain COLLATE "C" = summed.grain AND entity.grain_id COLLATE "C" = summed.grain_id
 LEFT JOIN raw.hubspot_pipeline_stages AS stage
-       ON stage.pipeline_id = summed.pipeline AND stage.stage_id = summed.stage;
+       ON stage.pipeline_id COLLATE "C" = summed.pipeline AND stage.stage_id COLLATE "C" = summed.stage;
 {% if full %}
 SELECT mart.index_generation('funnel');
 {% endif %}
+SET LOCAL enable_nestloop = on;
