@@ -43,6 +43,18 @@ RECONCILE_STEP = {
         "cohort_window_days": "{{ params.cohort_window_days }}",
     },
 }
+# The raw tables the steps read through the rule views (their lineage names these, not the views).
+HUBSPOT_TABLES = (
+    "raw.hubspot_deals", "raw.hubspot_deal_contacts", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages",
+)  # fmt: skip
+PINTEREST_ENTITIES = (
+    "raw.pinterest_ad_accounts", "raw.pinterest_campaigns", "raw.pinterest_ad_groups", "raw.pinterest_ads",
+)  # fmt: skip
+SPEND_STAGED = ("mart.performance_spend", "mart.performance_spend_periods")
+PENDING = ("mart.performance_pending", "mart.channel_performance_pending")
+# What publish_marts publishes: the views readers query.
+MARTS = ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
+         "mart.channel_performance", "mart.funnel", "mart.funnel_entries")  # fmt: skip
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -223,10 +235,32 @@ with DAG(
         **CHECK_RETRIES,
     )
     reconcile_deals = ReconcileStepOperator(
-        task_id="reconcile_deals", sql="reconcile/deal_attribution.sql", **RECONCILE_STEP
+        task_id="reconcile_deals",
+        sql="reconcile/deal_attribution.sql",
+        reads=(*HUBSPOT_TABLES, *PINTEREST_ENTITIES, "ops.pinterest_entity_names"),
+        writes=(
+            "mart.deal_attribution", "mart.deal_attribution_replaced", "mart.performance_pending",
+            "mart.channel_performance_pending", "ops.lineage_moments", "ops.record_issues",
+        ),
+        **RECONCILE_STEP,
+    )  # fmt: skip
+    reconcile_spend = ReconcileStepOperator(
+        task_id="reconcile_spend",
+        sql="reconcile/spend.sql",
+        reads=("raw.pinterest_ad_daily", "raw.pinterest_ad_daily_deleted", *PINTEREST_ENTITIES),
+        writes=SPEND_STAGED,
+        **RECONCILE_STEP,
     )
-    reconcile_spend = ReconcileStepOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
-    publish_marts = ReconcileStepOperator(task_id="publish_marts", sql="reconcile/publish_marts.sql", **RECONCILE_STEP)
+    publish_marts = ReconcileStepOperator(
+        task_id="publish_marts",
+        sql="reconcile/publish_marts.sql",
+        reads=(*SPEND_STAGED, *PENDING, "mart.deal_attribution", "mart.deal_attribution_replaced",
+               "raw.pinterest_ad_daily", *PINTEREST_ENTITIES, "raw.channel_spend",
+               # the stage funnel: each lineage's deals and their stage entries, the pipelines' stages
+               "raw.hubspot_deals", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages"),
+        writes=(*MARTS, *PENDING, "mart.deal_attribution_replaced", "ops.mart_publication"),
+        **RECONCILE_STEP,
+    )  # fmt: skip
     warnings = [
         SQLWarningCheckOperator(task_id=name, conn_id=WAREHOUSE, sql=f"checks/{name}.sql", **CHECK_RETRIES)
         for name in WARNING_CHECKS
