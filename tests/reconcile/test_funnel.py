@@ -76,13 +76,13 @@ DEALS = [
 ]
 
 
-def funnel_world() -> Any:
+def funnel_world(deals: list[dict] = DEALS, pipelines: dict = PIPELINES) -> Any:
     names = {cid: name for cid, (name, _) in CAMPAIGNS.items()}
     ads = {ad: ADS[ad] for ad in (A111, A211)}
     groups = {group: AD_GROUPS[group] for group in (G11, G21)}
     return dataset(
         {cid: CAMPAIGNS[cid] for cid in (C1, C2)}, groups, ads, [row for row in DELIVERY if row[0] in ads],
-        [dict(deal) for deal in DEALS], config=CONFIG, names=names, pipelines=PIPELINES,
+        [dict(deal) for deal in deals], config=CONFIG, names=names, pipelines=pipelines,
     )  # fmt: skip
 
 
@@ -165,3 +165,30 @@ def test_the_funnel_counts_each_lineage_once_per_stage_and_an_incremental_run_eq
     incremental = mart_funnel(warehouse)
     reconcile(full_rebuild=True)
     assert mart_funnel(warehouse) == incremental
+
+
+def test_a_lost_deal_is_lost_from_each_open_stage_it_entered_last_when_two_tie(
+    serve_world, extract, reconcile, run_dag, warehouse
+) -> None:
+    # A pipeline whose Demo and Trial share a display order. F1 entered both at the same instant and was lost: no
+    # stage comes after the other, so it is lost from each (as from one stage entered last); F2 entered the Trial
+    # later, and is lost from the Trial only.
+    tied = {"results": [{**PIPELINES["results"][0], "stages": [
+        {**stage, "displayOrder": {"new": 0, "demo": 1, "trial": 1}.get(stage["id"], 3)}
+        for stage in PIPELINES["results"][0]["stages"] + [{**PIPELINES["results"][0]["stages"][1], "id": "trial"}]
+        if stage["id"] != "proposal"
+    ]}]}  # fmt: skip
+    deals = [
+        funnel_deal(F1, {"new": "2025-05-05", "demo": "2025-05-07", "trial": "2025-05-07", "closedlost": "2025-05-15"}),
+        funnel_deal(F2, {"new": "2025-05-06", "demo": "2025-05-08", "trial": "2025-05-09", "closedlost": "2025-05-16"}),
+    ]
+    serve_world(funnel_world(deals, tied))
+    run_dag("hubspot_deals", MIDNIGHT, conf={"full_refresh": False, "since": "2025-05-01"})
+    extract(hubspot=False)
+    reconcile()
+    assert funnel(warehouse, C1, "month", MAY) == {
+        "new": rows(2, 2, 1.0, 2.0, 0),
+        "demo": rows(2, 0, 0.0, None, 1),
+        "trial": rows(2, 0, 0.0, None, 2),
+        "closedlost": rows(2, None, None, None, 0),
+    }
