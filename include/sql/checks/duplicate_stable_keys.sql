@@ -9,12 +9,13 @@ FROM (
     SELECT counted.stable_key, string_agg(counted.deal_id::text, ', ' ORDER BY counted.deal_id) AS deal_ids
     FROM mart.counted_deals AS counted
     {% if plan['mode'] != 'full' %}
-    WHERE counted.stable_key IN (
-        SELECT own.stable_key
+    -- The keys as one array: index lookups of their deals, where a join is planned as a scan of every key.
+    WHERE counted.stable_key = ANY ((
+        SELECT array_agg(own.stable_key)
         FROM raw.hubspot_deals AS deal
         JOIN raw.hubspot_deal_ids AS own ON own.deal_id = deal.deal_id AND own.via = 'self'
         WHERE deal.loaded_at >= '{{ plan['since'] }}'::timestamptz
-    )
+    )::text[])
     {% endif %}
     GROUP BY counted.stable_key
     HAVING count(*) > 1

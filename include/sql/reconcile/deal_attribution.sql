@@ -30,29 +30,31 @@ UNION
 SELECT deal_id FROM raw.hubspot_deal_contacts
 WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
 
--- A changed deal's lineage: the deals merged into it, the deal it was merged into, the other ids of its key.
+-- A changed deal's lineage: the deals merged into it, the deal it was merged into, the other ids of its key. The ids
+-- go in as one array (index lookups of the changed deals; a join would be planned as a scan of every row).
 INSERT INTO reconcile_changed
-SELECT merged.deal_id FROM raw.hubspot_deals AS merged JOIN reconcile_changed AS changed
-    ON merged.merged_into_deal_id = changed.deal_id
+SELECT merged.deal_id FROM raw.hubspot_deals AS merged
+WHERE merged.merged_into_deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[])
 UNION
-SELECT deal.merged_into_deal_id FROM raw.hubspot_deals AS deal JOIN reconcile_changed AS changed USING (deal_id)
-WHERE deal.merged_into_deal_id IS NOT NULL
+SELECT deal.merged_into_deal_id FROM raw.hubspot_deals AS deal
+WHERE deal.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[])
+  AND deal.merged_into_deal_id IS NOT NULL
 UNION
 SELECT other.deal_id
-FROM reconcile_changed AS changed
-JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self'
+FROM raw.hubspot_deal_ids AS own
 JOIN raw.hubspot_deal_ids AS other ON other.stable_key = own.stable_key AND other.via = 'self'
+WHERE own.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]) AND own.via = 'self'
 ON CONFLICT DO NOTHING;
 ANALYZE reconcile_changed;
 
 CREATE TEMP TABLE reconcile_replaced ON COMMIT DROP AS
 SELECT deal.stable_key
 FROM mart.deal_attribution AS deal
-WHERE deal.deal_id IN (SELECT deal_id FROM reconcile_changed)
+WHERE deal.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[])
 UNION
 SELECT own.stable_key
-FROM reconcile_changed AS changed
-JOIN raw.hubspot_deal_ids AS own ON own.deal_id = changed.deal_id AND own.via = 'self';
+FROM raw.hubspot_deal_ids AS own
+WHERE own.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]) AND own.via = 'self';
 
 INSERT INTO mart.performance_pending
 SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
@@ -220,7 +222,8 @@ WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
 -- folded into it).
 DELETE FROM ops.lineage_moments AS observed
 USING reconcile_observed AS folded
-WHERE observed.stable_key = ANY(folded.observed_keys) AND observed.stable_key <> folded.stable_key
+WHERE cardinality(folded.observed_keys) > 1  -- only lineages that absorbed a key have one to fold
+  AND observed.stable_key = ANY(folded.observed_keys) AND observed.stable_key <> folded.stable_key
   AND folded.stable_key IN (SELECT stable_key FROM reconcile_moments);
 
 INSERT INTO ops.lineage_moments AS observed (stable_key, lead_at, won_at, won_deal_id, deal_id, deal_won_entry, run_id)
