@@ -9,9 +9,10 @@ in a fresh warehouse database:
 - **Deals**: 1,000,000 created over the 365 days: 35 % Pinterest paid (half carrying the campaign/ad group/ad id
   macros, a fifth the campaign id in utm_campaign, a fifth a case/space/-/_ variant of the campaign's name, a tenth
   an unresolvable name; each from an ad group in flight on the deal's creation day, as a click comes from an ad
-  that delivered), 10 % Pinterest organic, the rest Google, Facebook and organic search; 25 % won 1-60 days
-  after creation, a fifth in EUR; 0.5 % merged into another deal, 1 % archived; 70 % with a contact. Stable keys are
-  namespaced (``hubspot:<id>``).
+  that delivered), 10 % Pinterest organic, the rest Google, Facebook and organic search; every deal enters the
+  qualified stage when created (the stage funnel's entries), 25 % won 1-60 days after creation (advancing from
+  it to the closed-won stage, later in the pipeline's order), a fifth in EUR; 0.5 % merged into another deal, 1 %
+  archived; 70 % with a contact. Stable keys are namespaced (``hubspot:<id>``).
 
 Then, timing every step as ``attribution_reconcile`` runs it (the same SQL files, rendered and split the same way,
 the checks included):
@@ -60,6 +61,7 @@ from pin2deal.reconcile.plan import RULE_FILES, finish_reconcile, plan_reconcile
 from pin2deal.reconcile.steps import split_statements
 
 HOME_CURRENCY = "USD"
+COHORT_WINDOW_DAYS = 60  # the DAG's default cohort window
 PARAMS = {"max_unresolved_paid_share": 0.25}  # the DAG's default
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
 # The DAG's tasks, in order: (task, template, kind). kind: "file" (run whole, no parameters, as
@@ -126,10 +128,12 @@ CROSS JOIN LATERAL (SELECT abs(hashtext(ad.ad_id || ':' || day)) AS h) AS hashed
 CROSS JOIN LATERAL (SELECT 5000000 + (hashed.h %% 295000000)::bigint AS micro) AS spend
 WHERE hashed.h %% 10 < 7 AND day < %(days)s;
 
-INSERT INTO raw.hubspot_pipeline_stages (pipeline_id, stage_id, label, is_closed, probability, is_closed_won)
-VALUES ('default', 'qualified', 'Qualified', false, 0.4, false),
-       ('default', 'closedwon', 'Closed won', true, 1, true),
-       ('default', 'closedlost', 'Closed lost', true, 0, false);
+INSERT INTO raw.hubspot_pipeline_stages (
+    pipeline_id, stage_id, label, display_order, is_closed, probability, is_closed_won
+)
+VALUES ('default', 'qualified', 'Qualified', 0, false, 0.4, false),
+       ('default', 'closedwon', 'Closed won', 1, true, 1, true),
+       ('default', 'closedlost', 'Closed lost', 2, true, 0, false);
 
 -- A Pinterest deal comes from an ad group in flight on the day it was created (its ad delivered then or nearby).
 CREATE TEMP TABLE bench_flights ON COMMIT DROP AS
@@ -147,8 +151,9 @@ SELECT d.id, '{}', d.amount, d.amount::text, d.currency,
        CASE WHEN d.currency = 'EUR' THEN round(d.amount * 1.1, 2) ELSE d.amount END,
        d.created, d.won, d.created + interval '1 day', 'default',
        CASE WHEN d.won IS NOT NULL THEN 'closedwon' ELSE 'qualified' END, d.won IS NOT NULL,
-       CASE WHEN d.won IS NOT NULL THEN jsonb_build_object('closedwon', to_char(d.won AT TIME ZONE 'UTC',
-           'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')) ELSE '{}' END,
+       jsonb_build_object('qualified', to_char(d.created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'))
+       || CASE WHEN d.won IS NOT NULL THEN jsonb_build_object('closedwon', to_char(d.won AT TIME ZONE 'UTC',
+              'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')) ELSE '{}' END,
        CASE WHEN d.kind < 35 THEN 'epik.' || d.id END, CASE WHEN d.kind < 35 THEN 'epik.' || d.id END,
        CASE WHEN d.kind < 45 THEN 'pinterest' WHEN d.kind < 65 THEN 'google' WHEN d.kind < 80 THEN 'facebook' END,
        CASE WHEN d.kind < 35 THEN
@@ -198,7 +203,7 @@ CHANGE_SQL = """
 -- 1 %% of the deals change: half of them are won now, the other half get a new amount.
 UPDATE raw.hubspot_deals
 SET dealstage = 'closedwon', hs_is_closed_won = true, closed_at = now(),
-    stage_entered_at = jsonb_build_object(
+    stage_entered_at = stage_entered_at || jsonb_build_object(
         'closedwon', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')),
     loaded_at = now()
 WHERE deal_id IN (SELECT deal_id FROM raw.hubspot_deals WHERE deal_id %% 100 = 11 AND NOT hs_is_closed_won
@@ -365,7 +370,7 @@ class Run:
 
     def __init__(self, url: str, run_id: str, *, full: bool) -> None:
         self.url, self.run_id, self.full = url, run_id, full
-        self.parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+        self.parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY, "cohort_window_days": COHORT_WINDOW_DAYS}
         self.plan: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.slow: list[tuple[float, str, str]] = []
@@ -429,7 +434,7 @@ def baseline(url: str, text: str, parameters: dict[str, Any]) -> float:
 
 def explain(url: str, run_id: str, task: str, statement: str, plan: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of one statement of a full rebuild, after the statements before it, rolled back."""
-    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY, "cohort_window_days": COHORT_WINDOW_DAYS}
     if task == "publish_marts":  # it reads the deal rows and the spend the earlier tasks wrote for its run
         for earlier in ("reconcile_deals", "reconcile_spend"):
             with psycopg.connect(url) as conn:

@@ -31,10 +31,17 @@ WAREHOUSE = "pin2deal_warehouse"
 # Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-# A reconcile step: one SQL file, in one transaction, told its run and home currency.
+# The cohort CAC's own won-within window beside 7, 30 and 90 days (docs/reconcile.md, "Cohort windows"): 60 days, the
+# middle of the 30-90 days deals take to close.
+COHORT_WINDOW_DAYS = int(os.environ.get("PIN2DEAL_COHORT_WINDOW_DAYS", "60"))
+# A reconcile step: one SQL file, in one transaction, told its run, home currency and cohort window.
 RECONCILE_STEP = {
     "conn_id": WAREHOUSE,
-    "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
+    "parameters": {
+        "run_id": "{{ run_id }}",
+        "home_currency": "{{ params.home_currency }}",
+        "cohort_window_days": "{{ params.cohort_window_days }}",
+    },
 }
 # The raw tables the steps read through the rule views (their lineage names these, not the views).
 HUBSPOT_TABLES = (
@@ -47,7 +54,7 @@ SPEND_STAGED = ("mart.performance_spend", "mart.performance_spend_periods")
 PENDING = ("mart.performance_pending", "mart.channel_performance_pending")
 # What publish_marts publishes: the views readers query.
 MARTS = ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
-         "mart.channel_performance")  # fmt: skip
+         "mart.channel_performance", "mart.funnel", "mart.funnel_entries")  # fmt: skip
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -69,9 +76,9 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    generation, or the changed deals staged) and **reconcile_spend** (the spend sums, staged). Readers see none of
    it yet.
 5. **publish_marts**, one transaction: `mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`,
-   `mart.channel_performance` and the staged deals, then the blocking checks (`include/sql/checks/`, naming the
-   rows), then the publication: readers (the briefing, the UI page, the Conversions API sender) see the new marts
-   all at once, or, when a check fails, keep the last published ones.
+   `mart.channel_performance`, the stage funnel (`mart.funnel`) and the staged deals, then the blocking checks
+   (`include/sql/checks/`, naming the rows), then the publication: readers (the briefing, the UI page, the
+   Conversions API sender) see the new marts all at once, or, when a check fails, keep the last published ones.
 6. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
    publishes the `mart_attribution` Asset.
 
@@ -141,7 +148,8 @@ stages them in `mart.performance_spend` for `publish_marts`; it needs no deal, s
 """,
     "publish_marts": f"""
 One transaction: the staged deals replace their published rows (incremental) and `mart.performance`,
-`mart.cohort_cac`, `mart.truth_vs_platform` and `mart.channel_performance` are written for the planned days (the
+`mart.cohort_cac`, `mart.truth_vs_platform`, `mart.channel_performance` and the stage funnel (`mart.funnel`) are
+written for the planned days (the
 staged spend joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage; Pinterest against the other
 channels on one CAC); then the blocking checks; then `ops.mart_publication` points readers at the result. Until it
 commits, readers see the last published marts, whole.
@@ -188,6 +196,14 @@ with DAG(
             pattern="^[A-Z]{3}$",
             title="Home currency",
             description="The CRM's home currency (ISO 4217): the currency of amount_in_home_currency and revenue.",
+        ),
+        "cohort_window_days": Param(
+            COHORT_WINDOW_DAYS,
+            type="integer",
+            minimum=1,
+            maximum=3650,
+            title="Cohort window (days)",
+            description="mart.cohort_cac.won_within_window: leads won within this many days of their lead day.",
         ),
         "channel_spend_dir": Param(
             CHANNEL_SPEND_DIR, type="string", title="Channel spend folder", description="Folder of spend CSV files."
@@ -239,7 +255,9 @@ with DAG(
         task_id="publish_marts",
         sql="reconcile/publish_marts.sql",
         reads=(*SPEND_STAGED, *PENDING, "mart.deal_attribution", "mart.deal_attribution_replaced",
-               "raw.pinterest_ad_daily", *PINTEREST_ENTITIES, "raw.channel_spend"),
+               "raw.pinterest_ad_daily", *PINTEREST_ENTITIES, "raw.channel_spend",
+               # the stage funnel: each lineage's deals and their stage entries, the pipelines' stages
+               "raw.hubspot_deals", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages"),
         writes=(*MARTS, *PENDING, "mart.deal_attribution_replaced", "ops.mart_publication"),
         **RECONCILE_STEP,
     )  # fmt: skip

@@ -151,7 +151,7 @@ def test_each_operator_reports_the_portal_the_ad_account_the_tables_and_the_conv
     staged = ("mart.performance_spend", "mart.performance_spend_periods")
     pending = ("mart.performance_pending", "mart.channel_performance_pending")
     marts = ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
-             "mart.channel_performance")
+             "mart.channel_performance", "mart.funnel", "mart.funnel_entries")
     steps = {
         "attribution_reconcile.reconcile_deals": (
             table(*hubspot_tables, *entities, "ops.pinterest_entity_names"),
@@ -163,7 +163,8 @@ def test_each_operator_reports_the_portal_the_ad_account_the_tables_and_the_conv
         ),
         "attribution_reconcile.publish_marts": (
             table(*staged, *pending, "mart.deal_attribution", "mart.deal_attribution_replaced",
-                  "raw.pinterest_ad_daily", *entities, "raw.channel_spend"),
+                  "raw.pinterest_ad_daily", *entities, "raw.channel_spend", "raw.hubspot_deals",
+                  "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages"),
             table(*marts, *pending, "mart.deal_attribution_replaced", "ops.mart_publication"),
         ),
     }  # fmt: skip
@@ -186,4 +187,4 @@ def test_each_operator_reports_the_portal_the_ad_account_the_tables_and_the_conv
         return reached
 
     assert table("mart.performance", "mart.cohort_cac") <= reached_from(pinterest_api("analytics"))
-    assert table("mart.deal_attribution", "mart.performance") <= reached_from(hubspot_api("deals"))
+    assert table("mart.deal_attribution", "mart.performance", "mart.funnel") <= reached_from(hubspot_api("deals"))

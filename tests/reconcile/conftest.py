@@ -55,10 +55,10 @@ def reconcile(run_dag: Callable[..., Any], channel_spend_dir: Path) -> Callable[
     """Run ``attribution_reconcile`` (every param explicit); returns the finish task's summary."""
 
     def run(*, full_rebuild: bool = False, home_currency: str = "USD", max_unresolved: float = 0.25,
-            expect: str = "success") -> Any:  # fmt: skip
+            cohort_window_days: int = 60, expect: str = "success") -> Any:  # fmt: skip
         conf = {
             "full_rebuild": full_rebuild, "home_currency": home_currency, "channel_spend_dir": str(channel_spend_dir),
-            "max_unresolved_paid_share": max_unresolved,
+            "max_unresolved_paid_share": max_unresolved, "cohort_window_days": cohort_window_days,
         }  # fmt: skip
         dag_run = run_dag("attribution_reconcile", MIDNIGHT, conf=conf, expect=expect)
         if expect != "success":
@@ -92,7 +92,7 @@ def clean_warehouse(warehouse: psycopg.Connection) -> Iterator[None]:
         "mart.deal_attribution_generations, mart.performance_generations, mart.performance_pending, "
         "mart.channel_performance_pending, mart.performance_spend, mart.performance_spend_periods, "
         "mart.cohort_cac_generations, mart.truth_vs_platform_generations, mart.channel_performance_generations, "
-        "mart.deal_attribution_replaced, "
+        "mart.deal_attribution_replaced, mart.funnel_entries_generations, mart.funnel_generations, "
         "ops.channel_spend_files, ops.pinterest_entity_names, ops.reconcile_runs, ops.watermarks, ops.record_issues, "
         "ops.lineage_moments"
     )

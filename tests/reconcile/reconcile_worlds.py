@@ -143,10 +143,11 @@ def world(*, c2_name: str = CAMPAIGNS[C2][0], currency: str = "USD") -> Dataset:
 def dataset(campaigns: dict[str, tuple[str, str]], ad_groups: dict[str, tuple[str, str]],
             ads: dict[str, tuple[str, str]], delivery: list[tuple[str, dt.date, int, float]],
             deals: list[dict[str, Any]], *, config: dict[str, Any], names: dict[str, str] | None = None,
-            created: dict[str, dt.datetime] | None = None, contacts: list[dict[str, Any]] = ()) -> Dataset:  # fmt: skip
+            created: dict[str, dt.datetime] | None = None, contacts: list[dict[str, Any]] = (),
+            pipelines: dict[str, Any] = PIPELINES) -> Dataset:  # fmt: skip
     """A world of these campaigns (id -> (name, status)), ad groups (id -> (campaign, name)), ads (id -> (ad group,
     name)), delivery (ad, first day, days, spend per day: one checkout a day) and deals. ``names`` overrides a
-    campaign's name, ``created`` an entity's creation time."""
+    campaign's name, ``created`` an entity's creation time, ``pipelines`` the deal pipelines (the API's body)."""
     names, created = names or {}, created or {}
 
     def entity(entity_id: str, name: str, status: str, **fields: Any) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def dataset(campaigns: dict[str, tuple[str, str]], ad_groups: dict[str, tuple[st
                 "TOTAL_CLICKTHROUGH": 10, "TOTAL_CHECKOUT": 1, "TOTAL_CLICK_CHECKOUT": 1, "TOTAL_VIEW_CHECKOUT": 0,
             })  # fmt: skip
     return Dataset(
-        config=config, deals=deals, contacts=list(contacts), pipelines=PIPELINES,
+        config=config, deals=deals, contacts=list(contacts), pipelines=pipelines,
         properties={"deals": DEAL_PROPERTIES, "contacts": CONTACT_PROPERTIES}, campaigns=campaign_rows,
         ad_groups=ad_group_rows, ads=ad_rows, analytics=analytics,
     )  # fmt: skip

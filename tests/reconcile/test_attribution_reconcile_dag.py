@@ -145,6 +145,8 @@ def test_the_world_reconciles_to_the_hand_computed_figures_through_merge_reopen_
     assert cohorts[(ACCOUNT_ID, MAY)] == (7, 6, Decimal("150.0000"))
     assert cohorts[(C1, MAY)] == (4, 3, Decimal("166.6667"))
     assert cohorts[(C4, JUNE)] == (0, 0, None)
+    # Within 7 / 30 / 90 / 60 days of their lead: D1 14 days, D3 26, D9 32 (from D8's creation); D2 open.
+    assert cohort_windows(warehouse, C1, MAY) == (4, 3, 0, 2, 3, 3, 60)
 
     time_to_close = dict(
         ((grain_id, start), (won, median, p75))
@@ -365,3 +367,47 @@ def test_a_case_only_rename_rewrites_the_name_on_every_row(
         assert names == [("SUMMER PATIO",)], table
     again = reconcile()
     assert (again["mode"], again["deals_changed"]) == ("incremental", 0)
+
+
+def cohort_windows(warehouse: psycopg.Connection, grain_id: str, month: dt.date) -> tuple:
+    return warehouse.execute(
+        "SELECT leads, won_to_date, won_within_7d, won_within_30d, won_within_90d, won_within_window, window_days "
+        "FROM mart.cohort_cac WHERE grain_id = %s AND cohort_month = %s",
+        (grain_id, month),
+    ).fetchone()
+
+
+def test_cohort_windows_count_wins_within_n_days_and_stay_unknown_until_every_lead_had_its_n_days(
+    serve_world: Callable[..., Any], extract: Callable[..., None], reconcile: Callable[..., Any], warehouse
+) -> None:
+    crm = serve_world(world())
+    extract()
+    reconcile()
+    # May's paid leads and days to their win: D1 14, D2 open, D3 26, D5 14, D7 2, D8 open (not merged here),
+    # D10 7 (lead 14 May, won 21 May); C2's is D10 alone (D5's "patio-launch" names no campaign in this world).
+    # The data is as of today: every window has closed.
+    assert cohort_windows(warehouse, ACCOUNT_ID, MAY) == (7, 5, 2, 5, 5, 5, 60)
+    assert cohort_windows(warehouse, C2, MAY) == (1, 1, 1, 1, 1, 1, 60)
+
+    # D10 won again on 11 June (28 days after its lead) and a 20-day window: only what changed is reconciled, and
+    # every cohort row takes the new window; the result equals a rebuild's.
+    mutate(crm, f"deals/{D10}/close-won", {"closedAt": "2025-06-11T15:00:00.000Z"})
+    extract(pinterest=False)
+    run = reconcile(cohort_window_days=20)
+    assert run["mode"] == "incremental" and run["deals_changed"] < 15
+    assert cohort_windows(warehouse, C2, MAY) == (1, 1, 0, 1, 1, 0, 20)
+    assert cohort_windows(warehouse, ACCOUNT_ID, MAY) == (7, 5, 1, 5, 5, 3, 20)
+    assert cohort_windows(warehouse, C1, JUNE) == (2, 2, 2, 2, 2, 2, 20)  # D4: 2 days, D9: 1 day
+    assert warehouse.execute("SELECT DISTINCT window_days FROM mart.cohort_cac").fetchall() == [(20,)]
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True, cohort_window_days=20)
+    assert snapshot(warehouse) == incremental
+
+    # As of the world's own last day (the publishing run's watermark: midnight of 1 July in New York), May's 90-day
+    # window and June's 7-day window have not closed: not yet known, never an undercount.
+    warehouse.execute(
+        "UPDATE ops.reconcile_runs SET watermark = '2025-07-01T04:00:00Z' "
+        "WHERE run_id = (SELECT run_id FROM ops.mart_publication)"
+    )
+    assert cohort_windows(warehouse, ACCOUNT_ID, MAY) == (7, 5, 1, 5, None, 3, 20)
+    assert cohort_windows(warehouse, C1, JUNE) == (2, 2, None, None, None, None, 20)

@@ -86,12 +86,16 @@ def briefing(url: str) -> dict[str, Any]:
 
 
 def page(url: str) -> dict[str, Any]:
-    """What the UI page shows (its read-only REPEATABLE READ snapshot): CAC per campaign, epik coverage."""
+    """What the UI page shows (its read-only REPEATABLE READ snapshot): CAC per campaign, epik coverage, the stage
+    funnel."""
     with psycopg.connect(url) as conn:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         shown = read_page(conn, "campaign", None, None)
-    return {"period": (shown["first"], shown["last"]), "cac": repr(shown["cac"].rows), "epik": repr(shown["epik"].rows)}
+    return {
+        "period": (shown["first"], shown["last"]), "cac": repr(shown["cac"].rows), "epik": repr(shown["epik"].rows),
+        "funnel": (shown["campaign"], repr(shown["funnel"].rows)),
+    }  # fmt: skip
 
 
 def delete_in_hubspot(warehouse: psycopg.Connection, deal_id: int) -> None:
@@ -177,7 +181,7 @@ def test_a_rebuild_committing_while_the_briefing_and_the_page_read_leaves_them_o
     partitions = warehouse.execute(
         "SELECT count(*) FROM pg_inherits JOIN pg_class ON pg_class.oid = inhrelid WHERE relname ~ '_g[1-9][0-9]*$'"
     ).fetchone()[0]
-    assert partitions == 5, "one generation of each of the 5 marts is left"
+    assert partitions == 7, "one generation of each of the 7 marts (the funnel's two included) is left"
     # A published rebuild's tasks never write its generation again (readers would see them one by one).
     rebuild = warehouse.execute(
         "SELECT run_id FROM ops.reconcile_runs WHERE mode = 'full' ORDER BY started_at DESC LIMIT 1"

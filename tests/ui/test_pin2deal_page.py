@@ -109,7 +109,7 @@ def _cells(frame, selector: str) -> list[list[str]]:
 
 
 def _tables(warehouse) -> set[str]:
-    names = ("mart.performance", "ops.briefings", "ops.capi_ledger", "mart.truth_vs_platform")
+    names = ("mart.performance", "ops.briefings", "ops.capi_ledger", "mart.truth_vs_platform", "mart.funnel")
     return {name for name in names if warehouse.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0]}
 
 
@@ -180,6 +180,49 @@ def test_the_page_in_airflows_ui_shows_the_warehouse_numbers(api_server, browser
         assert numbers == sorted(numbers) and values[len(numbers):] == [""] * (len(values) - len(numbers))
     else:
         assert "Not available yet: mart.performance does not exist" in cac.inner_text()
+
+    if "mart.funnel" in present:
+        first, last = (frame.locator(f"#funnel input[name={end}]").get_attribute("value") for end in ("first", "last"))
+        campaigns = [
+            campaign
+            for (campaign,) in warehouse.execute(
+                "SELECT grain_id FROM mart.funnel WHERE grain = 'campaign' AND period = 'month' "
+                "AND period_start <= %s AND period_end > %s GROUP BY grain_id ORDER BY sum(entered) DESC, grain_id",
+                (last, first),
+            ).fetchall()
+        ]
+        assert len(campaigns) >= 2, "the demo world's deals enter the pipelines' stages"
+
+        def funnel_rows(campaign: str) -> list[tuple]:
+            return [
+                (month.isoformat(), pipeline, stage, f"{entered:,}", "-" if advanced is None else f"{advanced:,}",
+                 "-" if rate is None else f"{float(rate):.0%}", "-" if days is None else f"{days:.1f}", f"{lost:,}")
+                for month, pipeline, stage, entered, advanced, rate, days, lost in warehouse.execute(
+                    "SELECT period_start, pipeline, stage, entered, advanced, conversion_rate, "
+                    "median_days_to_advance, lost FROM mart.funnel WHERE grain = 'campaign' AND grain_id = %s "
+                    "AND period = 'month' AND period_start <= %s AND period_end > %s "
+                    "ORDER BY period_start, pipeline, stage_order, stage",
+                    (campaign, last, first),
+                ).fetchall()
+            ]  # fmt: skip
+
+        def shown_funnel() -> list[tuple]:
+            return [
+                (row.get_attribute("data-month"), row.get_attribute("data-pipeline"), row.get_attribute("data-stage"),
+                 *(row.locator(f"td[data-col={column}]").inner_text() for column in
+                   ("entered", "advanced", "conversion_rate", "median_days_to_advance", "lost")))
+                for row in frame.locator("#funnel-table tbody tr").all()
+            ]  # fmt: skip
+
+        # The campaign with the most stage entries first; then another one, chosen on the page.
+        assert frame.locator("#funnel-campaign").inner_text() == campaigns[0]
+        assert shown_funnel() == funnel_rows(campaigns[0])
+        frame.locator("#funnel select[name=campaign]").select_option(campaigns[1])
+        frame.locator("#show-funnel").click()
+        frame.locator("#funnel-campaign", has_text=campaigns[1]).wait_for()
+        assert shown_funnel() == funnel_rows(campaigns[1])
+    else:
+        assert "Not available yet: mart.funnel does not exist" in frame.locator("#funnel").inner_text()
 
     if "ops.briefings" in present:
         day = warehouse.execute("SELECT max(briefing_date) FROM ops.briefings").fetchone()[0]

@@ -1,10 +1,10 @@
 -- publish_marts: everything readers see changes here, in one transaction, after the blocking checks (docs/reconcile.md,
 -- "What readers see"). A rebuild fills the rest of its new generation (mart.performance, its cohort and
--- truth-vs-platform rows, mart.channel_performance) and points ops.mart_publication at it; an incremental run moves
--- the deals reconcile_deals staged into the published generation and rewrites the rows they and the re-pulled spend
--- touch there. A failed check (or a row breaking mart.performance's constraints) rolls all of it back: readers stay
--- on the last published state, and the next run reconciles this run's changes again (its `since` is still the last
--- published run's).
+-- truth-vs-platform rows, mart.channel_performance, the stage funnel) and points ops.mart_publication at it; an
+-- incremental run moves the deals reconcile_deals staged into the published generation and rewrites the rows they
+-- and the re-pulled spend touch there. A failed check (or a row breaking mart.performance's constraints) rolls all of
+-- it back: readers stay on the last published state, and the next run reconciles this run's changes again (its
+-- `since` is still the last published run's).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 SELECT mart.use_run_generation(%(run_id)s);
 -- The deal counts of the state about to be published, moved by the deals this run replaces and adds.
@@ -16,6 +16,12 @@ SELECT count(*), count(*) FILTER (WHERE channel = 'pinterest_paid'),
 FROM mart.deal_attribution;
 {% else %}
 INSERT INTO reconcile_deal_counts SELECT deals, paid_deals, unresolved_paid_deals FROM ops.mart_publication;
+-- The lineages whose funnel entries this run replaces (funnel.sql).
+CREATE TEMP TABLE reconcile_funnel_lineages ON COMMIT DROP AS
+SELECT stable_key FROM mart.deal_attribution_replaced
+UNION
+SELECT stable_key FROM mart.deal_attribution_generations WHERE generation = 0;
+ANALYZE reconcile_funnel_lineages;
 WITH replaced AS (
     DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM mart.deal_attribution_replaced)
     RETURNING channel, campaign_resolved_by
@@ -44,6 +50,7 @@ FROM reconcile_deal_counts;
 {% include 'reconcile/cohort_cac.sql' %}
 {% include 'reconcile/truth_vs_platform.sql' %}
 {% include 'reconcile/channel_performance.sql' %}
+{% include 'reconcile/funnel.sql' %}
 {% if full %}
 SELECT mart.index_generation('cohort_cac'), mart.index_generation('truth_vs_platform'),
        mart.index_generation('channel_performance');

@@ -1,9 +1,10 @@
 """The pin2deal page inside Airflow's UI: a read-only FastAPI app that the api-server mounts at ``/pin2deal``.
 
-It shows the latest briefing with its chart, CAC per campaign / ad group / pin for a chosen period, and the
-pipeline's health, each part linking to the DAG or task that owns it. Every route sits behind Airflow's own
-authentication (the api-server's JWT cookie or bearer token, read access to DAGs); the warehouse is read in one
-read-only snapshot. A part whose table does not exist yet says so instead of failing the page.
+It shows the latest briefing with its chart, CAC per campaign / ad group / pin for a chosen period, the stage
+funnel of a chosen campaign, and the pipeline's health, each part linking to the DAG or task that owns it. Every
+route sits behind Airflow's own authentication (the api-server's JWT cookie or bearer token, read access to DAGs);
+the warehouse is read in one read-only snapshot. A part whose table does not exist yet says so instead of failing
+the page.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ ISSUE_OWNERS: dict[str, tuple[str, str | None]] = {
 NEEDS = {
     "briefing": ["ops.briefings"],
     "cac": ["mart.performance", "mart.cac(numeric,bigint)"],  # the CAC rule, defined by the first reconcile
+    "funnel": ["mart.funnel"],
     "freshness": ["raw.pinterest_ad_daily", "raw.hubspot_deals"],
     "epik": ["mart.truth_vs_platform"],
     "conversions": ["ops.capi_ledger"],
@@ -94,8 +96,11 @@ def _rows(conn: Any, name: str, **params: Any) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def read_page(conn: Any, grain: str, first: dt.date | None, last: dt.date | None) -> dict[str, Any]:
-    """Everything the page shows, from one snapshot of the warehouse (``conn`` in a read-only transaction)."""
+def read_page(
+    conn: Any, grain: str, first: dt.date | None, last: dt.date | None, campaign: str | None = None
+) -> dict[str, Any]:
+    """Everything the page shows, from one snapshot of the warehouse (``conn`` in a read-only transaction);
+    ``campaign``: whose funnel (default: the campaign with the most stage entries in the period's months)."""
     tables = {table for tables in NEEDS.values() for table in tables}
     present = {table for table in tables if conn.execute(_EXISTS_SQL["(" in table], (table,)).fetchone()[0] is not None}
 
@@ -116,6 +121,13 @@ def read_page(conn: Any, grain: str, first: dt.date | None, last: dt.date | None
     cac = part("cac", owner_link(*OWNERS["cac"]))
     if cac.available:
         cac.rows = _rows(conn, "cac", grain=grain, first=first, last=last)
+    funnel = part("funnel", owner_link(*OWNERS["cac"]))
+    campaigns: list[dict[str, Any]] = []
+    if funnel.available:
+        campaigns = _rows(conn, "funnel_campaigns", first=first, last=last)
+        campaign = campaign or (campaigns[0]["campaign_id"] if campaigns else None)
+        if campaign:
+            funnel.rows = _rows(conn, "funnel", campaign=campaign, first=first, last=last)
     freshness = part("freshness", owner_link(*OWNERS["spend"]))
     if freshness.available:
         freshness.rows = _rows(conn, "freshness")
@@ -132,6 +144,9 @@ def read_page(conn: Any, grain: str, first: dt.date | None, last: dt.date | None
     page.update(
         briefing=briefing,
         cac=cac,
+        funnel=funnel,
+        funnel_campaigns=campaigns,
+        campaign=campaign,
         freshness=freshness,
         deals_owner=owner_link(*OWNERS["deals"]),
         epik=epik,
@@ -171,6 +186,7 @@ def _render(page: dict[str, Any]) -> str:
     environment.filters["money"] = _money
     environment.filters["number"] = _number
     environment.filters["share"] = lambda value: "-" if value is None else f"{float(value):.0%}"
+    environment.filters["days"] = lambda value: "-" if value is None else f"{Decimal(value):.1f}"
     return environment.get_template("page.html").render(
         prefix=URL_PREFIX, grains=GRAINS, presets=(7, 28, 90), timedelta=dt.timedelta, **page
     )
@@ -190,11 +206,13 @@ def create_app() -> FastAPI:
     app = FastAPI(title="pin2deal", docs_url=None, redoc_url=None, openapi_url=None, dependencies=[_access()])
 
     @app.get("/", response_class=HTMLResponse)
-    def page(grain: str = "campaign", first: dt.date | None = None, last: dt.date | None = None) -> str:
+    def page(
+        grain: str = "campaign", first: dt.date | None = None, last: dt.date | None = None, campaign: str | None = None
+    ) -> str:
         if grain not in GRAINS:
             raise HTTPException(400, f"grain must be one of {', '.join(GRAINS)}")
         with _snapshot() as conn:
-            return _render(read_page(conn, grain, first, last))
+            return _render(read_page(conn, grain, first, last, campaign or None))
 
     @app.get("/briefing/{day}/chart.png")
     def chart(day: dt.date) -> Response:
