@@ -143,13 +143,34 @@ WHERE funnel.grain = touched.grain AND funnel.grain_id = touched.grain_id AND fu
   AND funnel.period_start = touched.period_start;
 {% endif %}
 
--- The funnel rows: every one on a rebuild, else those touched, summed from the entries of their periods. Hash joins:
--- the planner cannot estimate the grains and periods each entry expands to, and loops over the touched rows.
+-- The funnel rows: every one on a rebuild, else those touched, summed from the entries of their periods: each entry
+-- counts once per grain (its ad account, campaign, ad group, ad) and period (its week, its month). An incremental
+-- run finds the entries of each touched row by one hash join per grain and period (the planner cannot see through
+-- an expansion of every entry into its eight rows, and looped over the touched rows inside it: minutes at 1,000,000
+-- deals). A median needs every entry of its row, so a touched row is summed whole.
+{% set levels = [('account', 'ad_account_id'), ('campaign', 'campaign_id'), ('ad_group', 'ad_group_id'), ('ad', 'ad_id')] %}
+{% set periods = [('week', 'week_start'), ('month', 'month_start')] %}
 SET LOCAL enable_nestloop = off;
 INSERT INTO mart.funnel (
     grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
     pipeline, pipeline_label, stage, stage_label, stage_order, stage_kind, entered, advanced, conversion_rate,
     median_days_to_advance, lost
+)
+WITH counted AS (
+{% for grain, id_column in levels %}{% for period, start_column in periods %}
+    SELECT '{{ grain }}' AS grain, entry.{{ id_column }} AS grain_id, '{{ period }}' AS period,
+           entry.{{ start_column }} AS period_start, entry.pipeline, entry.stage, entry.stage_kind,
+           entry.days_to_advance, entry.lost_from
+    FROM mart.funnel_entries AS entry
+{% if full %}
+    WHERE entry.{{ id_column }} IS NOT NULL
+{% else %}
+    JOIN (SELECT DISTINCT grain_id, period_start FROM reconcile_funnel_touched
+          WHERE grain = '{{ grain }}' AND period = '{{ period }}') AS touched
+      ON touched.grain_id = entry.{{ id_column }} AND touched.period_start = entry.{{ start_column }}
+{% endif %}
+{% if not (loop.last and grain == 'ad') %}    UNION ALL{% endif %}
+{% endfor %}{% endfor %}
 )
 SELECT summed.grain, summed.grain_id, entity.ad_account_id, entity.campaign_id, entity.ad_group_id,
        CASE WHEN summed.grain = 'ad' THEN summed.grain_id END, entity.name, summed.period, summed.period_start,
@@ -161,34 +182,13 @@ SELECT summed.grain, summed.grain_id, entity.ad_account_id, entity.campaign_id, 
 FROM (
     -- Grouped in byte order ("C"): the median's sort compares these keys, and locale-aware comparisons cost several
     -- times more; the values are the same.
-    SELECT level.grain COLLATE "C" AS grain, level.grain_id COLLATE "C" AS grain_id,
-           period.period COLLATE "C" AS period, period.period_start, entry.pipeline COLLATE "C" AS pipeline,
+    SELECT entry.grain COLLATE "C" AS grain, entry.grain_id COLLATE "C" AS grain_id,
+           entry.period COLLATE "C" AS period, entry.period_start, entry.pipeline COLLATE "C" AS pipeline,
            entry.stage COLLATE "C" AS stage, entry.stage_kind COLLATE "C" AS stage_kind,
            count(*)::integer AS entered, count(entry.days_to_advance)::integer AS advanced,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY entry.days_to_advance) AS median_days_to_advance,
            count(*) FILTER (WHERE entry.lost_from)::integer AS lost
-    FROM mart.funnel_entries AS entry
-    CROSS JOIN LATERAL (
-        VALUES ('account', entry.ad_account_id), ('campaign', entry.campaign_id), ('ad_group', entry.ad_group_id),
-               ('ad', entry.ad_id)
-    ) AS level (grain, grain_id)
-    CROSS JOIN LATERAL (
-        VALUES ('week', entry.week_start), ('month', entry.month_start)
-    ) AS period (period, period_start)
-{% if not full %}
-    JOIN (SELECT DISTINCT * FROM reconcile_funnel_touched) AS touched
-      ON touched.grain = level.grain AND touched.grain_id = level.grain_id AND touched.period = period.period
-     AND touched.period_start = period.period_start
-    WHERE entry.month_start IN (
-        SELECT DISTINCT mart.period_start('month', day)
-        FROM reconcile_funnel_touched AS touched,
-             LATERAL (
-                 VALUES (touched.period_start), (mart.period_end(touched.period, touched.period_start) - 1)
-             ) AS edge (day)
-    )
-{% else %}
-    WHERE level.grain_id IS NOT NULL
-{% endif %}
+    FROM counted AS entry
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) AS summed
 LEFT JOIN mart.pinterest_entity AS entity
