@@ -178,19 +178,28 @@ SELECT summed.grain, summed.grain_id, entity.ad_account_id, entity.campaign_id, 
        stage.label, stage.display_order, summed.stage_kind, summed.entered,
        CASE WHEN summed.stage_kind = 'open' THEN summed.advanced END,
        CASE WHEN summed.stage_kind = 'open' THEN round(summed.advanced::numeric / summed.entered, 4) END,
-       round(summed.median_days_to_advance::numeric, 2), summed.lost
+       round(median.median_days_to_advance::numeric, 2), summed.lost
 FROM (
-    -- Grouped in byte order ("C"): the median's sort compares these keys, and locale-aware comparisons cost several
-    -- times more; the values are the same.
+    -- Counted in one hashed pass; the median sorts only the entries that advanced. Grouped in byte order ("C"):
+    -- the median's sort compares these keys, and locale-aware comparisons cost several times more; the values are
+    -- the same.
     SELECT entry.grain COLLATE "C" AS grain, entry.grain_id COLLATE "C" AS grain_id,
            entry.period COLLATE "C" AS period, entry.period_start, entry.pipeline COLLATE "C" AS pipeline,
            entry.stage COLLATE "C" AS stage, entry.stage_kind COLLATE "C" AS stage_kind,
            count(*)::integer AS entered, count(entry.days_to_advance)::integer AS advanced,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY entry.days_to_advance) AS median_days_to_advance,
            count(*) FILTER (WHERE entry.lost_from)::integer AS lost
     FROM counted AS entry
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ) AS summed
+LEFT JOIN (
+    SELECT entry.grain COLLATE "C" AS grain, entry.grain_id COLLATE "C" AS grain_id,
+           entry.period COLLATE "C" AS period, entry.period_start, entry.pipeline COLLATE "C" AS pipeline,
+           entry.stage COLLATE "C" AS stage,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY entry.days_to_advance) AS median_days_to_advance
+    FROM counted AS entry
+    WHERE entry.days_to_advance IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6
+) AS median USING (grain, grain_id, period, period_start, pipeline, stage)
 LEFT JOIN mart.pinterest_entity AS entity
        ON entity.grain COLLATE "C" = summed.grain AND entity.grain_id COLLATE "C" = summed.grain_id
 LEFT JOIN raw.hubspot_pipeline_stages AS stage
