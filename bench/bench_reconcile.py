@@ -13,15 +13,25 @@ in a fresh warehouse database:
   after creation, a fifth in EUR; 0.5 % merged into another deal, 1 % archived; 70 % with a contact. Stable keys are
   namespaced (``hubspot:<id>``).
 
-Then, timing every step as ``attribution_reconcile`` runs it (the same SQL files, rendered and split the same way):
+Then, timing every step as ``attribution_reconcile`` runs it (the same SQL files, rendered and split the same way,
+the checks included):
 
 1. a **full rebuild** (the first run);
 2. an **incremental** run after 1 % of the deals changed (10,000 deals: half won now, half re-amounted) and one new
    spend day arrived (plus the two days before it restated, as Pinterest's 48-hour restatements make the spend DAG
    re-pull them).
 
-It prints both times and their ratio, the slowest statement of the full rebuild, and its ``EXPLAIN (ANALYZE,
-BUFFERS)`` (run again inside a rolled-back transaction).
+Beside each, a **baseline** measured in the same run, on the same database: what the machine takes to move the data
+the run moves, in plain SQL. It reads every raw input once with the joins that place each row (``INSERT ... SELECT``
+of the deal rows: the deal, its key, its contacts, its campaign and ad by the id macros; the ad-days with their ads)
+and writes every mart row once with the marts' unique indexes, into tables of its own (``BASELINE_FULL_SQL``: no
+rule, no sum; the rows other than the deals' are copied from the marts the run published). For the incremental run,
+the deals loaded since the last run and the ad-days of the recomputed periods, and the rows the run rewrote
+(``BASELINE_INCREMENTAL_SQL``). The ratio of the reconcile's time to its baseline's is what another machine can be
+compared by: the baseline moves with the machine, the ratio with the code.
+
+It prints both times, their baselines and ratios, the slowest statements and the ``EXPLAIN (ANALYZE, BUFFERS)`` of
+the full rebuild's slowest one (run again inside a rolled-back transaction).
 
 ``python -m bench reconcile [--deals=1000000] [--campaigns=500] [--days=365]``
 """
@@ -32,7 +42,7 @@ import argparse
 import os
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -45,21 +55,38 @@ from psycopg import sql
 
 from pin2deal.hooks.warehouse import apply_migrations
 from pin2deal.paths import SQL_DIR
+from pin2deal.reconcile.generations import drop_unread_generations
 from pin2deal.reconcile.plan import RULE_FILES, finish_reconcile, plan_reconcile
+from pin2deal.reconcile.steps import split_statements
 
 HOME_CURRENCY = "USD"
-# The DAG's SQL steps, in order: (task, template, parameters?); a tuple of steps runs at the same time, as the DAG
-# runs reconcile_deals and reconcile_spend (both follow plan_reconcile; reconcile_performance needs both).
-Step = tuple[str, str | None, bool]
-STEPS: list[Step | tuple[Step, ...]] = [
-    *((f"define_rules/{name}", f"reconcile/{name}", False) for name in RULE_FILES),
-    ("remember_entity_names", "reconcile/entity_names.sql", False),
-    ("plan_reconcile", None, False),
-    (("reconcile_deals", "reconcile/deal_attribution.sql", True), ("reconcile_spend", "reconcile/spend.sql", True)),
-    ("reconcile_performance", "reconcile/performance_step.sql", True),
-    ("reconcile_channels", "reconcile/channel_performance.sql", True),
+PARAMS = {"max_unresolved_paid_share": 0.25}  # the DAG's default
+WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
+# The DAG's tasks, in order: (task, template, kind). kind: "file" (run whole, no parameters, as
+# SQLExecuteQueryOperator without them), "step" (split, with the run's parameters, one transaction), "check" (a
+# blocking SQLCheckOperator: its one row must be all true), "warning" (SQLWarningCheckOperator: rows counted), "plan"
+# and "finish" (the operators' Python). A tuple of chains runs its chains at the same time, as the DAG runs
+# check_duplicate_stable_keys, reconcile_deals and reconcile_spend side by side, and the warning checks.
+Step = tuple[str, str | None, str]
+Chain = tuple[Step, ...]
+STEPS: list[Step | tuple[Chain, ...]] = [
+    *((f"define_rules/{name}", f"reconcile/{name}", "file") for name in RULE_FILES),
+    ("remember_entity_names", "reconcile/entity_names.sql", "file"),
+    ("plan_reconcile", None, "plan"),
+    (
+        (("check_duplicate_stable_keys", "checks/duplicate_stable_keys.sql", "check"),),
+        (("reconcile_deals", "reconcile/deal_attribution.sql", "step"),),
+        (("reconcile_spend", "reconcile/spend.sql", "step"),),
+    ),
+    ("publish_marts", "reconcile/publish_marts.sql", "step"),
+    tuple(((name, f"checks/{name}.sql", "warning"),) for name in WARNING_CHECKS),
+    ("finish_reconcile", None, "finish"),
 ]
-TASKS = {step[0]: step for entry in STEPS for step in (entry if isinstance(entry[0], tuple) else (entry,))}
+TASKS = {
+    step[0]: step
+    for entry in STEPS
+    for step in ([step for chain in entry for step in chain] if isinstance(entry[0], tuple) else [entry])
+}
 
 FILL_SQL = """
 SET LOCAL work_mem = '256MB';
@@ -191,6 +218,114 @@ WHERE date IN (%(last_day)s::date - 1, %(last_day)s::date);
 """
 
 
+# The baseline: what this machine takes to move the data a run moves, in plain SQL. It reads every raw input the run
+# reads once, with the joins that place each row (a deal's key, contacts, campaign and ad by the id macros; an
+# ad-day's ad), and writes every mart row the run wrote once, with the marts' unique indexes, into tables of its own.
+# No rule and no sum: the deal rows are the plain join, the other rows are copied from the marts the run published
+# (they are the rows to write; computing them is the reconcile's work, measured against this).
+BASELINE_DEAL_ROWS = """
+INSERT INTO baseline.deal_attribution (
+    stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
+    campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
+    won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
+    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count, reconciled_at
+)
+SELECT ids.stable_key, deal.deal_id, kind.channel,
+       CASE WHEN kind.channel IN ('pinterest_paid', 'pinterest_organic') THEN 'pinterest' ELSE deal.utm_source END,
+       deal.epik, campaign.ad_account_id, campaign.campaign_id, ad.ad_group_id, ad.ad_id,
+       CASE WHEN campaign.campaign_id IS NULL THEN 'unresolved' ELSE 'macro_id' END,
+       CASE WHEN ad.ad_id IS NULL THEN 'unresolved' ELSE 'macro_id' END,
+       CASE WHEN ad.ad_id IS NULL THEN 'unresolved' ELSE 'macro_id' END,
+       deal.pipeline, deal.dealstage, COALESCE(deal.hs_is_closed_won, false), deal.created_at,
+       (deal.created_at AT TIME ZONE account.timezone)::date, deal.closed_at,
+       (deal.closed_at AT TIME ZONE account.timezone)::date, deal.closed_at - deal.created_at, deal.amount,
+       deal.currency, deal.amount_in_home_currency, %(home_currency)s, deal.loaded_at, account.ad_account_id,
+       deal.utm_source, deal.utm_campaign, deal.utm_content, COALESCE(contacts.count, 0), 1, now()
+FROM raw.hubspot_deals AS deal
+JOIN raw.hubspot_deal_ids AS ids ON ids.deal_id = deal.deal_id AND ids.via = 'self'
+CROSS JOIN raw.pinterest_ad_accounts AS account
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN deal.epik IS NOT NULL THEN 'pinterest_paid' WHEN deal.utm_source = 'pinterest'
+                THEN 'pinterest_organic' WHEN deal.utm_source IS NOT NULL THEN 'other' ELSE 'unknown' END AS channel
+) AS kind
+LEFT JOIN raw.pinterest_campaigns AS campaign ON campaign.campaign_id = deal.pinterest_campaign_id
+LEFT JOIN raw.pinterest_ads AS ad ON ad.ad_id = deal.pinterest_ad_id
+LEFT JOIN (
+    SELECT deal_id, count(*)::integer AS count FROM raw.hubspot_deal_contacts {changed_links} GROUP BY deal_id
+) AS contacts ON contacts.deal_id = deal.deal_id
+WHERE NOT deal.archived AND deal.merged_into_deal_id IS NULL AND deal.deleted_at IS NULL {changed_deals};
+"""
+BASELINE_MARTS = ("performance", "cohort_cac", "truth_vs_platform", "channel_performance")
+BASELINE_FULL_SQL = (
+    """
+SET LOCAL maintenance_work_mem = '1GB';
+DROP SCHEMA IF EXISTS baseline CASCADE;
+CREATE SCHEMA baseline;
+CREATE TABLE baseline.deal_attribution AS SELECT * FROM mart.deal_attribution WITH NO DATA;
+"""
+    + BASELINE_DEAL_ROWS.format(changed_links="", changed_deals="")
+    + """
+CREATE UNIQUE INDEX ON baseline.deal_attribution (stable_key);
+CREATE UNIQUE INDEX ON baseline.deal_attribution (deal_id);
+CREATE INDEX ON baseline.deal_attribution (source_modified_at);
+SELECT count(*), sum(daily.spend), max(ad.name) FROM raw.pinterest_ad_daily AS daily
+JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id;
+"""
+    + "".join(f"CREATE TABLE baseline.{mart} AS SELECT * FROM mart.{mart};\n" for mart in BASELINE_MARTS)
+    + """
+CREATE UNIQUE INDEX ON baseline.performance (grain, grain_id, period, period_start);
+CREATE INDEX ON baseline.performance (period_start) WHERE ad_days > 0;
+CREATE UNIQUE INDEX ON baseline.cohort_cac (grain, grain_id, cohort_month);
+CREATE UNIQUE INDEX ON baseline.truth_vs_platform (grain, grain_id, week_start);
+CREATE UNIQUE INDEX ON baseline.channel_performance (channel_name, period, period_start);
+"""
+)
+# Which rows the incremental run rewrote (untimed: mart.performance rows carry the time of the transaction that wrote
+# them; the cohort and truth-vs-platform rows are its months and weeks).
+BASELINE_TOUCHED_SQL = """
+CREATE TABLE baseline.touched AS
+SELECT grain, grain_id, period, period_start FROM mart.performance
+WHERE reconciled_at = (SELECT published_at FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
+"""
+# The incremental baseline: the deals loaded since the last run read again with their joins and their rows
+# replaced; the ad-days of the periods whose spend the run recomputed read again; the mart rows the run rewrote
+# written again (%(since)s: the run's).
+BASELINE_INCREMENTAL_SQL = (
+    """
+CREATE TEMP TABLE baseline_changed ON COMMIT DROP AS
+SELECT deal_id FROM raw.hubspot_deals WHERE loaded_at >= %(since)s;
+DELETE FROM baseline.deal_attribution WHERE deal_id IN (SELECT deal_id FROM baseline_changed);
+"""
+    + BASELINE_DEAL_ROWS.format(
+        changed_links="WHERE deal_id IN (SELECT deal_id FROM baseline_changed)",
+        changed_deals="AND deal.deal_id IN (SELECT deal_id FROM baseline_changed)",
+    )
+    + """
+SELECT count(*), sum(daily.spend), max(ad.name) FROM raw.pinterest_ad_daily AS daily
+JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id
+WHERE daily.date >= (SELECT min(period_start) FROM mart.performance_spend_periods)
+  AND daily.date < (SELECT max(period_end) FROM mart.performance_spend_periods);
+DELETE FROM baseline.performance AS old USING baseline.touched AS touched
+WHERE (old.grain, old.grain_id, old.period, old.period_start)
+    = (touched.grain, touched.grain_id, touched.period, touched.period_start);
+INSERT INTO baseline.performance SELECT performance.* FROM mart.performance
+JOIN baseline.touched USING (grain, grain_id, period, period_start);
+DELETE FROM baseline.cohort_cac AS old USING baseline.touched AS touched
+WHERE touched.period = 'month' AND (old.grain, old.grain_id, old.cohort_month)
+    = (touched.grain, touched.grain_id, touched.period_start);
+INSERT INTO baseline.cohort_cac SELECT cohort.* FROM mart.cohort_cac AS cohort
+JOIN baseline.touched AS touched ON touched.period = 'month' AND (cohort.grain, cohort.grain_id, cohort.cohort_month)
+    = (touched.grain, touched.grain_id, touched.period_start);
+DELETE FROM baseline.truth_vs_platform AS old USING baseline.touched AS touched
+WHERE touched.period = 'week' AND (old.grain, old.grain_id, old.week_start)
+    = (touched.grain, touched.grain_id, touched.period_start);
+INSERT INTO baseline.truth_vs_platform SELECT truth.* FROM mart.truth_vs_platform AS truth
+JOIN baseline.touched AS touched ON touched.period = 'week' AND (truth.grain, truth.grain_id, truth.week_start)
+    = (touched.grain, touched.grain_id, touched.period_start);
+"""
+)
+
+
 @contextmanager
 def fresh_database(server_url: str) -> Generator[str, None, None]:
     name = f"pin2deal_bench_reconcile_{uuid.uuid4().hex[:8]}"
@@ -216,75 +351,118 @@ class _TaskInstance:
 
 def render(template: str, plan: dict[str, Any]) -> str:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)))
-    return environment.get_template(template).render(ti=_TaskInstance(plan), params={})
+    return environment.get_template(template).render(ti=_TaskInstance(plan), params=PARAMS)
 
 
 def statements(template: str, plan: dict[str, Any]) -> list[str]:
-    """The statements Airflow runs for a templated SQL file (Jinja from ``include/sql``, then split as common-sql)."""
-    return DbApiHook.split_sql_string(render(template, plan))
+    """The statements a reconcile step runs for a templated SQL file (Jinja from ``include/sql``, then split as
+    ``ReconcileStepOperator`` splits it)."""
+    return split_statements(render(template, plan))
 
 
-def run_task(url: str, run_id: str, step: Step, plan: dict[str, Any], slow: list[tuple[float, str, str]]) -> None:
-    """One task's SQL as the operator runs it: one connection, one transaction."""
-    task, template, with_parameters = step
-    parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
-    with psycopg.connect(url) as conn:
-        if with_parameters:
-            for statement in statements(template, plan):
-                began = time.perf_counter()
-                conn.execute(statement, parameters)
-                slow.append((time.perf_counter() - began, task, statement))
-        else:  # no parameters: the operator runs the whole file as one multi-statement string
-            conn.execute(render(template, plan))
+class Run:
+    """One reconcile run as the DAG runs it: every task's time, and every statement's."""
 
+    def __init__(self, url: str, run_id: str, *, full: bool) -> None:
+        self.url, self.run_id, self.full = url, run_id, full
+        self.parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
+        self.plan: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.slow: list[tuple[float, str, str]] = []
+        self.findings: dict[str, int] = {}
 
-def run(url: str, run_id: str, *, full: bool, timings: dict[str, float], slow: list[tuple[float, str, str]]) -> None:
-    plan: dict[str, Any] = {}
-
-    def timed(step: Step) -> None:
+    def task(self, step: Step) -> None:
+        """One task as its operator runs it: one connection, one transaction."""
+        task, template, kind = step
         started = time.perf_counter()
-        run_task(url, run_id, step, plan, slow)
-        timings[step[0]] = time.perf_counter() - started
+        with psycopg.connect(self.url) as conn:
+            if kind == "plan":
+                conn.autocommit = True
+                drop_unread_generations(conn)
+                conn.autocommit = False
+                self.plan = plan_reconcile(conn, self.run_id, full_rebuild=self.full, home_currency=HOME_CURRENCY)
+            elif kind == "finish":
+                finish_reconcile(conn, self.run_id, [])
+                conn.commit()
+                conn.autocommit = True
+                drop_unread_generations(conn)
+            elif kind == "file":  # the operator runs the whole file as one multi-statement string
+                conn.execute(render(template, self.plan))
+            elif kind in ("check", "warning"):
+                rows = conn.execute(render(template, self.plan), self.parameters).fetchall()
+                if kind == "check":
+                    assert rows and all(rows[0]), f"{task} failed: {rows[0]}"
+                else:
+                    self.findings[task] = len(rows)
+            else:
+                for statement in statements(template, self.plan):
+                    began = time.perf_counter()
+                    conn.execute(statement, self.parameters)
+                    self.slow.append((time.perf_counter() - began, task, statement))
+        self.timings[task] = time.perf_counter() - started
 
-    for entry in STEPS:
-        if isinstance(entry[0], tuple):  # tasks the DAG runs at the same time
-            with ThreadPoolExecutor(len(entry)) as pool:
-                for future in [pool.submit(timed, step) for step in entry]:
-                    future.result()
-        elif entry[1] is None:
-            started = time.perf_counter()
-            with psycopg.connect(url) as conn:
-                plan = plan_reconcile(conn, run_id, full_rebuild=full, home_currency=HOME_CURRENCY)
-            timings[entry[0]] = time.perf_counter() - started
-        else:
-            timed(entry)
+    def chain(self, chain: Chain) -> None:
+        for step in chain:
+            self.task(step)
+
+    def run(self) -> float:
+        started = time.perf_counter()
+        for entry in STEPS:
+            if isinstance(entry[0], tuple):  # tasks the DAG runs at the same time
+                with ThreadPoolExecutor(len(entry)) as pool:
+                    for future in [pool.submit(self.chain, chain) for chain in entry]:
+                        future.result()
+            else:
+                self.task(entry)
+        self.slow.sort(reverse=True)
+        return time.perf_counter() - started
 
 
-def reconcile(url: str, run_id: str, *, full: bool) -> tuple[float, dict[str, float], list[tuple[float, str, str]]]:
-    timings: dict[str, float] = {}
-    slow: list[tuple[float, str, str]] = []
+def baseline(url: str, text: str, parameters: dict[str, Any]) -> float:
+    """The baseline's statements in one transaction; its time."""
     started = time.perf_counter()
-    run(url, run_id, full=full, timings=timings, slow=slow)
-    elapsed = time.perf_counter() - started
     with psycopg.connect(url) as conn:
-        finish_reconcile(conn, run_id, [])
-    return elapsed, timings, sorted(slow, reverse=True)
+        for statement in split_statements(text):
+            conn.execute(statement, {"home_currency": HOME_CURRENCY, **parameters})
+    return time.perf_counter() - started
 
 
 def explain(url: str, run_id: str, task: str, statement: str, plan: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of one statement of a full rebuild, after the statements before it, rolled back."""
-    template = TASKS[task][1]
     parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY}
-    if task == "reconcile_performance":  # it reads the spend reconcile_spend staged for its run
-        run_task(url, run_id, TASKS["reconcile_spend"], plan, [])
+    if task == "publish_marts":  # it reads the deal rows and the spend the earlier tasks wrote for its run
+        for earlier in ("reconcile_deals", "reconcile_spend"):
+            with psycopg.connect(url) as conn:
+                for before in statements(TASKS[earlier][1], plan):
+                    conn.execute(before, parameters)
     with psycopg.connect(url) as conn:
-        for before in statements(template, plan):
+        for before in statements(TASKS[task][1], plan):
             if before == statement:
                 rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).fetchall()
                 conn.rollback()
                 return "\n".join(row[0] for row in rows)
             conn.execute(before, parameters)
     raise AssertionError("statement not found")
+
+
+def report(name: str, run: Run, seconds: float, baseline_seconds: float, target: float) -> None:
+    rules = sum(value for task, value in run.timings.items() if task.startswith("define_rules/"))
+    steps = ", ".join(f"{task} {value:.2f}" for task, value in run.timings.items() if "/" not in task)
+    print(
+        f"{name}: {seconds:.2f} s (target < {target:.0f} s), baseline {baseline_seconds:.2f} s, "
+        f"ratio {seconds / baseline_seconds:.2f}x the baseline\n  define_rules {rules:.2f}, {steps}",
+        flush=True,
+    )
+
+
+def slowest(title: str, slow: Sequence[tuple[float, str, str]]) -> None:
+    print(title)
+    for seconds, task, statement in slow[:6]:
+        print(f"  {seconds:6.2f} s  {task}: {' '.join(statement.split())[:150]}")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main(argv: list[str]) -> None:
@@ -295,6 +473,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     server_url = os.environ["PIN2DEAL_WAREHOUSE_URL"]
     first_day = "2024-07-01"
+    print(f"load average at the start: {load_average()}", flush=True)
     with fresh_database(server_url) as url:
         with psycopg.connect(url) as conn:
             apply_migrations(conn)
@@ -314,8 +493,11 @@ def main(argv: list[str]) -> None:
         print(f"raw: {deals:,} deals, {ads:,} ads, {ad_days:,} ad-day rows up to {last_day} "
               f"(filled in {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
 
-        full, full_steps, full_slow = reconcile(url, "bench_full", full=True)
-        print(f"full rebuild: {full:.1f} s  " + ", ".join(f"{k} {v:.1f}" for k, v in full_steps.items()), flush=True)
+        full_run = Run(url, "bench_full", full=True)
+        full = full_run.run()
+        print(f"load average after the full rebuild: {load_average()}", flush=True)
+        full_baseline = baseline(url, BASELINE_FULL_SQL, {})
+        report("full rebuild", full_run, full, full_baseline, 60)
 
         with psycopg.connect(url) as conn:
             for statement in DbApiHook.split_sql_string(CHANGE_SQL):
@@ -323,22 +505,22 @@ def main(argv: list[str]) -> None:
             conn.commit()
             conn.autocommit = True
             conn.execute("ANALYZE raw.hubspot_deals, raw.pinterest_ad_daily")
-        incremental, inc_steps, inc_slow = reconcile(url, "bench_incremental", full=False)
+        incremental_run = Run(url, "bench_incremental", full=False)
+        incremental = incremental_run.run()
         with psycopg.connect(url) as conn:
-            mode, changed = conn.execute(
-                "SELECT mode, deals_changed FROM ops.reconcile_runs WHERE run_id = 'bench_incremental'"
+            mode, changed, since = conn.execute(
+                "SELECT mode, deals_changed, since FROM ops.reconcile_runs WHERE run_id = 'bench_incremental'"
             ).fetchone()
-        print(f"incremental ({mode}, {changed:,} deals changed): {incremental:.2f} s  "
-              + ", ".join(f"{k} {v:.2f}" for k, v in inc_steps.items()), flush=True)  # fmt: skip
-        print(f"ratio full / incremental: {full / incremental:.1f}x (targets: full < 60 s, incremental < 5 s)")
-        print("slowest statements of the incremental run:")
-        for seconds, task, statement in inc_slow[:6]:
-            print(f"  {seconds:6.2f} s  {task}: {' '.join(statement.split())[:150]}")
-
-        print("slowest statements of the full rebuild:")
-        for seconds, task, statement in full_slow[:6]:
-            print(f"  {seconds:6.2f} s  {task}: {' '.join(statement.split())[:150]}")
-        seconds, task, statement = full_slow[0]
+        with psycopg.connect(url) as conn:
+            conn.execute(BASELINE_TOUCHED_SQL, {"run_id": "bench_incremental"})
+        incremental_baseline = baseline(url, BASELINE_INCREMENTAL_SQL, {"since": since})
+        name = f"incremental ({mode}, {changed:,} deals changed)"
+        report(name, incremental_run, incremental, incremental_baseline, 5)
+        print(f"ratio full / incremental: {full / incremental:.1f}x; warnings found: {incremental_run.findings}")
+        print(f"load average at the end: {load_average()}", flush=True)
+        slowest("slowest statements of the incremental run:", incremental_run.slow)
+        slowest("slowest statements of the full rebuild:", full_run.slow)
+        seconds, task, statement = full_run.slow[0]
         print(f"\nslowest statement of the full rebuild ({task}, {seconds:.1f} s):\n{statement}\n", flush=True)
         with psycopg.connect(url) as conn:
             plan = plan_reconcile(conn, "bench_explain", full_rebuild=True, home_currency=HOME_CURRENCY)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from airflow.providers.common.sql.operators.sql import (
-    SQLCheckOperator,
-    SQLColumnCheckOperator,
-    SQLExecuteQueryOperator,
-    SQLTableCheckOperator,
-)
+from airflow.providers.common.sql.operators.sql import SQLCheckOperator, SQLExecuteQueryOperator
 from airflow.sdk import DAG, Param
 
 from pin2deal.dag_defaults import (
@@ -25,6 +20,7 @@ from pin2deal.operators.reconcile import (
     ChannelSpendCsvOperator,
     ReconcileFinishOperator,
     ReconcilePlanOperator,
+    ReconcileStepOperator,
     SQLWarningCheckOperator,
 )
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
@@ -35,12 +31,23 @@ WAREHOUSE = "pin2deal_warehouse"
 # Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-# A reconcile step: one SQL file, statements split, in one transaction, told its run and home currency.
+# A reconcile step: one SQL file, in one transaction, told its run and home currency.
 RECONCILE_STEP = {
     "conn_id": WAREHOUSE,
     "parameters": {"run_id": "{{ run_id }}", "home_currency": "{{ params.home_currency }}"},
-    "split_statements": True,
 }
+# The raw tables the steps read through the rule views (their lineage names these, not the views).
+HUBSPOT_TABLES = (
+    "raw.hubspot_deals", "raw.hubspot_deal_contacts", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages",
+)  # fmt: skip
+PINTEREST_ENTITIES = (
+    "raw.pinterest_ad_accounts", "raw.pinterest_campaigns", "raw.pinterest_ad_groups", "raw.pinterest_ads",
+)  # fmt: skip
+SPEND_STAGED = ("mart.performance_spend", "mart.performance_spend_periods")
+PENDING = ("mart.performance_pending", "mart.channel_performance_pending")
+# What publish_marts publishes: the views readers query.
+MARTS = ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
+         "mart.channel_performance")  # fmt: skip
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -58,11 +65,15 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
    run (`ops.reconcile_runs`).
 3. **define_rules**: the rules as views and functions, one file each in `include/sql/reconcile/` (won, lead, channel,
    resolution, CAC, ROAS, periods, time to close).
-4. **check_duplicate_stable_keys** (blocking), **reconcile_deals** (`mart.deal_attribution`) and, beside them,
-   **reconcile_spend** (the spend sums, staged), then **reconcile_performance** (`mart.performance`,
-   `mart.cohort_cac`, `mart.truth_vs_platform`), **reconcile_channels** (`mart.channel_performance`).
-5. Data-quality checks from `include/sql/checks/`: blocking ones fail naming the rows, warnings are logged and
-   counted in **finish_reconcile**'s return value, which publishes the `mart_attribution` Asset.
+4. Side by side: **check_duplicate_stable_keys** (blocking), **reconcile_deals** (the deal rows: a rebuild's new
+   generation, or the changed deals staged) and **reconcile_spend** (the spend sums, staged). Readers see none of
+   it yet.
+5. **publish_marts**, one transaction: `mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`,
+   `mart.channel_performance` and the staged deals, then the blocking checks (`include/sql/checks/`, naming the
+   rows), then the publication: readers (the briefing, the UI page, the Conversions API sender) see the new marts
+   all at once, or, when a check fails, keep the last published ones.
+6. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
+   publishes the `mart_attribution` Asset.
 
 See docs/reconcile.md (the rules, with a worked example) and docs/data-model.md (the tables).
 """
@@ -75,7 +86,8 @@ SQL_ADVICE = (
 )
 WARNING_DOC = """
 Warning check (`include/sql/checks/{name}.sql`): logs each offending record and returns their count for the run's
-summary; findings never fail it.
+summary; findings never fail it. A rebuild looks at everything, an incremental run at what was loaded since the last
+finished run.
 
 **If it fails**: only a SQL or connection error can fail it; clear the task.
 """
@@ -107,63 +119,54 @@ Decides what this run rebuilds: everything (first run, a rule, the stage metadat
 with `full_rebuild` to rebuild everything.
 """,
     "check_duplicate_stable_keys": """
-Blocking check: two live deals sharing one stable key would send one conversion for two sales, so the reconcile
-stops before writing the marts.
+Blocking check: two live deals sharing one stable key would send one conversion for two sales, so the run
+publishes nothing (`publish_marts` does not run; `reconcile_deals` beside it fails on the key too). A rebuild checks
+every key, an incremental run the keys of the deals loaded since the last finished run.
 
 **If it fails**: the message names the keys and their deals: merge or archive the duplicate in HubSpot (or fix the
 legacy id that joined them), let `hubspot_deals` load it, then clear this task.
 """,
     "reconcile_deals": f"""
-Rebuilds `mart.deal_attribution` for the planned deals: channel, campaign / ad group / pin resolution, won, lead,
-amounts (docs/reconcile.md).
+Decides the planned deals' rows of `mart.deal_attribution`: channel, campaign / ad group / pin resolution, won, lead,
+amounts (docs/reconcile.md). A rebuild writes them into its new generation, an incremental run stages the changed
+deals for `publish_marts`: readers see none of it before `publish_marts` commits.
 
 **If it fails**: {SQL_ADVICE}. A timeout on a very large full rebuild: raise this task's `execution_timeout`.
 """,
     "reconcile_spend": f"""
 Sums Pinterest spend and delivery per grain (ad, ad group, campaign, account) and period for the planned days and
-stages them in `mart.performance_spend` for `reconcile_performance`; it needs no deal, so it runs beside
-`reconcile_deals`.
+stages them in `mart.performance_spend` for `publish_marts`; it needs no deal, so it runs beside `reconcile_deals`.
 
 **If it fails**: {SQL_ADVICE}.
 """,
-    "reconcile_performance": f"""
-Rebuilds `mart.performance`, `mart.cohort_cac` and `mart.truth_vs_platform` for the planned days: the staged spend
-joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage.
+    "publish_marts": f"""
+One transaction: the staged deals replace their published rows (incremental) and `mart.performance`,
+`mart.cohort_cac`, `mart.truth_vs_platform` and `mart.channel_performance` are written for the planned days (the
+staged spend joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage; Pinterest against the other
+channels on one CAC); then the blocking checks; then `ops.mart_publication` points readers at the result. Until it
+commits, readers see the last published marts, whole.
 
-**If it fails**: {SQL_ADVICE}. "The spend reconcile_spend staged ... is gone": `reconcile_spend` last ran for
-another run (this task was cleared alone after a later run): clear `reconcile_spend` and this task.
-""",
-    "reconcile_channels": f"""
-Writes `mart.channel_performance` (every row on a rebuild, else the rows the changed deals, the periods whose
-Pinterest spend `reconcile_spend` recomputed and newly loaded CSV spend touch): Pinterest against the other channels
-(with known spend) on one CAC.
+Blocking checks, on what the run wrote (a rebuild: everything): every row written to `mart.performance` keeps the
+mart's contract (its constraints, migration 050: counts never negative, CAC only with won deals, ROAS only with
+spend, cohort wins within leads), and at most `max_unresolved_paid_share` (25%) of Pinterest-paid deals have no
+resolved campaign (`include/sql/checks/unresolved_paid_share.sql`: above it, CAC per campaign is not trustworthy).
+A failed check fails the task at once and publishes nothing: readers keep the last published marts, and the next
+run reconciles this run's changes again.
 
-**If it fails**: {SQL_ADVICE}.
-""",
-    "check_performance_counts": """
-Blocking check on `mart.performance`: spend, leads, won deals and cohort counts are never negative (an incremental
-run that drifted from what a full rebuild gives fails here).
-
-**If it fails**: trigger the DAG with `full_rebuild`; if it fails again, report it with the row the log names.
-""",
-    "check_performance_ratios": """
-Blocking check on `mart.performance`: CAC only with won deals, ROAS only with spend, cohort wins within leads.
-
-**If it fails**: the log names the broken rule: a rule file changed in a way that breaks the contract
-(docs/data-model.md): revert it or trigger with `full_rebuild` after fixing it.
-""",
-    "check_unresolved_paid_share": """
-Blocking above `max_unresolved_paid_share` (25%): Pinterest-paid deals whose campaign does not resolve count only
-for the account, so above that share CAC per campaign is not trustworthy.
-
-**If it fails**: the message lists the share and the first unresolved deals with their `utm_campaign`: fix the
-campaign id URL macro or the `utm_campaign` values in the ads (docs/reconcile.md), or run once with a higher
-`max_unresolved_paid_share` to publish anyway.
+**If it fails**: "blocking check unresolved_paid_share failed": the message lists the share and the first
+unresolved deals with their `utm_campaign`: fix the campaign id URL macro or the `utm_campaign` values in the ads
+(docs/reconcile.md), or run once with a higher `max_unresolved_paid_share` to publish anyway. "violates check
+constraint": the message names the rule and the row: a rule file changed in a way that breaks the contract
+(docs/data-model.md), or an incremental run drifted from what a rebuild gives: trigger with `full_rebuild`; if it
+fails again, report it with the row. "The spend reconcile_spend staged ... is gone": `reconcile_spend` last ran for
+another run (this task was cleared alone after a later run): clear `reconcile_spend` and this task. Otherwise:
+{SQL_ADVICE}.
 """,
     **{name: WARNING_DOC.format(name=name) for name in WARNING_CHECKS},
     "finish_reconcile": """
 Records the run as finished in `ops.reconcile_runs` with the warning checks' counts and publishes the
-`mart_attribution` Asset, which starts `pinterest_capi` and `daily_briefing`. Returns the run's summary.
+`mart_attribution` Asset, which starts `pinterest_capi` and `daily_briefing`; drops the marts' generations nobody
+reads any more. Returns the run's summary.
 
 **If it fails**: a connection error; clear it: nothing downstream has run yet.
 """,
@@ -215,43 +218,31 @@ with DAG(
         sql="checks/duplicate_stable_keys.sql",
         **CHECK_RETRIES,
     )
-    reconcile_deals = SQLExecuteQueryOperator(
-        task_id="reconcile_deals", sql="reconcile/deal_attribution.sql", **RECONCILE_STEP
+    reconcile_deals = ReconcileStepOperator(
+        task_id="reconcile_deals",
+        sql="reconcile/deal_attribution.sql",
+        reads=(*HUBSPOT_TABLES, *PINTEREST_ENTITIES, "ops.pinterest_entity_names"),
+        writes=(
+            "mart.deal_attribution", "mart.deal_attribution_replaced", "mart.performance_pending",
+            "mart.channel_performance_pending", "ops.lineage_moments", "ops.record_issues",
+        ),
+        **RECONCILE_STEP,
+    )  # fmt: skip
+    reconcile_spend = ReconcileStepOperator(
+        task_id="reconcile_spend",
+        sql="reconcile/spend.sql",
+        reads=("raw.pinterest_ad_daily", "raw.pinterest_ad_daily_deleted", *PINTEREST_ENTITIES),
+        writes=SPEND_STAGED,
+        **RECONCILE_STEP,
     )
-    reconcile_spend = SQLExecuteQueryOperator(task_id="reconcile_spend", sql="reconcile/spend.sql", **RECONCILE_STEP)
-    reconcile_performance = SQLExecuteQueryOperator(
-        task_id="reconcile_performance", sql="reconcile/performance_step.sql", **RECONCILE_STEP
-    )
-    reconcile_channels = SQLExecuteQueryOperator(
-        task_id="reconcile_channels", sql="reconcile/channel_performance.sql", **RECONCILE_STEP
-    )
-    # Invariants of the marts (an incremental run that drifted from what a rebuild gives fails here).
-    check_performance_counts = SQLColumnCheckOperator(
-        task_id="check_performance_counts",
-        conn_id=WAREHOUSE,
-        table="mart.performance",
-        column_mapping={
-            column: {"min": {"geq_to": 0}} for column in ("spend", "leads", "won", "leads_won_to_date", "pinterest_won")
-        },
-        **CHECK_RETRIES,
-    )
-    check_performance_ratios = SQLTableCheckOperator(
-        task_id="check_performance_ratios",
-        conn_id=WAREHOUSE,
-        table="mart.performance",
-        checks={
-            "cac_null_without_won": {"check_statement": "won > 0 OR cac IS NULL"},
-            "roas_null_without_spend": {"check_statement": "spend > 0 OR roas IS NULL"},
-            "cohort_within_leads": {"check_statement": "leads_won_to_date <= leads"},
-        },
-        **CHECK_RETRIES,
-    )
-    check_unresolved_paid_share = SQLCheckOperator(
-        task_id="check_unresolved_paid_share",
-        conn_id=WAREHOUSE,
-        sql="checks/unresolved_paid_share.sql",
-        **CHECK_RETRIES,
-    )
+    publish_marts = ReconcileStepOperator(
+        task_id="publish_marts",
+        sql="reconcile/publish_marts.sql",
+        reads=(*SPEND_STAGED, *PENDING, "mart.deal_attribution", "mart.deal_attribution_replaced",
+               "raw.pinterest_ad_daily", *PINTEREST_ENTITIES, "raw.channel_spend"),
+        writes=(*MARTS, *PENDING, "mart.deal_attribution_replaced", "ops.mart_publication"),
+        **RECONCILE_STEP,
+    )  # fmt: skip
     warnings = [
         SQLWarningCheckOperator(task_id=name, conn_id=WAREHOUSE, sql=f"checks/{name}.sql", **CHECK_RETRIES)
         for name in WARNING_CHECKS
@@ -261,8 +252,6 @@ with DAG(
     )
 
     migrate_warehouse() >> define_rules >> [load_channel_spend, remember_entity_names] >> plan_reconcile
-    plan_reconcile >> check_duplicate_stable_keys >> reconcile_deals >> reconcile_performance >> reconcile_channels
-    plan_reconcile >> reconcile_spend >> reconcile_performance
-    checks = [check_performance_counts, check_performance_ratios, check_unresolved_paid_share, *warnings]
-    reconcile_channels >> checks >> finish_reconcile
+    plan_reconcile >> [check_duplicate_stable_keys, reconcile_deals, reconcile_spend] >> publish_marts
+    publish_marts >> warnings >> finish_reconcile
     document_tasks(dag, TASK_DOCS)

@@ -1,5 +1,8 @@
 """OpenLineage events of a pipeline run name the datasets each custom operator read and wrote: the HubSpot portal and
-the Pinterest ad account as inputs, the warehouse tables as outputs, the Conversions API as the sender's output.
+the Pinterest ad account as inputs, the warehouse tables as outputs, the Conversions API as the sender's output;
+and the reconcile's SQL steps join them: the tables they read are the ones the extracts wrote, under the same names,
+so the graph runs from the Pinterest analytics to ``mart.performance`` and from the HubSpot deals to
+``mart.deal_attribution``.
 
 The OpenLineage provider (pinned) runs as a deployment configures it, with its file transport: every DAG of the
 pipeline runs once in a process of its own (``dag.test()``, as ``airflow dags test`` does) on a tiny sandbox world,
@@ -76,13 +79,14 @@ def test_each_operator_reports_the_portal_the_ad_account_the_tables_and_the_conv
         [dag_id, "success"] for dag_id, _, _ in steps
     ], done.stdout[-3000:]
 
-    complete: dict[str, tuple[set, set]] = {}
+    events: dict[str, dict[str, tuple[set, set]]] = {"START": {}, "COMPLETE": {}}
     for line in events_file.read_text().splitlines():
         event = json.loads(line)
-        if event["eventType"] == "COMPLETE":
-            complete[event["job"]["name"]] = tuple(
+        if event["eventType"] in events:
+            events[event["eventType"]][event["job"]["name"]] = tuple(
                 {(dataset["namespace"], dataset["name"]) for dataset in event[side]} for side in ("inputs", "outputs")
             )
+    complete = events["COMPLETE"]
 
     warehouse = urlsplit(own_warehouse_url)
     database = warehouse.path.lstrip("/")
@@ -139,6 +143,47 @@ def test_each_operator_reports_the_portal_the_ad_account_the_tables_and_the_conv
     briefing_inputs, briefing_outputs = complete["daily_briefing.write_briefing"]
     assert table("mart.performance", "mart.channel_performance") <= briefing_inputs
     assert table("ops.briefings") <= briefing_outputs
-    # The SQL steps between them, as OpenLineage's SQL parser reads their files: spend staged, then the CAC rows.
-    assert table("mart.performance_spend") <= complete["attribution_reconcile.reconcile_spend"][1]
-    assert table("mart.performance") <= complete["attribution_reconcile.reconcile_performance"][1]
+
+    # The reconcile's SQL steps, as they declare them (not the rule views or temp tables a SQL parser would name).
+    hubspot_tables = ("raw.hubspot_deals", "raw.hubspot_deal_contacts", "raw.hubspot_deal_ids",
+                      "raw.hubspot_pipeline_stages")
+    entities = ("raw.pinterest_ad_accounts", "raw.pinterest_campaigns", "raw.pinterest_ad_groups", "raw.pinterest_ads")
+    staged = ("mart.performance_spend", "mart.performance_spend_periods")
+    pending = ("mart.performance_pending", "mart.channel_performance_pending")
+    marts = ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
+             "mart.channel_performance")
+    steps = {
+        "attribution_reconcile.reconcile_deals": (
+            table(*hubspot_tables, *entities, "ops.pinterest_entity_names"),
+            table("mart.deal_attribution", "mart.deal_attribution_replaced", "mart.performance_pending",
+                  "mart.channel_performance_pending", "ops.lineage_moments", "ops.record_issues"),
+        ),
+        "attribution_reconcile.reconcile_spend": (
+            table("raw.pinterest_ad_daily", "raw.pinterest_ad_daily_deleted", *entities), table(*staged)
+        ),
+        "attribution_reconcile.publish_marts": (
+            table(*staged, *pending, "mart.deal_attribution", "mart.deal_attribution_replaced",
+                  "raw.pinterest_ad_daily", *entities, "raw.channel_spend"),
+            table(*marts, *pending, "mart.deal_attribution_replaced", "ops.mart_publication"),
+        ),
+    }  # fmt: skip
+    for job, datasets in steps.items():
+        assert complete[job] == datasets, job
+        assert events["START"][job] == datasets, job
+    # Each table a step reads is written by another task of the pipeline, under the same name: one graph. (dag.test()
+    # runs every task in one process, where the provider also reports the SQL hooks' queries as jobs "<task>.query.N";
+    # a deployment runs each task in a process of its own.)
+    tasks = {job: datasets for job, datasets in complete.items() if ".query." not in job}
+    for job in steps:
+        written_elsewhere = set().union(*(outputs for other, (_, outputs) in tasks.items() if other != job))
+        assert complete[job][0] <= written_elsewhere, (job, complete[job][0] - written_elsewhere)
+
+    def reached_from(datasets: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        reached, frontier = set(datasets), set(datasets)
+        while frontier:
+            frontier = set().union(*(outputs for inputs, outputs in tasks.values() if inputs & frontier)) - reached
+            reached |= frontier
+        return reached
+
+    assert table("mart.performance", "mart.cohort_cac") <= reached_from(pinterest_api("analytics"))
+    assert table("mart.deal_attribution", "mart.performance") <= reached_from(hubspot_api("deals"))

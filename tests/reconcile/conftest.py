@@ -89,9 +89,10 @@ def clean_warehouse(warehouse: psycopg.Connection) -> Iterator[None]:
         "TRUNCATE raw.hubspot_deals, raw.hubspot_deal_ids, raw.hubspot_deal_contacts, raw.hubspot_contacts, "
         "raw.hubspot_pipeline_stages, raw.pinterest_ad_accounts, raw.pinterest_campaigns, raw.pinterest_ad_groups, "
         "raw.pinterest_ads, raw.pinterest_ad_daily, raw.pinterest_ad_daily_deleted, raw.channel_spend, "
-        "mart.deal_attribution, mart.performance, mart.performance_pending, mart.channel_performance_pending, "
-        "mart.performance_spend, mart.performance_spend_periods, mart.cohort_cac, mart.truth_vs_platform, "
-        "mart.channel_performance, "
+        "mart.deal_attribution_generations, mart.performance_generations, mart.performance_pending, "
+        "mart.channel_performance_pending, mart.performance_spend, mart.performance_spend_periods, "
+        "mart.cohort_cac_generations, mart.truth_vs_platform_generations, mart.channel_performance_generations, "
+        "mart.deal_attribution_replaced, "
         "ops.channel_spend_files, ops.pinterest_entity_names, ops.reconcile_runs, ops.watermarks, ops.record_issues, "
         "ops.lineage_moments"
     )

@@ -268,11 +268,11 @@ def test_an_ad_day_pinterest_stops_reporting_leaves_its_day_week_and_month_on_th
 
 
 class LoseStagedSpend(threading.Thread):
-    """Empties ``mart.performance_spend`` after ``reconcile_spend`` staged it and before ``reconcile_performance``
+    """Empties ``mart.performance_spend`` after ``reconcile_spend`` staged it and before ``publish_marts``
     reads it (as another run's ``reconcile_spend`` would replace the rows). Deterministic however fast the tasks
     are: a share lock makes ``reconcile_spend`` wait to begin; an exclusive lock is queued behind it, and the share
-    lock let go; once ``reconcile_spend`` commits, the queued lock holds ``reconcile_performance`` off while the rows
-    are truncated."""
+    lock let go; once ``reconcile_spend`` commits, the queued lock holds ``publish_marts`` off while the rows are
+    truncated."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
@@ -298,7 +298,7 @@ class LoseStagedSpend(threading.Thread):
                 self._wait_for_waiters(watch, 2, "the exclusive lock was never queued")
                 self.gate.commit()  # reconcile_spend runs and commits; the thief's lock comes next
                 queued.join(timeout=120)
-                self._wait_for_waiters(watch, 1, "reconcile_performance never read the staged spend")
+                self._wait_for_waiters(watch, 1, "publish_marts never read the staged spend")
                 staged = thief.execute("SELECT count(*) FROM mart.performance_spend").fetchone()[0]
                 assert staged > 0, "reconcile_spend had staged rows"
                 thief.execute("TRUNCATE mart.performance_spend")
@@ -316,7 +316,6 @@ def test_staged_spend_lost_before_the_performance_step_fails_it_by_name_and_the_
     reconcile: Callable[..., Any],
     warehouse: psycopg.Connection,
     warehouse_url: str,
-    dagbag: Any,
     capfd: Any,
 ) -> None:
     crm = serve_world(world())
@@ -326,22 +325,20 @@ def test_staged_spend_lost_before_the_performance_step_fails_it_by_name_and_the_
     mutate(crm, f"deals/{D10}/update", {"properties": {"dealstage": "qualified", "hs_is_closed_won": "false"}})
     serve_world(world_without_ad_day(A411, dt.date(2025, 6, 20)), hubspot=False)
     extract()
-    performance_task = dagbag.get_dag("attribution_reconcile").get_task("reconcile_performance")
-    retries, performance_task.retries = performance_task.retries, 0  # the guard fails every try alike
     thief = LoseStagedSpend(warehouse_url)
     thief.start()
     try:
         failed = reconcile(expect="failed")
     finally:
-        performance_task.retries = retries
         thief.join(timeout=60)
     assert thief.error is None and thief.lost, thief.error
-    states = {ti.task_id: ti.state for ti in failed.get_task_instances()}
-    assert (states["reconcile_deals"], states["reconcile_performance"]) == ("success", "failed"), states
+    tries = {ti.task_id: (ti.state, ti.try_number) for ti in failed.get_task_instances()}
+    # The guard fails every try alike: the task fails at once, without retries.
+    assert (tries["reconcile_deals"][0], tries["publish_marts"]) == ("success", ("failed", 1)), tries
     out, err = capfd.readouterr()
     assert "is gone" in out + err and "clear reconcile_spend and this task" in out + err, (out + err)[-3000:]
 
-    # The next run finds the failed run's deal changes still pending and the spend to stage again.
+    # Nothing was published; the next run reconciles the failed run's deal changes again, and the spend.
     again = reconcile()
     assert again["mode"] == "incremental"
     assert deal_row(warehouse, D10, "is_won") == (False,)

@@ -87,9 +87,9 @@ ROWS: tuple[Row, ...] = (
         "the task fails with the driver's error; Airflow's retry completes it, every won deal one outcome",
         (f"{FAULTS}::{RESTARTS}",)),
     Row("PostgreSQL crashes (immediate stop, WAL recovery) after reconcile_deals and reconcile_spend committed, "
-        "while reconcile_performance waits to write", "attribution_reconcile",
-        "the pending deal contributions and staged spend survive recovery; the retry completes the run, the marts "
-        "equal a full rebuild's (found: they were unlogged tables, emptied by the crash; fixed)",
+        "while publish_marts waits to write", "attribution_reconcile",
+        "the staged deals, their pending contributions and the staged spend survive recovery; the retry completes the "
+        "run, the marts equal a full rebuild's (found: they were unlogged tables, emptied by the crash; fixed)",
         (f"{FAULTS}::test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_spend",)),
     Row("PostgreSQL restarted after Pinterest processed a conversion batch, before its ledger write",
         "pinterest_capi",

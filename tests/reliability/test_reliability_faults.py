@@ -461,10 +461,13 @@ def test_postgresql_restarted_during_every_load_the_reconcile_and_the_conversion
         def processed(conn: psycopg.Connection) -> bool:
             return len(invariants.received_events(server.url)) > 0
 
+        def planned(conn: psycopg.Connection) -> bool:  # the plan attaches the marts' new generation first
+            return conn.execute("SELECT EXISTS (SELECT FROM ops.reconcile_runs WHERE generation > 0)").fetchone()[0]
+
         faults = {  # DAG id -> the task cut, the table it is writing, when to lock it and when to restart
             "hubspot_deals": ("extract_hubspot_deals", "raw.hubspot_deals", {}),
             "pinterest_spend": ("pull_spend", "raw.pinterest_ad_daily", {}),
-            "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", {}),
+            "attribution_reconcile": ("reconcile_deals", "mart.deal_attribution", {"arm": planned}),
             "pinterest_capi": ("send_conversions", "ops.capi_ledger", {"arm": in_flight, "fire": processed}),
         }
         for dag_id, logical_date, params in PIPELINE:
@@ -511,13 +514,13 @@ def test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_sp
     serve, tmp_path, throwaway_postgres, monkeypatch, dagbag, run_dag
 ) -> None:
     """An incremental ``attribution_reconcile`` whose server crashes (``pg_ctl restart -m immediate``) while
-    ``reconcile_performance`` waits to write: ``reconcile_deals`` had committed the changed deals and their pending
+    ``publish_marts`` waits to write: ``reconcile_deals`` had committed the changed deals (staged) and their pending
     contributions, ``reconcile_spend`` the staged spend. Both survive crash recovery, so the retry of
-    ``reconcile_performance`` completes the run, and the marts equal a full rebuild's."""
+    ``publish_marts`` completes the run, and the marts equal a full rebuild's."""
     world = pipeline_world(tmp_path / "world")
     cluster = throwaway_postgres
     url = cluster.start()
-    task = dagbag.get_dag("attribution_reconcile").get_task("reconcile_performance")
+    task = dagbag.get_dag("attribution_reconcile").get_task("publish_marts")
     retry_delay = task.retry_delay
     try:
         monkeypatch.setenv("AIRFLOW_CONN_PIN2DEAL_WAREHOUSE", url)
@@ -548,8 +551,8 @@ def test_postgresql_crashing_between_the_reconcile_steps_loses_no_deal_and_no_sp
         finally:
             crash.join(timeout=60)
             assert crash.error is None, f"{crash.error!r}, waiting: {crash.waiting}"
-        assert crash.waiting, "the crash came while reconcile_performance waited to write mart.performance"
-        assert _tries(dag_run, "reconcile_performance") == 2, "it failed once and its retry completed"
+        assert crash.waiting, "the crash came while publish_marts waited to write mart.performance"
+        assert _tries(dag_run, "publish_marts") == 2, "it failed once and its retry completed"
         with psycopg.connect(url, autocommit=True) as conn:
             run = conn.execute("SELECT mode, deals_changed FROM ops.reconcile_runs ORDER BY started_at DESC").fetchone()
             assert run[0] == "incremental" and run[1] >= 5, run

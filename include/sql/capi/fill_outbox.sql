@@ -8,17 +8,26 @@
 -- live ones only, in contact id order. Run in one transaction, statement by statement; the last one returns counts.
 
 -- Changes are looked for from the last fill's watermark: the start of the oldest transaction still open when it
--- began (rows carry their transaction's start time and become visible only when it commits), or its own start.
+-- began (rows carry their transaction's start time and become visible only when it commits), or its own start,
+-- and never past what the published marts reflect (the raw watermark of the reconcile run that published them): a
+-- deal loaded but not yet reconciled is looked at again once the marts show it (a deletion removes its mart row,
+-- which leaves nothing else to find). A generation of the marts published since the last fill (a rebuild: its rows
+-- were written before it was published, and a deal it no longer holds left no trace) is looked at whole.
 CREATE TEMP TABLE capi_fill_window ON COMMIT DROP AS
 SELECT coalesce(
            (SELECT (position ->> 'next_since')::timestamptz FROM ops.watermarks
-            WHERE source = 'capi.outbox' AND scope = 'fill'),
+            WHERE source = 'capi.outbox' AND scope = 'fill'
+              AND (position ->> 'generation')::bigint = mart.generation()),
            '-infinity'
        ) AS since,
        LEAST(statement_timestamp(), (
            SELECT min(xact_start) FROM pg_stat_activity
            WHERE datname = current_database() AND pid <> pg_backend_pid()
-       )) AS next_since;
+       ), coalesce((
+           SELECT runs.watermark FROM ops.mart_publication AS publication
+           JOIN ops.reconcile_runs AS runs USING (run_id)
+       ), '-infinity')) AS next_since,
+       mart.generation() AS generation;
 
 CREATE TEMP TABLE capi_changed_deals ON COMMIT DROP AS
 SELECT deal_id FROM mart.deal_attribution WHERE reconciled_at >= (SELECT since FROM capi_fill_window)
@@ -104,7 +113,8 @@ WHERE o.stable_key IN (SELECT stable_key FROM capi_changed_keys)
   AND NOT EXISTS (SELECT FROM mart.deal_attribution AS a WHERE a.stable_key = o.stable_key AND a.is_won);
 
 INSERT INTO ops.watermarks AS mark (source, scope, position, completed)
-SELECT 'capi.outbox', 'fill', jsonb_build_object('since', since, 'next_since', next_since), true
+SELECT 'capi.outbox', 'fill',
+       jsonb_build_object('since', since, 'next_since', next_since, 'generation', generation), true
 FROM capi_fill_window
 ON CONFLICT (source, scope) DO UPDATE SET position = EXCLUDED.position, updated_at = now();
 

@@ -26,9 +26,7 @@ CROSS JOIN channel_periods AS periods
 GROUP BY 1, 2, 3;
 TRUNCATE mart.channel_performance_pending;
 
-{% if full %}
-TRUNCATE mart.channel_performance;
-{% else %}
+{% if not full %}
 -- The rows this run rewrites: those the CRM changes move, and the periods whose spend changed since the last run.
 CREATE TEMP TABLE channel_touched ON COMMIT DROP AS
 SELECT channel_name, period, period_start FROM channel_crm

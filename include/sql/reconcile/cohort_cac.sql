@@ -2,9 +2,7 @@
 -- month that are won by now (NULL when none is). Runs after performance.sql in its transaction: only the month rows
 -- it rewrote are refreshed on an incremental run.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
-{% if full %}
-TRUNCATE mart.cohort_cac;
-{% else %}
+{% if not full %}
 DELETE FROM mart.cohort_cac AS cohort
 USING reconcile_touched AS touched
 WHERE touched.period = 'month' AND cohort.grain = touched.grain AND cohort.grain_id = touched.grain_id

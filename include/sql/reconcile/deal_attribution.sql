@@ -1,8 +1,11 @@
 -- mart.deal_attribution from the rules (counted, won, lead, channel, resolution): every deal on a full rebuild,
 -- else the deals whose raw rows changed since the last reconcile (and their lineage). The removed and added rows'
--- contributions go to mart.performance_pending and mart.channel_performance_pending, which the performance and
--- channels steps apply, each in its own transaction. A lineage's lead and won moments are the ones it was
--- published with before (ops.lineage_moments, which no rebuild empties), whatever its current deal says.
+-- contributions go to mart.performance_pending and mart.channel_performance_pending, which publish_marts applies.
+-- A rebuild writes the run's new generation (nobody reads it before publish_marts publishes it); an incremental run
+-- stages the changed deals' rows in generation 0 and the keys they replace in mart.deal_attribution_replaced, and
+-- publish_marts moves them into the published generation, in the transaction that publishes the rest.
+-- A lineage's lead and won moments are the ones it was given before (ops.lineage_moments, which no rebuild empties),
+-- whatever its current deal says.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set rules = 'mart.' if full else 'changed_' %}
 SET LOCAL work_mem = '256MB';
@@ -15,13 +18,11 @@ SET LOCAL join_collapse_limit = 24;
 SET LOCAL from_collapse_limit = 24;
 SET LOCAL geqo_threshold = 24;
 CREATE TEMP TABLE reconcile_changed (deal_id bigint PRIMARY KEY) ON COMMIT DROP;
+SELECT mart.use_run_generation(%(run_id)s);
+-- What an earlier run that did not publish handed over is recomputed: this run reconciles its changes too.
+TRUNCATE mart.performance_pending, mart.channel_performance_pending, mart.deal_attribution_replaced;
 
-{% if full %}
-TRUNCATE mart.deal_attribution, mart.performance_pending, mart.channel_performance_pending;
--- A rebuild writes every row: the indexes are built once, after them (as 020_marts.sql defines them).
-ALTER TABLE mart.deal_attribution DROP CONSTRAINT deal_attribution_pkey;
-DROP INDEX mart.deal_attribution_deal_id, mart.deal_attribution_source_modified_at;
-{% else %}
+{% if not full %}
 INSERT INTO reconcile_changed
 SELECT deal_id FROM raw.hubspot_deals
 WHERE loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s)
@@ -64,7 +65,8 @@ SELECT channel_name, day, -leads, -won, -revenue
 FROM mart.deal_channel_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
-DELETE FROM mart.deal_attribution WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
+INSERT INTO mart.deal_attribution_replaced SELECT stable_key FROM reconcile_replaced;
+SELECT mart.use_generation(0);
 
 -- Each rule's view for the changed deals only, one at a time. The ids go in as one array, a condition the planner
 -- pushes down to the view's scan of raw.hubspot_deals (an index lookup of the changed deals), where a join with
@@ -79,6 +81,9 @@ WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bi
 {% endfor %}
 SET LOCAL enable_nestloop = on;
 {% endif %}
+
+-- The generation written (a rebuild's new one, or the staging one) holds nothing else: a task run again starts over.
+DELETE FROM mart.deal_attribution;
 
 -- Identity and time (docs/reconcile.md): what each rebuilt lineage was published with before, under its key or under
 -- a key a merge or a re-key folded into it (that key is now an alias of the lineage's: raw.hubspot_deal_ids).
@@ -194,9 +199,7 @@ LEFT JOIN LATERAL (
 
 {% if full %}
 SET LOCAL maintenance_work_mem = '512MB';
-ALTER TABLE mart.deal_attribution ADD CONSTRAINT deal_attribution_pkey PRIMARY KEY (stable_key);
-CREATE UNIQUE INDEX deal_attribution_deal_id ON mart.deal_attribution (deal_id);
-CREATE INDEX deal_attribution_source_modified_at ON mart.deal_attribution (source_modified_at);
+SELECT mart.index_generation('deal_attribution');
 {% else %}
 CREATE TEMP TABLE reconcile_added ON COMMIT DROP AS
 SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id);

@@ -85,11 +85,7 @@ WHERE grouped.grain_id IS NOT NULL;
 ANALYZE reconcile_crm (grain, grain_id, period, period_start);
 
 {% if full %}
--- A rebuild writes every row: the indexes are built once, after them.
-TRUNCATE mart.performance;
-ALTER TABLE mart.performance DROP CONSTRAINT performance_pkey;
-DROP INDEX mart.performance_spend_period_start;
-
+-- A rebuild writes every row into its new, empty generation: the indexes are built once, after them.
 -- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
 -- the staged spend sums joined to the CRM sums.
 INSERT INTO mart.performance ({{ performance_columns }})
@@ -140,8 +136,7 @@ CROSS JOIN LATERAL (
 WHERE line.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
 
-ALTER TABLE mart.performance ADD CONSTRAINT performance_pkey PRIMARY KEY (grain, grain_id, period, period_start);
-CREATE INDEX performance_spend_period_start ON mart.performance (period_start) WHERE ad_days > 0;  -- as 026_*.sql
+SELECT mart.index_generation('performance');
 {% else %}
 CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
 SELECT grain, grain_id, period, period_start FROM reconcile_spend

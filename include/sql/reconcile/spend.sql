@@ -1,7 +1,7 @@
 -- reconcile_spend: the spend side of mart.performance (raw.pinterest_ad_daily summed per grain and period), staged
--- in mart.performance_spend for reconcile_performance, which joins it to the CRM side. It runs beside
+-- in mart.performance_spend for publish_marts, which joins it to the CRM side. It runs beside
 -- reconcile_deals (it needs no deal). Full rebuild: the ads' weeks and months and every period of the ad groups,
--- campaigns and ad accounts (reconcile_performance reads the ads' days straight from raw). Incremental: every grain
+-- campaigns and ad accounts (publish_marts reads the ads' days straight from raw). Incremental: every grain
 -- and period containing a day whose ad rows were loaded, or deleted, since the last reconcile
 -- (mart.performance_spend_periods), the ads' days included.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
@@ -32,7 +32,7 @@ ANALYZE reconcile_spend_periods;
 -- Spend per grain and period, staged with each row's current entity name (a rename rebuilds everything): the ads'
 -- weeks and months in one pass over the ad-day rows, the days of the ad groups, campaigns and ad accounts in another
 -- (GROUPING SETS, hashed); weeks and months of those grains are then summed from their days. An ad's day is its raw
--- row: an incremental run stages the re-pulled ones, a rebuild's reconcile_performance reads them straight from
+-- row: an incremental run stages the re-pulled ones, a rebuild's publish_marts reads them straight from
 -- raw.pinterest_ad_daily.
 {% set window %}
 {% if not full %}
@@ -120,6 +120,6 @@ DELETE FROM mart.performance_spend
 WHERE (period, period_start) NOT IN (SELECT period, period_start FROM reconcile_spend_periods);
 {% endif %}
 
--- How many rows, for the guard of reconcile_performance.
+-- How many rows, for the guard of publish_marts (performance.sql).
 UPDATE ops.reconcile_runs SET spend_staged_rows = (SELECT count(*) FROM mart.performance_spend WHERE run_id = %(run_id)s)
 WHERE run_id = %(run_id)s;

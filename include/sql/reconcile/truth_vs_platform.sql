@@ -2,9 +2,7 @@
 -- the CRM's won Pinterest deals (paid and organic) resolved there, and the share of those carrying an epik
 -- (epik coverage, NULL when none was won). Runs after performance.sql in its transaction.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
-{% if full %}
-TRUNCATE mart.truth_vs_platform;
-{% else %}
+{% if not full %}
 DELETE FROM mart.truth_vs_platform AS truth
 USING reconcile_touched AS touched
 WHERE touched.period = 'week' AND truth.grain = touched.grain AND truth.grain_id = touched.grain_id

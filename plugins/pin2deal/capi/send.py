@@ -119,13 +119,22 @@ class Summary:
 
 
 def fill_outbox(conn: Connection) -> dict[str, int]:
-    """Bring ``ops.capi_outbox`` up to date with the deals that changed since the last fill (``fill_outbox.sql``,
-    one transaction); returns how many deals changed and how many outbox rows await a decision."""
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (SENDER_LOCK_KEY,))
-        for statement in sql_statements(capi_sql("fill_outbox")):
-            cur.execute(statement)
-        deals_changed, undecided = cur.fetchone()
+    """Bring ``ops.capi_outbox`` up to date with the deals that changed since the last fill (``fill_outbox.sql``);
+    returns how many deals changed and how many outbox rows await a decision.
+
+    One REPEATABLE READ transaction: all its statements read the same published marts, even when a reconcile
+    publishes meanwhile (read committed, one statement could see the new marts and the next the old ones). The
+    sender's lock is taken first, outside it (``conn`` in autocommit mode), so the transaction's snapshot is taken
+    once the lock is held: taken while waiting, it would miss what the run it waited for wrote."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (SENDER_LOCK_KEY,))
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            for statement in sql_statements(capi_sql("fill_outbox")):
+                cur.execute(statement)
+            deals_changed, undecided = cur.fetchone()
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (SENDER_LOCK_KEY,))
     return {"deals_changed": deals_changed, "undecided": undecided}
 
 

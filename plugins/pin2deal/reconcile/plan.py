@@ -64,10 +64,11 @@ def rules_checksum(directory: Path = RECONCILE_DIR) -> str:
 def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_currency: str) -> dict[str, Any]:
     """Decide full rebuild or incremental, record it in ``ops.reconcile_runs`` and return it (small XCom).
 
-    Incremental works from what changed in raw since the last finished run's watermark (``loaded_at``); a full
-    rebuild is needed when a rule, the home currency, the stage metadata, the ad accounts or the entities' names
-    changed (they can change any deal's decision), when asked, on the first run, or after a full rebuild that did
-    not finish.
+    Incremental works from what changed in raw since the last finished run's watermark (``loaded_at``) and writes
+    the published generation of the marts (in publish_marts' one transaction); a full rebuild is needed when a rule,
+    the home currency, the stage metadata, the ad accounts or the entities' names changed (they can change any
+    deal's decision), when asked, on the first run, when nothing is published, or after a full rebuild that did not
+    finish, and it writes a new, empty generation that nobody reads until publish_marts publishes it.
     """
     checksum = rules_checksum()
     entities = conn.execute(ENTITIES_CHECKSUM_SQL).fetchone()[0]
@@ -77,11 +78,14 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
         (run_id,),
     ).fetchone()
     watermark = conn.execute(WATERMARK_SQL).fetchone()[0]
+    published = conn.execute("SELECT generation FROM ops.mart_publication").fetchone()
     reason = None
     if full_rebuild:
         reason = "requested"
     elif previous is None:
         reason = "first run"
+    elif published is None:
+        reason = "nothing is published"
     else:
         since, last_checksum, last_currency, last_started, last_entities = previous
         unfinished_full = conn.execute(
@@ -105,18 +109,23 @@ def plan_reconcile(conn: Connection, run_id: str, *, full_rebuild: bool, home_cu
     mode = "incremental" if reason is None else "full"
     since = previous[0] if mode == "incremental" else dt.datetime.min.replace(tzinfo=dt.UTC)
     reason = reason or f"changes loaded since {since.isoformat()}"
+    if mode == "full":
+        generation = conn.execute("SELECT nextval('ops.mart_generations')").fetchone()[0]
+        conn.execute("SELECT mart.create_generation(%s)", (generation,))
+    else:
+        generation = published[0]
     conn.execute(
         """INSERT INTO ops.reconcile_runs (run_id, mode, reason, since, watermark, rules_checksum, home_currency,
-               entities_checksum)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               entities_checksum, generation)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (run_id) DO UPDATE SET mode = EXCLUDED.mode, reason = EXCLUDED.reason, since = EXCLUDED.since,
                watermark = EXCLUDED.watermark, rules_checksum = EXCLUDED.rules_checksum,
                home_currency = EXCLUDED.home_currency, entities_checksum = EXCLUDED.entities_checksum,
-               started_at = now(), finished_at = NULL""",
-        (run_id, mode, reason, since, watermark, checksum, home_currency, entities),
+               generation = EXCLUDED.generation, started_at = now(), finished_at = NULL, published_at = NULL""",
+        (run_id, mode, reason, since, watermark, checksum, home_currency, entities, generation),
     )
-    log.info("Reconcile %s: %s (%s)", run_id, mode, reason)
-    return {"mode": mode, "reason": reason, "since": since.isoformat()}
+    log.info("Reconcile %s: %s (%s), generation %s", run_id, mode, reason, generation)
+    return {"mode": mode, "reason": reason, "since": since.isoformat(), "generation": generation}
 
 
 def finish_reconcile(conn: Connection, run_id: str, checks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,23 +133,21 @@ def finish_reconcile(conn: Connection, run_id: str, checks: list[dict[str, Any]]
     warnings = sum(check["count"] for check in checks)
     row = conn.execute(
         "UPDATE ops.reconcile_runs SET finished_at = now(), warnings = %s, checks = %s WHERE run_id = %s "
-        "RETURNING mode, reason, deals_changed",
+        "RETURNING mode, reason, deals_changed, generation, published_at",
         (warnings, Jsonb(checks), run_id),
     ).fetchone()
     if row is None:
         raise RuntimeError(f"reconcile run {run_id} was never planned (ops.reconcile_runs has no row)")
-    mode, reason, deals_changed = row
-    counts = dict(
-        conn.execute(
-            "SELECT 'deals', count(*) FROM mart.deal_attribution UNION ALL "
-            "SELECT 'performance_rows', count(*) FROM mart.performance"
-        ).fetchall()
-    )
+    mode, reason, deals_changed, generation, published_at = row
+    if published_at is None:
+        raise RuntimeError(f"reconcile run {run_id} never published its marts (publish_marts did not commit)")
+    deals = conn.execute("SELECT deals FROM ops.mart_publication").fetchone()[0]
     return {
         "mode": mode,
         "reason": reason,
         "deals_changed": deals_changed,
-        **counts,
+        "generation": generation,
+        "deals": deals,
         "warnings": warnings,
         "warning_checks": {check["check"]: check["count"] for check in checks if check["count"]},
     }
