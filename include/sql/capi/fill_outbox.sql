@@ -163,10 +163,17 @@ FROM events AS e
 LEFT JOIN people AS p ON p.deal_id = e.deal_id;
 
 -- Rows of the changed lineages that are no longer theirs: a checkout of a deal no longer won, a lead whose event id
--- changed, the rows of a merged deal's former key; a tag id that moved to another lineage.
+-- changed, the rows of a merged deal's former key; then a tag id's row that moved to another lineage. (Two
+-- statements: either condition alone is an index lookup, the two OR-ed a scan of the outbox.)
 DELETE FROM ops.capi_outbox AS o
-WHERE (o.stable_key IN (SELECT stable_key FROM capi_changed_keys)
-       OR o.event_id IN (SELECT event_id FROM capi_events))
+WHERE o.stable_key IN (SELECT stable_key FROM capi_changed_keys)
+  AND NOT EXISTS (
+      SELECT FROM capi_events AS e
+      WHERE e.event_id = o.event_id AND e.stable_key = o.stable_key AND e.event_kind = o.event_kind
+  );
+
+DELETE FROM ops.capi_outbox AS o
+WHERE o.event_id IN (SELECT event_id FROM capi_events)
   AND NOT EXISTS (
       SELECT FROM capi_events AS e
       WHERE e.event_id = o.event_id AND e.stable_key = o.stable_key AND e.event_kind = o.event_kind
