@@ -176,6 +176,27 @@ def test_a_tag_id_shared_by_two_lineages_goes_to_the_earliest_lead_only(funnel_o
     assert ledger(warehouse)["form-submit-6002"]["deal_id"] == NEW
 
 
+def test_a_tag_id_reaching_the_crm_after_the_lead_was_sent_yields_no_second_lead(funnel_of, warehouse) -> None:
+    """The lead went out under ``lead_<stable key>``; the form's event id is written to the deal later: the lead's
+    id becomes the tag's, and the lineage, whose lead Pinterest has, gets no second one."""
+    pipeline = funnel_of([paid(NEW, TODAY, modified=TODAY, contacts=(6001,))], [contact(6001)])
+    pipeline.capi()
+    assert received_counts(pipeline.server) == {f"lead_hubspot:{NEW}": 1}
+
+    pipeline.mutate(f"deals/{NEW}/update", {"properties": {TAG_PROPERTY: "form-submit-late"}})
+    pipeline.extract_changes()
+    summary = pipeline.capi(MIDNIGHT + dt.timedelta(hours=1))
+
+    assert summary["sent"] == 0 and summary["skipped_by_reason"] == {"lineage_already_reported": 1}
+    assert received_counts(pipeline.server) == {f"lead_hubspot:{NEW}": 1}, "no second lead reached Pinterest"
+    assert states(warehouse) == {
+        f"lead_hubspot:{NEW}": ("lead", "sent", None),
+        "form-submit-late": ("lead", "skipped", "lineage_already_reported"),
+    }
+    outbox = dict(warehouse.execute("SELECT event_id, stable_key FROM ops.capi_outbox WHERE event_kind = 'lead'"))
+    assert outbox == {"form-submit-late": f"hubspot:{NEW}"}, "one lead row per lineage: the tag's id replaced ours"
+
+
 def test_a_kind_switched_off_waits_undecided_and_a_run_can_turn_it_on(capi_sandbox, warehouse, send_conversions):
     """Leads off in the operator's settings: their rows wait undecided (no ledger row, no request); a run with
     ``enable_event_kinds`` (the DAG's param of a manual run) sends them; checkouts go either way."""
