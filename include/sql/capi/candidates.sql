@@ -12,12 +12,19 @@ SELECT o.event_id, o.event_kind, o.event_at, o.stable_key, o.deal_id, o.channel,
        reported.deal_id AS reported_deal_id
 FROM ops.capi_outbox AS o
 LEFT JOIN ops.capi_ledger AS l USING (event_id)
+-- The lineage's aliases drive the lookup, each one an index lookup of the ledger: the inner LATERAL is fenced
+-- (OFFSET 0), so no plan joins the ledger first (with stale statistics, a scan of the whole ledger per outbox row).
 LEFT JOIN LATERAL (
     SELECT earlier.event_id, earlier.state, earlier.deal_id
     FROM raw.hubspot_deal_ids AS alias
-    JOIN ops.capi_ledger AS earlier ON earlier.stable_key = alias.alias_id AND earlier.event_kind = o.event_kind
-    WHERE alias.stable_key = o.stable_key AND earlier.event_id <> o.event_id
-      AND earlier.state IN ('sent', 'in_flight')
+    CROSS JOIN LATERAL (
+        SELECT ledger.event_id, ledger.state, ledger.deal_id, ledger.first_attempt_at
+        FROM ops.capi_ledger AS ledger
+        WHERE ledger.stable_key = alias.alias_id AND ledger.event_kind = o.event_kind
+          AND ledger.event_id <> o.event_id AND ledger.state IN ('sent', 'in_flight')
+        OFFSET 0
+    ) AS earlier
+    WHERE alias.stable_key = o.stable_key
     ORDER BY earlier.state = 'sent' DESC, earlier.first_attempt_at, earlier.event_id
     LIMIT 1
 ) AS reported ON true
