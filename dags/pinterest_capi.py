@@ -1,4 +1,5 @@
-"""Pinterest Conversions API: one ``checkout`` per won deal, exactly once, after each reconcile and hourly."""
+"""Pinterest Conversions API: a ``lead`` per deal and a ``checkout`` per won deal, each exactly once per lineage,
+after each reconcile and hourly."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
+from pin2deal.capi.payload import EVENT_KINDS
 from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, document_tasks
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
 from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
@@ -14,17 +16,19 @@ DOC = (
     """
 ### Pinterest Conversions API
 
-1. **fill_capi_outbox**: one row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by
-   `won_<stable key>` (a CRM migration or merge keeps the key), for the deals changed since the last fill only.
-2. **send_conversions**: a `checkout` event per undecided outbox row (new or changed inputs, or still open), up to
-   1,000 per request; a lineage already reported gets no second one; every decision in `ops.capi_ledger` (sent,
-   failed with Pinterest's message, skipped with a reason, or in flight). The return value (XCom) is the summary:
-   sent / processed / failed / skipped by reason.
+1. **fill_capi_outbox**: a `lead` row per deal and a `checkout` row per won deal of `mart.deal_attribution` in
+   `ops.capi_outbox`, keyed by `won_<stable key>` / `lead_<stable key>` or the tag's event id (a CRM migration or
+   merge keeps the key), for the deals changed since the last fill only.
+2. **send_conversions**: an event per undecided outbox row (new or changed inputs, or still open), up to 1,000 per
+   request of one kind; a lineage already reported gets no second event of a kind; every decision in
+   `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason, or in flight). The return value
+   (XCom) is the summary: sent / processed / failed / skipped by reason.
 
 Runs after every reconcile (the `mart_attribution` Asset) and hourly, because Pinterest accepts events only for
 7 days after they happen. Uses no data interval: every run takes what changed or is not final yet (an hour with
 nothing changed reads nothing). Params: `dry_run` (build,
-validate, record, send nothing), `test_mode` (Pinterest's `?test=true`: answered, not recorded). One run at a
+validate, record, send nothing), `test_mode` (Pinterest's `?test=true`: answered, not recorded),
+`enable_event_kinds` (kinds this run sends even when switched off in the operator's `event_kinds`). One run at a
 time. See docs/capi.md for the rules, the ledger states and the crash window.
 """
     + FAILED_TASK_ADVICE
@@ -32,7 +36,7 @@ time. See docs/capi.md for the rules, the ledger states and the crash window.
 
 TASK_DOCS = {
     "fill_capi_outbox": """
-One row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, keyed by `won_<stable key>`, with the
+A `lead` row per deal and a `checkout` row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, with the
 event's inputs, for the deals changed since the last fill; a changed input re-opens the event. Returns the deals
 changed and the outbox rows awaiting a decision.
 
@@ -40,7 +44,7 @@ changed and the outbox rows awaiting a decision.
 error; clear the task.
 """,
     "send_conversions": """
-Sends a `checkout` event for every undecided outbox row, up to 1,000 per request, and records each decision in
+Sends a `lead` or `checkout` event for every undecided outbox row, up to 1,000 per request, and records each decision in
 `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason). Returns sent / failed / skipped by
 reason (XCom tab).
 
@@ -68,6 +72,13 @@ with DAG(
         "test_mode": Param(
             False, type="boolean", title="Test mode", description="Send with ?test=true: Pinterest records nothing."
         ),
+        "enable_event_kinds": Param(
+            [],
+            type="array",
+            items={"type": "string", "enum": list(EVENT_KINDS)},
+            title="Event kinds to turn on",
+            description="Kinds this run sends even when switched off in the operator's event_kinds.",
+        ),
     },
     tags=["pin2deal", "pinterest", "capi"],
     doc_md=DOC,
@@ -76,6 +87,7 @@ with DAG(
         task_id="send_conversions",
         dry_run="{{ params.dry_run }}",
         test_mode="{{ params.test_mode }}",
+        enable_event_kinds="{{ params.enable_event_kinds }}",
         execution_timeout=dt.timedelta(hours=1),
     )
     migrate_warehouse() >> fill_capi_outbox() >> send

@@ -76,8 +76,8 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Your portal's internal names of the deal properties pin2deal reads, by role "
                         "(epik, utm_source, utm_medium, utm_campaign, utm_content, pinterest_campaign_id, "
                         "pinterest_ad_group_id, pinterest_ad_id, ads_consent, ip_address, user_agent, "
-                        "legacy_deal_id). A role left out reads the property of its own name; an empty name "
-                        "switches it off.",
+                        "legacy_deal_id, lead_event_id). A role left out reads the property of its own name "
+                        "(lead_event_id: off unless mapped); an empty name switches it off.",
                         "schema": {
                             "type": ["object", "null"],
                             "examples": [{"epik": "pinterest_epik", "legacy_deal_id": "legacy_crm_deal_id"}],

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 ROW_COLUMNS = (
-    "event_id", "stable_key", "deal_id", "channel", "won_at", "amount", "amount_raw", "currency", "currency_raw",
-    "epik", "ip_address", "user_agent", "deal_consent", "contacts", "inputs_hash",
+    "event_id", "event_kind", "event_at", "stable_key", "deal_id", "channel", "won_at", "amount", "amount_raw",
+    "currency", "currency_raw", "epik", "ip_address", "user_agent", "deal_consent", "contacts", "inputs_hash",
 )  # fmt: skip
 
 
@@ -34,9 +34,11 @@ def contact(number: int, **changes: Any) -> dict[str, Any]:
 
 
 def outbox_row(number: int, won_at: dt.datetime | None, **changes: Any) -> dict[str, Any]:
-    """A won Pinterest-paid deal (stable key ``hubspot:<number>``) with one contact; ``changes`` override."""
+    """A won Pinterest-paid deal's checkout (stable key ``hubspot:<number>``) with one contact; ``changes`` override
+    (the event time is the won time unless ``event_at`` says otherwise)."""
     row = {
         "event_id": f"won_hubspot:{number}",
+        "event_kind": "checkout",
         "stable_key": f"hubspot:{number}",
         "deal_id": number,
         "channel": "pinterest_paid",
@@ -52,6 +54,7 @@ def outbox_row(number: int, won_at: dt.datetime | None, **changes: Any) -> dict[
         "contacts": [contact(number)],
         **changes,
     }
+    row.setdefault("event_at", row["won_at"])
     inputs = json.dumps({key: value for key, value in row.items() if key != "deal_id"}, default=str)
     row["inputs_hash"] = hashlib.md5(inputs.encode()).hexdigest()
     return row
@@ -104,9 +107,11 @@ def script_faults(server: Any, faults: list[str | None], *, poison: list[str] = 
     ).raise_for_status()
 
 
-def ledger(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+def ledger(conn: psycopg.Connection, kind: str | None = None) -> dict[str, dict[str, Any]]:
+    """The ledger's rows by event id (of one event kind when ``kind`` says which)."""
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return {row["event_id"]: row for row in cur.execute("SELECT * FROM ops.capi_ledger")}
+        rows = cur.execute("SELECT * FROM ops.capi_ledger WHERE event_kind = coalesce(%s, event_kind)", (kind,))
+        return {row["event_id"]: row for row in rows}
 
 
 def official_spec_or_skip():

@@ -209,3 +209,55 @@ def test_every_kind_of_event_we_build_validates_against_the_official_spec() -> N
     spec.operation("events/create").validate_body({"data": events})
     assert capi.validate_body({"data": events}) == []
     assert capi.validate_body({"data": events * 251}) == ["data: 1 to 1000 events are required"]
+
+
+LEAD_AGE_2 = CapiSettings(kinds={"lead": capi.KindSettings(max_event_age_days=2)})
+LEAD_ORGANIC = CapiSettings(kinds={"lead": capi.KindSettings(channels=("pinterest_organic",))})
+
+
+def lead_row(number: int, created: dt.datetime | None, **changes) -> dict:
+    lead = {"event_id": f"lead_hubspot:{number}", "event_kind": "lead", "event_at": created, "amount": None,
+            "amount_raw": None, "currency": None, "currency_raw": None}  # fmt: skip
+    return outbox_row(number, None, **{**lead, **changes})
+
+
+def test_a_lead_is_the_lineages_lead_moment_without_order_or_value_and_keeps_the_matching() -> None:
+    decision = decide(lead_row(42, WON), DEFAULTS, NOW)
+
+    assert decision.reason is None and decision.warning is None
+    assert decision.event == {
+        "event_name": "lead", "action_source": "offline", "event_time": int(WON.timestamp()),
+        "event_id": "lead_hubspot:42", "user_data": decide(outbox_row(42, WON), DEFAULTS, NOW).event["user_data"],
+    }  # fmt: skip
+    assert validate_event(decision.event) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "settings", "reason"),
+    [
+        ({"event_at": None}, DEFAULTS, capi.NO_LEAD_TIME),
+        ({"event_at": NOW - dt.timedelta(days=7, seconds=1)}, DEFAULTS, capi.TOO_OLD),
+        ({"event_at": NOW - dt.timedelta(days=3)}, LEAD_AGE_2, capi.TOO_OLD),
+        ({"channel": "pinterest_organic"}, LEAD_ORGANIC, None),
+        ({}, LEAD_ORGANIC, capi.CHANNEL_NOT_CONFIGURED),
+        ({"reported_event_id": "form-7", "reported_deal_id": 6, "reported_state": "sent"}, DEFAULTS,
+         capi.LINEAGE_ALREADY_REPORTED),
+    ],
+)  # fmt: skip
+def test_each_kind_has_its_own_channels_and_age_limit(changes: dict, settings: CapiSettings, reason: str | None):
+    decision = decide(lead_row(7, WON, **changes), settings, NOW)
+    assert decision.reason == reason, decision.detail
+    if reason == capi.LINEAGE_ALREADY_REPORTED:
+        assert "one lineage, one lead" in decision.detail
+    # the checkout of the same deal follows the run-wide settings
+    assert decide(outbox_row(7, WON), settings, NOW).reason is None
+
+
+def test_kind_settings_refuse_unknown_kinds_and_values() -> None:
+    with pytest.raises(ValueError, match="kinds"):
+        CapiSettings(kinds={"purchase": capi.KindSettings()})
+    with pytest.raises(ValueError, match="kinds.lead.channels"):
+        CapiSettings(kinds={"lead": capi.KindSettings(channels=("pinterest",))})
+    with pytest.raises(ValueError, match="kinds.lead.max_event_age_days"):
+        CapiSettings(kinds={"lead": capi.KindSettings(max_event_age_days=0)})
+    assert CapiSettings().enabled_kinds == ["lead", "checkout"], "documented defaults: lead and checkout"

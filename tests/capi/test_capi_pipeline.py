@@ -103,7 +103,7 @@ def test_won_deals_become_one_conforming_checkout_each_or_an_explained_skip(pipe
     won = won_keys(warehouse)
     by_deal = {deal_id: event_id for event_id, deal_id in won.items()}
     assert OPEN not in by_deal and len(won) == 9
-    entries = ledger(warehouse)
+    entries = ledger(warehouse, "checkout")
     assert set(entries) == set(won), "every won deal has a ledger row"
     decided = {deal_id: (entries[event_id]["state"], entries[event_id]["reason"]) for event_id, deal_id in won.items()}
     assert decided == {
@@ -114,8 +114,10 @@ def test_won_deals_become_one_conforming_checkout_each_or_an_explained_skip(pipe
     assert entries[by_deal[NO_AMOUNT]]["data_warning"] == (
         "amount 'TBD' is not a number: sent without value and currency"
     )
+    # and the leads of the 10 deals, created on 1 June: too old, or of a channel not sent
     assert summary | {"skipped_by_reason": None} == {
-        "processed": 9, "sent": 4, "failed": 0, "skipped": 5, "skipped_by_reason": None, "possible_repeats": 0,
+        "processed": 9 + 10, "sent": 4, "failed": 0, "skipped": 5 + 10, "skipped_by_reason": None,
+        "possible_repeats": 0,
         "data_warnings": 1, "requests": 1, "bad_request_splits": 0, "reopened": 0, "dry_run": False,
         "test_mode": False,
     }  # fmt: skip
@@ -139,14 +141,14 @@ def test_won_deals_become_one_conforming_checkout_each_or_an_explained_skip(pipe
 
 def test_a_rerun_and_a_backfill_send_nothing_again(pipeline, warehouse) -> None:
     pipeline.capi()
-    before = ledger(warehouse)
+    before = ledger(warehouse, "checkout")
 
     again = pipeline.capi()
     backfill = [pipeline.capi(MIDNIGHT - dt.timedelta(hours=hours)) for hours in (24, 48, 72)]
 
     assert again["sent"] == 0 and all(run["sent"] == 0 for run in backfill)
     assert set(received_counts(pipeline.server).values()) == {1}
-    after = ledger(warehouse)
+    after = ledger(warehouse, "checkout")
     assert {k: (v["state"], v["sent_at"], v["attempts"]) for k, v in after.items() if v["state"] == "sent"} == {
         k: (v["state"], v["sent_at"], v["attempts"]) for k, v in before.items() if v["state"] == "sent"
     }
@@ -181,9 +183,11 @@ def test_a_full_reextraction_after_a_crm_migration_sends_nothing_twice(pipeline,
     assert set(won.values()) <= set(new_ids.values()), "the mart now holds the new deal ids"
     assert (summary["processed"], summary["sent"]) == (0, 0)  # same inputs: nothing to decide again
     assert received_counts(pipeline.server) == sent_before
-    outbox_deals = dict(warehouse.execute("SELECT event_id, deal_id FROM ops.capi_outbox"))
+    outbox_deals = dict(
+        warehouse.execute("SELECT event_id, deal_id FROM ops.capi_outbox WHERE event_kind = 'checkout'")
+    )
     assert set(outbox_deals) == event_ids_before and set(outbox_deals.values()) <= set(new_ids.values())
-    entries = ledger(warehouse)
+    entries = ledger(warehouse, "checkout")
     assert set(entries) == event_ids_before
     assert sum(entry["state"] == "sent" for entry in entries.values()) == 4
     assert not any(entry["possible_repeat"] for entry in entries.values())
@@ -213,7 +217,7 @@ def test_a_merge_after_a_sent_checkout_never_sends_the_lineage_a_second_one(pipe
 
     assert summary["sent"] == 0 and summary["skipped_by_reason"] == {"lineage_already_reported": 1}
     assert received_counts(pipeline.server) == {f"won_hubspot:{MERGED}": 1}, "no second checkout reached Pinterest"
-    entries = ledger(warehouse)
+    entries = ledger(warehouse, "checkout")
     survivor = entries[f"won_hubspot:{SURVIVOR}"]
     assert (survivor["state"], survivor["reason"], survivor["deal_id"]) == (
         "skipped", "lineage_already_reported", SURVIVOR
@@ -222,7 +226,7 @@ def test_a_merge_after_a_sent_checkout_never_sends_the_lineage_a_second_one(pipe
     assert entries[f"won_hubspot:{MERGED}"]["state"] == "sent"
     lineage = dict(
         warehouse.execute(
-            "SELECT event_id, state FROM ops.capi_lineage_ledger WHERE lineage_key = "
+            "SELECT event_id, state FROM ops.capi_lineage_ledger WHERE event_kind = 'checkout' AND lineage_key = "
             "(SELECT stable_key FROM raw.hubspot_deal_ids WHERE alias_id = %s)",
             (f"hubspot:{SURVIVOR}",),
         ).fetchall()
@@ -251,11 +255,13 @@ def test_unusable_amounts_are_sent_without_value_and_a_won_deal_without_won_time
 
     summary = pipeline.capi()
 
-    assert (summary["sent"], summary["data_warnings"], summary["skipped_by_reason"]) == (5, 4, {"no_won_time": 1})
+    assert (summary["sent"], summary["data_warnings"], summary["skipped_by_reason"]) == (
+        5, 4, {"no_won_time": 1, "too_old": 6}  # the leads of deals created on 1 June
+    )  # fmt: skip
     events = {event["event_id"]: event["event"] for event in received(pipeline.server)}
     keys = {deal_id: event_id for event_id, deal_id in won_keys(warehouse).items()}
     assert events[keys[USD]]["custom_data"] == {"value": "99.90", "currency": "USD", "order_id": f"hubspot:{USD}"}
-    entries = ledger(warehouse)
+    entries = ledger(warehouse, "checkout")
     warnings = {deal_id: entries[keys[deal_id]]["data_warning"] for deal_id in (USD, COMMA, DOLLAR, WORDS, NEGATIVE)}
     assert warnings == {
         USD: None,
@@ -284,7 +290,8 @@ def test_an_hourly_run_decides_only_what_changed_and_other_channels_are_final_un
         [contact(6001)],
     )  # fmt: skip
     first = pipeline.capi()
-    assert (first["sent"], first["skipped_by_reason"]) == (1, {"channel_not_configured": 1})
+    # the leads: the Google deal's is of a channel not sent, the other too old (created on 1 June)
+    assert (first["sent"], first["skipped_by_reason"]) == (1, {"channel_not_configured": 2, "too_old": 1})
     decided = ledger(warehouse)[f"won_hubspot:{GOOGLE_WON}"]
 
     quiet = pipeline.capi(MIDNIGHT + dt.timedelta(hours=1))
@@ -296,7 +303,7 @@ def test_an_hourly_run_decides_only_what_changed_and_other_channels_are_final_un
     pipeline.extract_changes()
     changed = pipeline.capi(MIDNIGHT + dt.timedelta(hours=2))
 
-    assert (changed["processed"], changed["skipped_by_reason"]) == (1, {"channel_not_configured": 1})
+    assert (changed["processed"], changed["skipped_by_reason"]) == (2, {"channel_not_configured": 2})  # and its lead
     entry = ledger(warehouse)[f"won_hubspot:{GOOGLE_WON}"]
     assert entry["updated_at"] > decided["updated_at"] and "pinterest_organic" in entry["error_message"]
     assert pipeline.capi(MIDNIGHT + dt.timedelta(hours=3))["processed"] == 0

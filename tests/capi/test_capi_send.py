@@ -466,8 +466,8 @@ def test_an_event_of_unknown_outcome_that_became_unsendable_says_pinterest_may_h
     row = won_deals(1)[0]
     arrange_outbox(warehouse, [row])
     warehouse.execute(
-        "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, attempts, request_id, run_id) "
-        "VALUES (%s, %s, %s, 'in_flight', 1, gen_random_uuid(), 'killed')",
+        "INSERT INTO ops.capi_ledger (event_id, event_kind, stable_key, deal_id, state, attempts, request_id, run_id) "
+        "VALUES (%s, 'checkout', %s, %s, 'in_flight', 1, gen_random_uuid(), 'killed')",
         (row["event_id"], row["stable_key"], row["deal_id"]),
     )
     assert send_conversions(dry_run=True)["skipped_by_reason"] == {"dry_run": 1}

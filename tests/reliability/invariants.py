@@ -13,7 +13,8 @@
    into another, a CRM predecessor), carry one event id per lineage, and the ledger has at most one ``sent`` or
    ``in_flight`` event per lineage (``order_id`` is no judge: it is the key of the day, and a merge changes it);
    an event id arrived more than once only when the ledger flags it ``possible_repeat`` (a re-send after an
-   unknown outcome), every event received is ``sent`` in the ledger and every ``sent`` row was received.
+   unknown outcome), every event received is ``sent`` in the ledger and every ``sent`` row was received. These are
+   the checkouts' promises; a lineage also has at most one ``lead`` sent or in flight.
 4. **No leak**: no token, refresh token or client secret, and no e-mail address or phone number of the dataset,
    in the task logs, XCom values, rendered templates, DAG run confs, exceptions or the warehouse's ops tables.
 
@@ -156,7 +157,15 @@ def check_conversions(conn: psycopg.Connection, expected: Expected, events: list
     problems = []
     # alias ('hubspot:<id>', 'legacy:<id>') -> the stable key of the lineage it belongs to now
     lineage_of = dict(conn.execute("SELECT alias_id, stable_key FROM raw.hubspot_deal_ids").fetchall())
-    ledger = conn.execute("SELECT event_id, stable_key, state, possible_repeat FROM ops.capi_ledger").fetchall()
+    leads = conn.execute(
+        "SELECT lineage_key, array_agg(event_id) FROM ops.capi_lineage_ledger "
+        "WHERE event_kind = 'lead' AND state IN ('sent', 'in_flight') GROUP BY 1 HAVING count(*) > 1"
+    ).fetchall()
+    problems += [f"lineage {lineage}: {len(ids)} leads sent or in flight: {sorted(ids)}" for lineage, ids in leads]
+    events = [event for event in events if event["event"]["event_name"] == "checkout"]
+    ledger = conn.execute(
+        "SELECT event_id, stable_key, state, possible_repeat FROM ops.capi_ledger WHERE event_kind = 'checkout'"
+    ).fetchall()
     state = {row[0]: row for row in ledger}
     by_lineage: dict[str, list[tuple]] = defaultdict(list)
     for row in ledger:

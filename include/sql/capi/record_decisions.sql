@@ -6,16 +6,16 @@
 -- the dry and test runs' reasons, decide nothing).
 WITH recorded AS (
     INSERT INTO ops.capi_ledger AS l (
-        event_id, stable_key, deal_id, state, reason, inputs_hash, payload_hash, http_status, event_status,
+        event_id, event_kind, stable_key, deal_id, state, reason, inputs_hash, payload_hash, http_status, event_status,
         error_message, warning_message, data_warning, run_id
     )
-    SELECT d.event_id, d.stable_key, d.deal_id, 'skipped', d.reason, d.inputs_hash, d.payload_hash, d.http_status,
+    SELECT d.event_id, d.event_kind, d.stable_key, d.deal_id, 'skipped', d.reason, d.inputs_hash, d.payload_hash, d.http_status,
            d.event_status, d.error_message, d.warning_message, d.data_warning, %(run_id)s
-    FROM unnest(%(event_ids)s::text[], %(stable_keys)s::text[], %(deal_ids)s::bigint[], %(reasons)s::text[],
+    FROM unnest(%(event_ids)s::text[], %(event_kinds)s::text[], %(stable_keys)s::text[], %(deal_ids)s::bigint[], %(reasons)s::text[],
                 %(inputs_hashes)s::text[], %(payload_hashes)s::text[], %(http_statuses)s::integer[],
                 %(event_statuses)s::text[], %(error_messages)s::text[], %(warning_messages)s::text[],
                 %(data_warnings)s::text[])
-         AS d (event_id, stable_key, deal_id, reason, inputs_hash, payload_hash, http_status, event_status,
+         AS d (event_id, event_kind, stable_key, deal_id, reason, inputs_hash, payload_hash, http_status, event_status,
                error_message, warning_message, data_warning)
     ON CONFLICT (event_id) DO UPDATE SET
         stable_key = EXCLUDED.stable_key,

@@ -2,10 +2,10 @@
 -- An event found in_flight here was in a request whose outcome nobody recorded: this one may repeat it.
 -- data_warning: what the event leaves out and why (an unusable amount), kept with the outcome.
 INSERT INTO ops.capi_ledger AS l (
-    event_id, stable_key, deal_id, state, inputs_hash, payload_hash, data_warning, attempts, request_id,
+    event_id, event_kind, stable_key, deal_id, state, inputs_hash, payload_hash, data_warning, attempts, request_id,
     first_attempt_at, last_attempt_at, run_id
 )
-SELECT o.event_id, o.stable_key, o.deal_id, 'in_flight', o.inputs_hash, e.payload_hash, e.data_warning, 1,
+SELECT o.event_id, o.event_kind, o.stable_key, o.deal_id, 'in_flight', o.inputs_hash, e.payload_hash, e.data_warning, 1,
        %(request_id)s, now(), now(), %(run_id)s
 FROM unnest(%(event_ids)s::text[], %(payload_hashes)s::text[], %(data_warnings)s::text[])
      AS e (event_id, payload_hash, data_warning)

@@ -1,18 +1,21 @@
-"""Pure rules of the Conversions API: which won deal becomes which ``checkout`` event, hashed how, or why not.
+"""Pure rules of the Conversions API: which deal becomes which ``lead`` or ``checkout`` event, hashed how, or why not.
 
 No I/O here: ``pin2deal.capi.send`` reads the outbox, calls ``decide`` per row and sends what it returns. The
 rules (docs/capi.md):
 
-- one ``checkout`` per lineage: ``event_id`` = ``won_<stable key>`` (the outbox key); a lineage whose sale Pinterest
-  already has (or may have) under another event id, e.g. a deal merged into this one, gets no other;
-- ``event_time`` = won time in epoch seconds, ``action_source`` a setting (``offline`` by default);
+- one event per lineage and kind (``EVENT_KINDS``, the event name too): a ``lead`` at the lineage's lead moment, a
+  ``checkout`` at its won time; ``event_id`` is the outbox key (``won_<stable key>``; a lead's ``lead_<stable key>``
+  or the tag's event id); a lineage that Pinterest already has (or may have) an event of the kind for under another
+  event id, e.g. a deal merged into this one, gets no other;
+- ``event_time`` = the event's moment in epoch seconds, ``action_source`` a setting (``offline`` by default);
 - ``user_data``: ``em``, ``ph``, ``fn``, ``ln``, ``external_id`` as SHA-256 hex digests of normalised values (email
   trimmed and lower-cased; phone in E.164 digits, read with the contact's country, then the default region;
   names trimmed and lower-cased; external id ``hubspot_contact:<id>``), hashed here and nowhere else;
   ``click_id`` = the raw ``epik``, never hashed; IP and user agent only when captured;
-- ``custom_data``: ``order_id`` = the stable key; ``value`` as a decimal string with its ISO 4217 ``currency``, both
-  or neither: both are optional for Pinterest, so a won deal whose amount or currency is unusable is still reported,
-  without them, and the decision carries the warning the ledger keeps;
+- ``custom_data`` (a checkout's only: a lead has no order nor value): ``order_id`` = the stable key; ``value`` as a
+  decimal string with its ISO 4217 ``currency``, both or neither: both are optional for Pinterest, so a won deal
+  whose amount or currency is unusable is still reported, without them, and the decision carries the warning the
+  ledger keeps;
 - skipped, with a reason, when Pinterest could not use it or must not get it (``SKIP_REASONS``).
 
 ``validate_event``/``validate_body`` check an event against the request schema of ``POST /v5/ad_accounts/{id}/
@@ -27,7 +30,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +43,8 @@ from pin2deal.normalize import (
     phone_region,
 )
 
-EVENT_NAME = "checkout"
+# The kinds of event each lineage gets, each its own Pinterest event_name; the documented defaults: both sent.
+LEAD, CHECKOUT = EVENT_KINDS = ("lead", "checkout")
 ACTION_SOURCES = ("app_android", "app_ios", "web", "offline")
 CHANNELS = ("pinterest_paid", "pinterest_organic", "unknown", "other")
 CONSENT_SOURCES = ("deal", "contact", "deal_and_contact", "ignore")
@@ -52,6 +56,7 @@ PINTEREST_MAX_EVENT_AGE_DAYS = 7  # Pinterest refuses events older than this (ob
 LINEAGE_ALREADY_REPORTED = "lineage_already_reported"
 CHANNEL_NOT_CONFIGURED = "channel_not_configured"
 NO_WON_TIME = "no_won_time"
+NO_LEAD_TIME = "no_lead_time"
 TOO_OLD = "too_old"
 CONSENT_DENIED = "consent_denied"
 NO_IDENTIFIER = "no_identifier"
@@ -59,12 +64,32 @@ INVALID_PAYLOAD = "invalid_payload"
 DRY_RUN = "dry_run"
 TEST_MODE = "test_mode"
 SKIP_REASONS = (
-    LINEAGE_ALREADY_REPORTED, CHANNEL_NOT_CONFIGURED, NO_WON_TIME, TOO_OLD, CONSENT_DENIED, NO_IDENTIFIER,
+    LINEAGE_ALREADY_REPORTED, CHANNEL_NOT_CONFIGURED, NO_WON_TIME, NO_LEAD_TIME, TOO_OLD, CONSENT_DENIED, NO_IDENTIFIER,
     INVALID_PAYLOAD, DRY_RUN, TEST_MODE,
 )  # fmt: skip
 # Skips that decide nothing (a dry or test run): the next real run decides the event. Every other skip is final until
 # the deal's inputs or the settings change.
 OPEN_SKIPS = (DRY_RUN, TEST_MODE)
+
+
+def _check_channels(where: str, channels: Sequence[str]) -> None:
+    unknown = [channel for channel in channels if channel not in CHANNELS]
+    if unknown or not channels:
+        raise ValueError(f"{where}: {unknown or '[]'} not a non-empty subset of {list(CHANNELS)}")
+
+
+def _check_age(where: str, days: float) -> None:
+    if not 0 < days <= PINTEREST_MAX_EVENT_AGE_DAYS * 10:
+        raise ValueError(f"{where}: {days!r} is not a number of days in (0, 70]")
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    """One event kind's own settings; ``None``: the run-wide setting of the same name."""
+
+    enabled: bool = True
+    channels: tuple[str, ...] | None = None
+    max_event_age_days: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +103,18 @@ class CapiSettings:
     consent_denied: str = "suppress"
     default_region: str = "US"
     batch_size: int = MAX_EVENTS_PER_REQUEST
+    kinds: Mapping[str, KindSettings] = field(default_factory=dict)  # by event kind; a kind left out: defaults
 
     def __post_init__(self) -> None:
-        unknown = [channel for channel in self.channels if channel not in CHANNELS]
-        if unknown or not self.channels:
-            raise ValueError(f"channels: {unknown or '[]'} not a non-empty subset of {list(CHANNELS)}")
+        _check_channels("channels", self.channels)
+        unknown_kinds = sorted(set(self.kinds) - set(EVENT_KINDS))
+        if unknown_kinds:
+            raise ValueError(f"kinds: {unknown_kinds} are not event kinds ({list(EVENT_KINDS)})")
+        for kind, own in self.kinds.items():
+            if own.channels is not None:
+                _check_channels(f"kinds.{kind}.channels", own.channels)
+            if own.max_event_age_days is not None:
+                _check_age(f"kinds.{kind}.max_event_age_days", own.max_event_age_days)
         for name, value, allowed in (
             ("action_source", self.action_source, ACTION_SOURCES),
             ("consent_source", self.consent_source, CONSENT_SOURCES),
@@ -90,22 +122,45 @@ class CapiSettings:
         ):
             if value not in allowed:
                 raise ValueError(f"{name}: {value!r} is not one of {list(allowed)}")
-        if not 0 < self.max_event_age_days <= PINTEREST_MAX_EVENT_AGE_DAYS * 10:
-            raise ValueError(f"max_event_age_days: {self.max_event_age_days!r} is not a number of days in (0, 70]")
+        _check_age("max_event_age_days", self.max_event_age_days)
         if not 1 <= self.batch_size <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"batch_size: {self.batch_size!r} is not in 1..{MAX_EVENTS_PER_REQUEST}")
 
     @property
-    def max_event_age(self) -> dt.timedelta:
-        return dt.timedelta(days=self.max_event_age_days)
+    def enabled_kinds(self) -> list[str]:
+        """The kinds a run sends unless its ``enable_event_kinds`` turns more on."""
+        return [kind for kind in EVENT_KINDS if self.kinds.get(kind, KindSettings()).enabled]
+
+    def kind_channels(self, kind: str) -> tuple[str, ...]:
+        own = self.kinds.get(kind)
+        if own is None or own.channels is None:
+            return self.channels
+        return own.channels
+
+    def kind_max_event_age_days(self, kind: str) -> float:
+        own = self.kinds.get(kind)
+        if own is None or own.max_event_age_days is None:
+            return self.max_event_age_days
+        return own.max_event_age_days
 
     def decision_inputs(self) -> dict[str, Any]:
-        """The settings ``decide`` reads: when they change, events already decided are decided again."""
-        return {
+        """The settings ``decide`` reads: when they change, events already decided are decided again. Whether a kind
+        is enabled is not one (a kind switched off is not decided at all); a kind's own channels and age limit are,
+        listed only when set, so the defaults read as they did before kinds existed."""
+        inputs: dict[str, Any] = {
             "channels": sorted(self.channels), "action_source": self.action_source,
             "max_event_age_days": self.max_event_age_days, "consent_source": self.consent_source,
             "consent_denied": self.consent_denied, "default_region": self.default_region,
         }  # fmt: skip
+        kinds = {
+            kind: {name: value for name, value in (("channels", sorted(own.channels or ()) or None),
+                                                   ("max_event_age_days", own.max_event_age_days)) if value}
+            for kind, own in sorted(self.kinds.items())
+        }  # fmt: skip
+        kinds = {kind: own for kind, own in kinds.items() if own}
+        if kinds:
+            inputs["kinds"] = kinds
+        return inputs
 
 
 @dataclass(frozen=True)
@@ -235,22 +290,31 @@ def event_value(row: Mapping[str, Any]) -> tuple[dict[str, str], str | None]:
     return {}, f"{problem}: sent without value and currency"
 
 
+_NO_MOMENT = {
+    CHECKOUT: (NO_WON_TIME, "won, but without a won time (no entry time into its closed-won stage, no closedate)"),
+    LEAD: (NO_LEAD_TIME, "no lead moment known (no createdate, or only a CRM migration's import instant)"),
+}
+_HAPPENED = {CHECKOUT: "won", LEAD: "created"}
+
+
 def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> Decision:
-    """The ``checkout`` event of one outbox row, or why it is skipped (checked in the order of ``SKIP_REASONS``)."""
+    """The event of one outbox row (its kind's), or why it is skipped (checked in the order of ``SKIP_REASONS``)."""
+    kind = row["event_kind"]
     if row.get("reported_event_id"):
         return Decision(
             None, LINEAGE_ALREADY_REPORTED, f"{row['reported_event_id']} (deal {row.get('reported_deal_id')}, "
-            f"{row.get('reported_state')}) already reported this lineage's sale: one lineage, one checkout"
+            f"{row.get('reported_state')}) already reported this lineage's {kind}: one lineage, one {kind}"
         )  # fmt: skip
-    if row["channel"] not in settings.channels:
-        return Decision(None, CHANNEL_NOT_CONFIGURED, f"channel {row['channel']!r} is not in {list(settings.channels)}")
-    won_at: dt.datetime | None = row["won_at"]
-    if won_at is None:
-        return Decision(None, NO_WON_TIME, "won, but without a won time (no entry time into its closed-won stage, "
-                                           "no closedate)")  # fmt: skip
-    if won_at < now - settings.max_event_age:
+    channels = settings.kind_channels(kind)
+    if row["channel"] not in channels:
+        return Decision(None, CHANNEL_NOT_CONFIGURED, f"channel {row['channel']!r} is not in {list(channels)} ({kind})")
+    event_at: dt.datetime | None = row["event_at"]
+    if event_at is None:
+        return Decision(None, *_NO_MOMENT[kind])
+    max_age = settings.kind_max_event_age_days(kind)
+    if event_at < now - dt.timedelta(days=max_age):
         return Decision(
-            None, TOO_OLD, f"won at {won_at:%Y-%m-%dT%H:%M:%SZ}, more than {settings.max_event_age_days:g} days "
+            None, TOO_OLD, f"{_HAPPENED[kind]} at {event_at:%Y-%m-%dT%H:%M:%SZ}, more than {max_age:g} days "
             f"before the API's clock ({now:%Y-%m-%dT%H:%M:%SZ})"
         )  # fmt: skip
     denied = consent_denied(row, settings.consent_source)
@@ -259,15 +323,17 @@ def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> 
     data = user_data(row, settings)
     if not (data.get("em") or (data.get("client_ip_address") and data.get("client_user_agent"))):
         return Decision(None, NO_IDENTIFIER, "no email, and not both IP address and user agent")
-    value, warning = event_value(row)
     event: dict[str, Any] = {
-        "event_name": EVENT_NAME,
+        "event_name": kind,
         "action_source": settings.action_source,
-        "event_time": int(won_at.timestamp()),
+        "event_time": int(event_at.timestamp()),
         "event_id": row["event_id"],
         "user_data": data,
-        "custom_data": {**value, "order_id": row["stable_key"]},
     }
+    warning = None
+    if kind == CHECKOUT:
+        value, warning = event_value(row)
+        event["custom_data"] = {**value, "order_id": row["stable_key"]}
     if denied:
         event["opt_out"] = True
     problems = validate_event(event)

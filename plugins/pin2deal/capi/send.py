@@ -1,20 +1,21 @@
-"""Send the outbox to the Conversions API exactly once per sale, recording every decision in the ledger.
+"""Send the outbox to the Conversions API exactly once per lineage and event kind, recording every decision in the
+ledger.
 
 The protocol (docs/capi.md has the states and the crash window):
 
 1. one run at a time (a PostgreSQL advisory lock); when the settings that decide events changed since the last
    run, every skipped or failed event is decided again (``record_settings.sql``);
-2. the candidates are the undecided outbox rows only (``candidates.sql``: new or changed inputs, or still open),
-   read through a server-side cursor, one batch at a time, so an hour with nothing changed reads nothing and memory
-   holds one batch whatever the outbox size;
+2. the candidates are the undecided outbox rows only (``candidates.sql``: new or changed inputs, or still open), of
+   the kinds the run sends, ordered by kind, read through a server-side cursor, one batch at a time, so an hour with
+   nothing changed reads nothing and memory holds one batch whatever the outbox size;
 3. per row, ``payload.decide``: an event, or a skip with its reason (recorded at once, final for these inputs);
-4. per batch of up to 1,000 events: the **intent** (state ``in_flight`` under a new request id) is committed, then
-   the request is sent (transient failures retried inside by the hook), then the **outcome** of every event
-   (``sent``/``failed`` from ``events[].status`` of a 200 or a 422) is committed. A worker killed between the two
-   commits leaves ``in_flight`` rows: the next run sends them again, same ``event_id`` and ``order_id``, and flags
-   them ``possible_repeat``. An answer that does not list every event's verdict is decided on its status: a 200
-   (Pinterest processed every event) ``sent``, a 422 (some were not, which is unknown) ``failed``, both with reason
-   ``unreadable_answer``;
+4. per batch of up to 1,000 events of one kind: the **intent** (state ``in_flight`` under a new request id) is
+   committed, then the request is sent (transient failures retried inside by the hook), then the **outcome** of
+   every event (``sent``/``failed`` from ``events[].status`` of a 200 or a 422) is committed. A worker killed
+   between the two commits leaves ``in_flight`` rows: the next run sends them again, same ``event_id`` and
+   ``order_id``, and flags them ``possible_repeat``. An answer that does not list every event's verdict is decided
+   on its status: a 200 (Pinterest processed every event) ``sent``, a 422 (some were not, which is unknown)
+   ``failed``, both with reason ``unreadable_answer``;
 5. a whole-request 400 splits the batch in halves until the refused events are isolated, so one bad event never
    blocks the others; an event refused alone stays ``pending`` until the run ends, then is ``failed``/
    ``bad_request``, unless more than ``MAX_ISOLATED_BAD_REQUESTS`` were refused alone: then the API refuses the
@@ -42,6 +43,7 @@ from psycopg.types.json import Jsonb
 
 from pin2deal.capi.payload import (
     DRY_RUN,
+    EVENT_KINDS,
     OPEN_SKIPS,
     TEST_MODE,
     CapiSettings,
@@ -79,10 +81,12 @@ def sql_statements(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which not-yet-final outbox rows a run considers (won time range); open (in_flight/pending) rows always."""
+    """Which not-yet-final outbox rows a run considers (event kinds, event time range); open (in_flight/pending)
+    rows always."""
 
-    won_after: dt.datetime | None = None
-    won_before: dt.datetime | None = None
+    kinds: tuple[str, ...] = EVENT_KINDS
+    after: dt.datetime | None = None
+    before: dt.datetime | None = None
 
 
 @dataclass
@@ -180,7 +184,7 @@ class ConversionsSender:
             cur.itersize = self.settings.batch_size
             cur.execute(
                 capi_sql("candidates"),
-                {"won_after": self.selection.won_after, "won_before": self.selection.won_before},
+                {"kinds": list(self.selection.kinds), "after": self.selection.after, "before": self.selection.before},
             )
             while rows := cur.fetchmany(self.settings.batch_size):
                 yield rows
@@ -224,6 +228,9 @@ class ConversionsSender:
                     dry = Decision(None, DRY_RUN, "dry run: built and validated, not sent", decision.warning)
                     skips.append((row, dry, prepared.payload_hash))
                     continue
+                if batch and batch[0].row["event_kind"] != row["event_kind"]:
+                    self.deliver(batch)
+                    batch = []
                 batch.append(prepared)
                 if len(batch) == self.settings.batch_size:
                     self.deliver(batch)
@@ -257,6 +264,7 @@ class ConversionsSender:
                     "run_id": self.run_id,
                     "open_reasons": list(OPEN_SKIPS),
                     "event_ids": [row["event_id"] for row, _, _ in skips],
+                    "event_kinds": [row["event_kind"] for row, _, _ in skips],
                     "stable_keys": [row["stable_key"] for row, _, _ in skips],
                     "deal_ids": [row["deal_id"] for row, _, _ in skips],
                     "reasons": [decision.reason for _, decision, _ in skips],

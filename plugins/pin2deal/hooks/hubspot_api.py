@@ -63,10 +63,13 @@ DEFAULT_CUSTOM_PROPERTIES: dict[str, str] = {
     "ip_address": "ip_address",
     "user_agent": "user_agent",
     "legacy_deal_id": "legacy_deal_id",
+    # The event id the site's Pinterest tag sent with the lead (the Conversions API's lead reuses it): no standard
+    # property holds one, so it is read only when mapped.
+    "lead_event_id": "",
 }
 
-# Roles that may be a contact property instead of a deal property.
-CONTACT_OR_DEAL_ROLES = frozenset({"ads_consent"})
+# Roles that may be a contact property instead of a deal property (both are read).
+CONTACT_OR_DEAL_ROLES = frozenset({"ads_consent", "lead_event_id"})
 
 _API_ERRORS = (
     deals.ApiException,
@@ -479,7 +482,8 @@ class HubSpotHook(BaseHook):
     def check_custom_properties(self) -> dict[str, str]:
         """Fail, naming them, when configured custom properties do not exist; return role -> name in use.
 
-        Every role is a deal property except the consent, which may live on contacts or deals (both are read).
+        Every role is a deal property except the consent and the lead's event id, which may live on contacts or deals
+        (both are read).
         """
         configured = {role: name for role, name in self.settings.custom_properties.items() if name}
         deal_roles = {role: name for role, name in configured.items() if role not in CONTACT_OR_DEAL_ROLES}

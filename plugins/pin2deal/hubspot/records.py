@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from psycopg.types.json import Jsonb
 
-from pin2deal.hooks.hubspot_api import CrmObject, DealStage
+from pin2deal.hooks.hubspot_api import CONTACT_OR_DEAL_ROLES, CrmObject, DealStage
 from pin2deal.normalize import (
     InvalidValue,
     blank,
@@ -77,20 +77,24 @@ _TEXT_ROLES = (
     "ip_address",
     "user_agent",
     "legacy_deal_id",
+    "lead_event_id",
 )
 
-_IP, _USER_AGENT, _LEGACY = (_TEXT_ROLES.index(role) for role in ("ip_address", "user_agent", "legacy_deal_id"))
+_IP, _USER_AGENT, _LEGACY, _LEAD_EVENT = (
+    _TEXT_ROLES.index(role) for role in ("ip_address", "user_agent", "legacy_deal_id", "lead_event_id")
+)
 DEAL_COLUMNS = (
     "deal_id", "properties", "amount", "amount_raw", "currency", "amount_in_home_currency",
     "created_at", "closed_at", "modified_at", "pipeline", "dealstage", "hs_is_closed_won", "stage_entered_at",
     "epik", "epik_raw", *_TEXT_ROLES[:7], "analytics_source", "analytics_source_data_1", "analytics_source_data_2",
     "ip_address", "user_agent", "ads_consent", "legacy_deal_id", "merged_object_ids", "archived", "archived_at",
-    "hubspot_created_at", "hubspot_updated_at",
+    "hubspot_created_at", "hubspot_updated_at", "lead_event_id",
 )  # fmt: skip
 LEGACY_DEAL_ID_COLUMN = DEAL_COLUMNS.index("legacy_deal_id")
 CONTACT_COLUMNS = (
     "contact_id", "properties", "email", "email_normalized", "phone", "mobilephone", "phone_e164", "first_name",
     "last_name", "ads_consent", "created_at", "modified_at", "archived", "hubspot_created_at", "hubspot_updated_at",
+    "lead_event_id",
 )  # fmt: skip
 DEAL_CONTACT_COLUMNS = ("deal_id", "contact_id", "type_ids", "labels")
 STAGE_COLUMNS = (
@@ -128,8 +132,9 @@ class DealTyping:
 
     @property
     def contact_properties(self) -> list[str]:
-        consent = self.custom_properties.get("ads_consent")
-        return list(dict.fromkeys([*CONTACT_PROPERTIES, *([consent] if consent else [])]))
+        """The contact properties to request: the standard ones and the roles a contact may hold."""
+        roles = [self.custom_properties.get(role) for role in CONTACT_OR_DEAL_ROLES]
+        return list(dict.fromkeys([*CONTACT_PROPERTIES, *sorted(name for name in roles if name)]))
 
 
 def _typed(
@@ -204,6 +209,7 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
             _typed(parse_bool, get(consent_name) if consent_name else None, deal_id, consent_field, issues),
             texts[_LEGACY], _typed(parse_id_list, get("hs_merged_object_ids"), deal_id, "hs_merged_object_ids", issues)
             or [], deal.archived, _utc(deal.archived_at), _utc(deal.created_at), _utc(deal.updated_at),
+            texts[_LEAD_EVENT],
         ))  # fmt: skip
     return rows, issues
 
@@ -213,6 +219,7 @@ def contact_rows(
 ) -> tuple[list[tuple[Any, ...]], list[Issue]]:
     """The ``raw.hubspot_contacts`` rows of a page of contacts and their issues (raw PII never goes into one)."""
     consent_name = typing.custom_properties.get("ads_consent")
+    lead_event_name = typing.custom_properties.get("lead_event_id")
     rows: list[tuple[Any, ...]] = []
     issues: list[Issue] = []
     for contact in contacts:
@@ -231,6 +238,7 @@ def contact_rows(
             _typed(parse_business_timestamp, get("createdate"), contact_id, "createdate", issues),
             _typed(parse_timestamp, get("lastmodifieddate"), contact_id, "lastmodifieddate", issues),
             contact.archived, _utc(contact.created_at), _utc(contact.updated_at),
+            _stripped(get(lead_event_name)) if lead_event_name else None,
         ))  # fmt: skip
     return rows, issues
 

@@ -1,4 +1,5 @@
-"""``PinterestConversionsOperator``: deliver the Conversions API outbox, once per won deal (``pin2deal.capi.send``).
+"""``PinterestConversionsOperator``: deliver the Conversions API outbox, once per lineage and event kind
+(``pin2deal.capi.send``).
 
 Thin by design: it turns its (templated) arguments into settings and a selection, opens the warehouse and the
 Pinterest hook, and returns the sender's summary (counts only) as its XCom.
@@ -7,12 +8,19 @@ Pinterest hook, and returns the sender's summary (counts only) as its XCom.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from pin2deal.capi.payload import MAX_EVENTS_PER_REQUEST, PINTEREST_MAX_EVENT_AGE_DAYS, CapiSettings
+from pin2deal.capi.payload import (
+    EVENT_KINDS,
+    MAX_EVENTS_PER_REQUEST,
+    PINTEREST_MAX_EVENT_AGE_DAYS,
+    CapiSettings,
+    KindSettings,
+)
 from pin2deal.capi.send import ConversionsSender, Selection
 from pin2deal.hooks.pinterest import PinterestConversionsHook
 from pin2deal.hooks.warehouse import WarehouseHook
@@ -27,14 +35,39 @@ def _moment(value: dt.datetime | str | None) -> dt.datetime | None:
     return value if isinstance(value, dt.datetime) else parse_timestamp(value or None)
 
 
-class PinterestConversionsOperator(BaseOperator):
-    """Send one ``checkout`` per won deal of ``ops.capi_outbox`` to Pinterest and record each in ``ops.capi_ledger``.
+def _names(value: Sequence[str] | str | None) -> list[str]:
+    """A list of names from a list, a JSON list or a comma-separated string (a rendered param)."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else text.split(",")
+    return [name.strip() for name in value or () if name.strip()]
 
-    :param won_after: only deals won at or after this instant (open events, whose outcome is unknown, always go)
-    :param won_before: only deals won before this instant
+
+def _kind_settings(kind: str, own: Mapping[str, Any]) -> KindSettings:
+    unknown = sorted(set(own) - {"enabled", "channels", "max_event_age_days"})
+    if unknown:
+        raise ValueError(f"event_kinds.{kind}: unknown settings {unknown} (enabled, channels, max_event_age_days)")
+    channels, age = own.get("channels"), own.get("max_event_age_days")
+    return KindSettings(
+        enabled=_flag(own.get("enabled", True)),
+        channels=tuple(_names(channels)) if channels is not None else None,
+        max_event_age_days=float(age) if age is not None else None,
+    )
+
+
+class PinterestConversionsOperator(BaseOperator):
+    """Send the events of ``ops.capi_outbox`` (a ``lead`` per deal, a ``checkout`` per won deal, once per lineage) to
+    Pinterest and record each in ``ops.capi_ledger``.
+
+    :param won_after: only events that happened at or after this instant (a checkout's won time, a lead's lead
+        moment; open events, whose outcome is unknown, always go)
+    :param won_before: only events that happened before this instant
     :param dry_run: build and validate every event, record it as skipped ``dry_run``, send nothing
     :param test_mode: send with ``?test=true`` (Pinterest records nothing); record its verdict as ``test_mode``
     :param channels: mart channels sent (``pinterest_paid``; add ``pinterest_organic``/``unknown`` to send them)
+    :param event_kinds: per kind (``lead``, ``checkout``), ``{"enabled": bool, "channels": [...],
+        "max_event_age_days": days}``, each key optional (left out: sent, with the run-wide settings)
+    :param enable_event_kinds: kinds this run sends even when switched off in ``event_kinds`` (a manual run's param)
     :param action_source: ``offline`` (CRM deals), or ``web``/``app_android``/``app_ios``
     :param max_event_age_days: events older than this by the API's clock are skipped ``too_old`` (Pinterest: 7)
     :param consent_source: whose ads consent counts: ``deal``, ``contact``, ``deal_and_contact`` or ``ignore``
@@ -50,6 +83,7 @@ class PinterestConversionsOperator(BaseOperator):
         "dry_run",
         "test_mode",
         "channels",
+        "enable_event_kinds",
         "pinterest_conn_id",
         "warehouse_conn_id",
     )
@@ -63,6 +97,8 @@ class PinterestConversionsOperator(BaseOperator):
         dry_run: bool | str = False,
         test_mode: bool | str = False,
         channels: Sequence[str] = ("pinterest_paid",),
+        event_kinds: Mapping[str, Mapping[str, Any]] | None = None,
+        enable_event_kinds: Sequence[str] | str = (),
         action_source: str = "offline",
         max_event_age_days: float = PINTEREST_MAX_EVENT_AGE_DAYS,
         consent_source: str = "deal_and_contact",
@@ -78,6 +114,8 @@ class PinterestConversionsOperator(BaseOperator):
         self.won_after, self.won_before = won_after, won_before
         self.dry_run, self.test_mode = dry_run, test_mode
         self.channels = channels
+        self.event_kinds = dict(event_kinds or {})
+        self.enable_event_kinds = enable_event_kinds
         self.action_source = action_source
         self.max_event_age_days = max_event_age_days
         self.consent_source, self.consent_denied = consent_source, consent_denied
@@ -88,16 +126,24 @@ class PinterestConversionsOperator(BaseOperator):
         self.warehouse_conn_id = warehouse_conn_id
 
     def settings(self) -> CapiSettings:
-        channels = self.channels.split(",") if isinstance(self.channels, str) else self.channels
         return CapiSettings(
-            channels=tuple(channel.strip() for channel in channels),
+            channels=tuple(_names(self.channels)),
             action_source=self.action_source,
             max_event_age_days=float(self.max_event_age_days),
             consent_source=self.consent_source,
             consent_denied=self.consent_denied,
             default_region=self.default_region,
             batch_size=int(self.batch_size),
+            kinds={kind: _kind_settings(kind, own) for kind, own in self.event_kinds.items()},
         )
+
+    def kinds_to_send(self, settings: CapiSettings) -> tuple[str, ...]:
+        """The kinds enabled in the settings and those this run turns on."""
+        turned_on = _names(self.enable_event_kinds)
+        unknown = sorted(set(turned_on) - set(EVENT_KINDS))
+        if unknown:
+            raise ValueError(f"enable_event_kinds: {unknown} are not event kinds ({list(EVENT_KINDS)})")
+        return tuple(kind for kind in EVENT_KINDS if kind in settings.enabled_kinds or kind in turned_on)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """The outbox to Pinterest's Conversions API, each decision into the ledger (pin2deal.lineage)."""
@@ -113,7 +159,7 @@ class PinterestConversionsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self.settings()
-        selection = Selection(_moment(self.won_after), _moment(self.won_before))
+        selection = Selection(self.kinds_to_send(settings), _moment(self.won_after), _moment(self.won_before))
         hook = PinterestConversionsHook(self.pinterest_conn_id, timeout=float(self.request_timeout))
         warehouse = WarehouseHook(self.warehouse_conn_id)
         with warehouse.get_conn() as writer, warehouse.get_conn() as reader:
