@@ -43,8 +43,9 @@ def main(argv: list[str]) -> None:
                 request_id = uuid.uuid4()
                 conn.execute("TRUNCATE ops.capi_ledger")
                 conn.execute(
-                    "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, attempts, request_id, "
-                    "last_attempt_at) SELECT 'won_hubspot:' || n, 'hubspot:' || n, n, 'in_flight', 1, %s, now() "
+                    "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, event_kind, state, attempts, "
+                    "request_id, last_attempt_at) "
+                    "SELECT 'won_hubspot:' || n, 'hubspot:' || n, n, 'checkout', 'in_flight', 1, %s, now() "
                     "FROM generate_series(1, %s) AS n",
                     (request_id, args.events),
                 )

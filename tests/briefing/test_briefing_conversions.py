@@ -104,8 +104,9 @@ def test_the_day_is_the_account_day_of_the_decision(warehouse) -> None:
     ]
     for event_id, state, decided in rows:
         warehouse.execute(
-            "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state, decided_at, last_attempt_at, "
-            "updated_at) VALUES (%s, %s, 1, %s, %s, '2025-06-30 18:00+00', '2025-06-30 18:00+00')",
+            "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, event_kind, state, decided_at, "
+            "last_attempt_at, updated_at) "
+            "VALUES (%s, %s, 1, 'checkout', %s, %s, '2025-06-30 18:00+00', '2025-06-30 18:00+00')",
             (event_id, event_id, state, decided),
         )
     assert conversions_on(warehouse, day, NY) == {"sent": 1, "failed": 1, "skipped": 1}

@@ -190,7 +190,8 @@ def test_060_dates_the_ledger_decisions_and_moves_them_only_when_state_or_reason
         conn.execute("UPDATE ops.capi_ledger SET reason = 'consent_denied' WHERE event_id = 'won_skipped'")
         conn.execute("UPDATE ops.capi_ledger SET state = 'in_flight' WHERE event_id = 'won_pending'")
         conn.execute(
-            "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, state) VALUES ('won_new', 'n', 1, 'sent')"
+            "INSERT INTO ops.capi_ledger (event_id, stable_key, deal_id, event_kind, state) "
+            "VALUES ('won_new', 'n', 1, 'checkout', 'sent')"
         )
         moved = conn.execute(
             "SELECT array_agg(event_id ORDER BY event_id) FROM ops.capi_ledger "
