@@ -12,6 +12,7 @@
 | analytics/create_report, analytics/get_report | POST, GET /v5/ad_accounts/{id}/reports | ads_analytics |
 | metrics_ready_state/get | GET /v5/resources/metrics_ready_state | ads_analytics |
 | events/create | POST /v5/ad_accounts/{id}/events | ads_conversions (not counted with the conversion token) |
+| conversion_eqs/list | GET /v5/ad_accounts/{id}/conversion_eqs (computed from the events received) | ads_read |
 | oauth/token | POST /v5/oauth/token (grant_type=refresh_token) | org_read |
 
 and the sandbox's own paths (no auth, no faults):
@@ -31,8 +32,8 @@ Config keys read (``config.json``): ``ad_account_id``, ``currency``, ``pinterest
 ``pinterest_client_secret``, ``pinterest_refresh_token``, ``ad_account_name``, ``country``, ``owner_username``,
 ``owner_user_id``.
 Requests to ``/v5/`` draw injected faults from ``sandbox.faults["pinterest"]`` (``sandbox.faults_asgi``).
-Behaviour, limits and wire formats are documented in ``routes``, ``analytics``, ``reporting``, ``world``, ``wire``
-and ``spec``.
+Behaviour, limits and wire formats are documented in ``routes``, ``analytics``, ``reporting``, ``world``, ``wire``,
+``quality`` and ``spec``.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 from sandbox.limits import Fault
 from sandbox.pinterest.analytics import GRANULARITIES, id_order, is_final
+from sandbox.pinterest.quality import LOOKBACK_DAYS, event_quality
 from sandbox.pinterest.reporting import (
     REPORT_LEVELS,
     analytics_rows,
@@ -521,6 +522,21 @@ async def send_events(call: Call) -> Any:
     return result
 
 
+# -- Event Quality Score ------------------------------------------------------------------------------------------
+
+
+async def conversion_eqs(call: Call) -> Any:
+    """``conversion_eqs/list``: computed from the events received (``sandbox.pinterest.quality``); not paged."""
+    query = call.query
+    lookback = query.choice("lookback_period", tuple(LOOKBACK_DAYS))
+    ingestion_source = query.one("ingestion_source")
+    source_platform = query.one("source_platform")
+    world = call.world
+    return event_quality(
+        world.events.all(), world.ad_account_id, world.now(), lookback, ingestion_source, source_platform
+    )
+
+
 # -- OAuth --------------------------------------------------------------------------------------------------------
 
 
@@ -578,6 +594,8 @@ ROUTES = (
           metrics_ready_state),
     Route("POST", "/v5/ad_accounts/{ad_account_id}/events", "events/create", "ads_conversions", send_events,
           auth=EVENTS, body="json", invalid_code=4196, invalid_prefix="Invalid request: "),
+    Route("GET", "/v5/ad_accounts/{ad_account_id}/conversion_eqs", "conversion_eqs/list", "ads_read",
+          conversion_eqs),
     Route("POST", "/v5/oauth/token", "oauth/token", "org_read", oauth_token, auth=CLIENT, body="form"),
 )  # fmt: skip
 
