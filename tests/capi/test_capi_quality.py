@@ -181,6 +181,51 @@ def test_a_fault_of_the_score_endpoint_fails_the_task_named_for_airflow_to_retry
     assert scores(warehouse)[0][-1] == "scheduled__3"
 
 
+def test_two_reads_stored_at_once_take_turns_and_the_later_one_stands(warehouse_url, warehouse) -> None:
+    """Two runs storing the day's read at once (a backfill beside the hourly run, a cleared task beside its retry):
+    the second waits for the first to commit, then replaces its read; neither fails, nothing is doubled."""
+    import threading
+    import time
+
+    def read(status: str, percent: int) -> quality.QualityScore:
+        return quality.parse_score(
+            {"ingestion_source": "CONVERSIONS_API", "source_platform": "OFFLINE", "lookback_period": "14d",
+             "overall_status": status, "quality_components": {"hashed_email": {"checkout": {"coverage": percent}}}}
+        )  # fmt: skip
+
+    day, errors = dt.date(2025, 6, 30), []
+    with (
+        psycopg.connect(warehouse_url, autocommit=True) as first,
+        psycopg.connect(warehouse_url, autocommit=True) as second,
+    ):
+
+        def later() -> None:
+            try:
+                with second.transaction():
+                    quality.store_scores(second, ACCOUNT_ID, day, "14d", [read("GOOD", 95)], "scheduled__b")
+            except psycopg.Error as error:
+                errors.append(error)
+
+        with first.transaction():
+            quality.store_scores(first, ACCOUNT_ID, day, "14d", [read("FAIR", 60)], "scheduled__a")
+            thread = threading.Thread(target=later)
+            thread.start()
+            for _ in range(100):  # until the second run waits on a lock the first holds
+                waiting = warehouse.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (second.info.backend_pid,)
+                ).fetchone()
+                if waiting and waiting[0] == "Lock":
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the second read never waited for the first")
+        thread.join(30)
+
+    assert errors == []
+    assert scores(warehouse) == [(ACCOUNT_ID, day, "14d", "CONVERSIONS_API", "OFFLINE", "GOOD", "scheduled__b")]
+    assert coverage(warehouse) == {("hashed_email", "checkout"): 95}
+
+
 def test_an_object_breaking_the_schema_is_flagged_and_the_others_are_stored() -> None:
     good = {
         "ingestion_source": "CONVERSIONS_API", "source_platform": "OFFLINE", "lookback_period": "14d",

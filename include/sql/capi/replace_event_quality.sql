@@ -1,6 +1,10 @@
 -- The read of one ad account, UTC day and lookback period (pin2deal.capi.quality): the day's earlier read goes
 -- (its keys with it, ON DELETE CASCADE), this one's objects and then their keys come in, in one transaction, so a
--- reader sees the day's old read or its new one, never neither nor both.
+-- reader sees the day's old read or its new one, never neither nor both. Two runs reading at once (a backfill beside
+-- the hourly run) take turns on the read's lock: the second waits, then replaces what the first stored.
+SELECT pg_advisory_xact_lock(hashtext('raw.pinterest_event_quality'),
+                             hashtext(%(ad_account_id)s || '/' || %(lookback_period)s));
+
 DELETE FROM raw.pinterest_event_quality
 WHERE ad_account_id = %(ad_account_id)s AND read_day = %(read_day)s AND lookback_period = %(lookback_period)s;
 
