@@ -206,6 +206,20 @@ class PinterestEventQualityOperator(BaseOperator):
         self.pinterest_conn_id = pinterest_conn_id
         self.warehouse_conn_id = warehouse_conn_id
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The ad account's score to the event quality tables (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.pinterest(self.pinterest_conn_id, "conversion_eqs"),
+            outputs=lineage.warehouse(
+                self.warehouse_conn_id,
+                "raw.pinterest_event_quality",
+                "raw.pinterest_event_quality_keys",
+                "ops.record_issues",
+            ),
+        )
+
     def execute(self, context: Context) -> dict[str, Any]:
         hook = PinterestAdsHook(self.pinterest_conn_id)
         with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
