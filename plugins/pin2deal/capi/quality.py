@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pin2deal.capi.send import sql_statements
+from pin2deal.hooks.pinterest import EQS_LOOKBACK_PERIODS as LOOKBACK_PERIODS
+from pin2deal.hooks.warehouse import replace_record_issues
 from pin2deal.paths import SQL_DIR
 
 if TYPE_CHECKING:
@@ -35,7 +38,6 @@ SOURCE_PLATFORMS = (
     "WEB", "MOBILE", "MOBILE_ANDROID", "MOBILE_IOS", "OFFLINE", "PINTEREST_WEB", "PINTEREST_ANDROID",
     "PINTEREST_IOS", "POINT_OF_SALE",
 )  # fmt: skip
-LOOKBACK_PERIODS = ("1d", "14d")
 # The keys the briefing and the page show (the quality_components name, how it is called in words), and what to do
 # when too few events carry it: the advice is said once, in these words, wherever coverage is shown.
 SHOWN_KEYS: dict[str, tuple[str, str]] = {
@@ -156,8 +158,6 @@ def store_scores(
     conn: Connection, ad_account_id: str, read_day: dt.date, lookback: str, scores: list[QualityScore], run_id: str
 ) -> None:
     """Replace the read of ``(ad_account_id, read_day, lookback)`` by ``scores`` (the caller's transaction)."""
-    from pin2deal.capi.send import sql_statements
-
     keys = [(score, key) for score in scores for key in score.keys]
     params = {
         "ad_account_id": ad_account_id,
@@ -184,10 +184,6 @@ def store_scores(
 def read_event_quality(hook: PinterestAdsHook, conn: Connection, lookback: str, run_id: str) -> dict[str, Any]:
     """Read the account's EQS over ``lookback`` and store it as the read of today (UTC, the API's clock); return
     counts for the XCom. ``conn`` must not be in a transaction."""
-    from pin2deal.hooks.warehouse import replace_record_issues
-
-    if lookback not in LOOKBACK_PERIODS:
-        raise ValueError(f"lookback_period must be one of {list(LOOKBACK_PERIODS)}, got {lookback!r}")
     answer = hook.conversion_eqs(lookback)
     read_day = hook.server_today()
     account = hook.ad_account_id
