@@ -23,6 +23,8 @@ and the sandbox's own paths (no auth, no faults):
 - ``POST /_sandbox/pinterest/answer-fault`` with ``{"kind": "empty"|"null"|"truncate"|null, "answers": n,
   "keep": share}``: the next ``n`` sync analytics answers and report files (0: all until cleared with kind null)
   come back empty, ``null`` or truncated to their first ``keep`` share of rows, with a 200;
+- ``POST /_sandbox/pinterest/eqs-fault`` with ``{"kind": "unknown_status"|null, "answers": n}``: the next ``n``
+  ``conversion_eqs`` answers (0: all until cleared) give their first object a rating outside the spec's enum;
 - ``GET /_sandbox/events`` -> ``{"events": [{"ad_account_id", "event_id", "event_name", "event_time",
   "deduplicated", "received_at", "event"}]}``: accepted CAPI events in arrival order (test requests excluded);
 - ``GET /_sandbox/pinterest/reports/{token}/metrics_report.{json,csv}``: a FINISHED report's file (the ``url``).

@@ -45,6 +45,7 @@ from sandbox.pinterest.wire import ApiError, forbidden, invalid, json_response, 
 from sandbox.pinterest.world import (
     ACCESS_TOKEN_SECONDS,
     ANSWER_FAULT_KINDS,
+    EQS_FAULT_KINDS,
     EVENTS_FAULT_KINDS,
     REFRESH_TOKEN_SECONDS,
     PinterestWorld,
@@ -532,9 +533,10 @@ async def conversion_eqs(call: Call) -> Any:
     ingestion_source = query.one("ingestion_source")
     source_platform = query.one("source_platform")
     world = call.world
-    return event_quality(
+    scores = event_quality(
         world.events.all(), world.ad_account_id, world.now(), lookback, ingestion_source, source_platform
     )
+    return world.eqs_faults.apply(scores)
 
 
 # -- OAuth --------------------------------------------------------------------------------------------------------
@@ -641,6 +643,21 @@ def register(app: FastAPI, world: PinterestWorld, spec: PinterestSpec | None) ->
             return invalid(f"events-fault: {error}").response()
         world.events_faults.arm(kind, answers, keep)
         return json_response({"kind": kind, "answers": answers, "keep": keep})
+
+    @app.post("/_sandbox/pinterest/eqs-fault", include_in_schema=False)
+    async def eqs_fault(request: Request) -> Response:
+        """Arm answers of conversion_eqs outside the spec: ``{"kind": "unknown_status"|null, "answers": n}``."""
+        try:
+            body = await request.json()
+            kind, answers = body.get("kind"), int(body.get("answers", 1))
+            if kind is not None and kind not in EQS_FAULT_KINDS:
+                raise ValueError(f"kind: {kind!r} is not one of {list(EQS_FAULT_KINDS)} or null")
+            if answers < 0:
+                raise ValueError("answers must be >= 0")
+        except (ValueError, TypeError, AttributeError) as error:
+            return invalid(f"eqs-fault: {error}").response()
+        world.eqs_faults.arm(kind, answers)
+        return json_response({"kind": kind, "answers": answers})
 
     @app.post("/_sandbox/pinterest/restate", include_in_schema=False)
     async def restate(request: Request) -> Response:
