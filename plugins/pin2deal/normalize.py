@@ -202,6 +202,7 @@ def phone_region(country: str | None, default_region: str = "US") -> str:
 
 # -- Conversions API matching fields (user_data's ct, st, zp, country, ge, db), as Pinterest's docs define them ----
 
+_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]+")
 _US_ZIP = re.compile(r"(\d{5})(?:[-\s]?\d{4})?")
 _BIRTH_DATE = re.compile(r"(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})(?:T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?")
 _GENDERS = {"f": "f", "female": "f", "woman": "f", "m": "m", "male": "m", "man": "m", "n": "n", "nonbinary": "n"}
@@ -221,6 +222,8 @@ US_STATES = {
 
 def _letters_and_digits(value: str) -> str:
     """Lower-cased (Unicode NFC), every space, punctuation mark and symbol removed: "São Paulo " -> "sãopaulo"."""
+    if value.isascii():  # most values: one regular expression instead of a Unicode lookup per character
+        return _NOT_ASCII_ALNUM.sub("", value.lower())
     text = unicodedata.normalize("NFC", value).lower()
     return "".join(char for char in text if unicodedata.category(char)[0] in "LNM")
 
