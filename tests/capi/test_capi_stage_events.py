@@ -154,6 +154,25 @@ def test_a_crm_migration_yields_no_second_stage_event_and_its_import_is_no_entry
     assert set(outbox.values()) <= {int(new) for new in answer.json()["ids"].values()}, "rows follow the new ids"
 
 
+def test_a_stage_mapped_later_gets_its_events_and_one_unmapped_loses_its_rows(funnel_of, map_stages, warehouse):
+    """The fill looks at every deal once when the mapped stages change, though no deal changed: a stage mapped after
+    its deals entered it gets its rows (and sends), a stage no longer mapped loses them (the ledger keeps its rows)."""
+    pipeline = funnel_of([entered(NEW, TODAY)], [contact(6001)])
+    pipeline.capi()
+    assert received_counts(pipeline.server) == {f"lead_hubspot:{NEW}": 1}, "no stage events unless configured"
+    pipeline.extract_changes()  # the next hourly extraction and reconcile: the deal did not change
+    assert pipeline.capi(MIDNIGHT + dt.timedelta(minutes=30))["processed"] == 0
+
+    map_stages(SIGNUP)
+    mapped = pipeline.capi(MIDNIGHT + dt.timedelta(hours=1))
+    assert (mapped["sent"], received_counts(pipeline.server)[stage_id(NEW)]) == (1, 1)
+
+    map_stages({})
+    pipeline.capi(MIDNIGHT + dt.timedelta(hours=2))
+    kinds = {kind for (kind,) in warehouse.execute("SELECT DISTINCT event_kind FROM ops.capi_outbox")}
+    assert kinds == {"lead"} and stage_events(warehouse) == {stage_id(NEW): (KIND, "sent", None)}
+
+
 SURVIVOR, MERGED = 601, 602
 
 
@@ -217,8 +236,8 @@ def test_a_stage_mapped_to_no_event_a_stage_can_send_is_refused(mapping, error) 
 
 
 def test_a_stage_kind_has_its_own_settings_and_a_run_can_turn_it_on(capi_sandbox, warehouse, send_conversions):
-    """A mapped stage switched off in ``event_kinds`` waits undecided; ``enable_event_kinds`` (a manual run's param)
-    sends it; its own age limit holds for it alone."""
+    """A test-mode run decides nothing; a mapped stage switched off in ``event_kinds`` waits undecided;
+    ``enable_event_kinds`` (a manual run's param) sends it; its own age limit holds for it alone."""
     server = capi_sandbox()
     now = dt.datetime.now(dt.UTC)
     fresh = outbox_row(1, None, event_id=stage_id(1), event_kind=KIND, event_at=now - dt.timedelta(hours=2))
@@ -226,8 +245,11 @@ def test_a_stage_kind_has_its_own_settings_and_a_run_can_turn_it_on(capi_sandbox
     arrange_outbox(warehouse, [fresh, day_old])
     off = {KIND: {"enabled": False, "max_event_age_days": 1}}
 
+    test = send_conversions("manual__0", stage_events=SIGNUP, test_mode=True)
+    assert test["skipped_by_reason"] == {"test_mode": 2} and received(server) == [], "test mode decides nothing"
     first = send_conversions(stage_events=SIGNUP, event_kinds=off)
-    assert first["processed"] == 0 and ledger(warehouse) == {}
+    assert first["processed"] == 0
+    assert {row["reason"] for row in ledger(warehouse).values()} == {"test_mode"}, "switched off: not decided"
     on = send_conversions("manual__2", stage_events=SIGNUP, event_kinds=off, enable_event_kinds=[KIND])
 
     assert (on["processed"], on["sent"], on["skipped_by_reason"]) == (2, 1, {"too_old": 1})
