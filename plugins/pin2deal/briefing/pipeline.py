@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pin2deal.briefing.rules import (
     Briefing,
     BriefingFacts,
     BriefingSettings,
+    CampaignForecast,
     ChannelFacts,
     EntityFacts,
     Health,
@@ -37,6 +39,7 @@ from pin2deal.paths import PROJECT_ROOT, SQL_DIR
 
 BRIEFING_SQL = SQL_DIR / "briefing"
 CHART_WEEKS = 8
+TYPICAL_CLOSE_DAYS = 90  # the won days the typical time to close is the median of
 
 
 def default_output_dir() -> Path:
@@ -73,6 +76,8 @@ class Frames:
     freshness: dict[str, Any]
     conversions: dict[str, int] | None
     time_to_close: dict[str, float]  # campaign id -> median days to close of the week's won deals
+    typical_days_to_close: float | None = None  # the account's paid deals won in the 90 days: median days to close
+    forecasts: pd.DataFrame | None = None  # campaigns younger than that, summed (include/sql/briefing/forecast.sql)
 
 
 def account_timezone(conn: Connection) -> ZoneInfo:
@@ -98,14 +103,24 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
             counted = frame(conn, "conversions", {"day": day, "timezone": timezone.key})
             conversions = {row.state: int(row.events) for row in counted.itertuples()}
         time_to_close = {}
+        typical_days, forecasts = None, None
         # The rule's view is defined by the first reconcile: before it, no deal has a time to close.
         if conn.execute("SELECT to_regclass('mart.deal_time_to_close')").fetchone()[0] is not None:
             medians = frame(conn, "time_to_close", {"first": day - dt.timedelta(days=6), "last": day})
             time_to_close = {row.campaign_id: float(row.median_days) for row in medians.itertuples()}
+            typical = frame(conn, "typical_time_to_close", {
+                "first": day - dt.timedelta(days=TYPICAL_CLOSE_DAYS - 1), "last": day,
+            })["median_days"].iloc[0]  # fmt: skip
+            typical_days = None if typical is None or pd.isna(typical) else float(typical)
+            if typical_days is not None:  # the rule function comes with the same first reconcile
+                young_days = math.ceil(typical_days)
+                forecasts = frame(conn, "forecast", {"last": day, "young_days": young_days})
     finally:
         conn.rollback()
         conn.autocommit = True
-    return Frames(accounts, performance, channels, deals, freshness.to_dict(), conversions, time_to_close)
+    return Frames(
+        accounts, performance, channels, deals, freshness.to_dict(), conversions, time_to_close, typical_days, forecasts
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ windows
@@ -204,6 +219,18 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
         channels.append(ChannelFacts(channel, week))
         channel_weeks[channel] = _weeks(rows, day, None, unknown_spend=not known)
 
+    forecasts = []
+    for row in frames.forecasts.itertuples() if frames.forecasts is not None else ():
+        forecasts.append(
+            CampaignForecast(
+                campaign_id=row.campaign_id, name=row.name, ad_account_id=row.ad_account_id,
+                first_spend_day=row.first_spend_day, spend=Decimal(row.spend), spend_currency=row.spend_currency,
+                won=int(row.won), open_deals=int(row.open_deals), expected_wins=Decimal(row.expected_wins),
+                open_without_probability=int(row.open_without_probability),
+                forecast_cac=None if pd.isna(row.forecast_cac) else Decimal(row.forecast_cac),
+            )  # fmt: skip
+        )
+
     return BriefingFacts(
         day=day,
         timezone=timezone.key,
@@ -212,6 +239,8 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
         ads=tuple(ads),
         channels=tuple(channels),
         health=_health(frames, day, timezone),
+        typical_days_to_close=frames.typical_days_to_close,
+        forecasts=tuple(forecasts),
         campaign_weeks=campaign_weeks,
         channel_weeks=channel_weeks,
     )
