@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from pin2deal.briefing.pipeline import facts_from_frames, read_frames
-from pin2deal.briefing.rules import BriefingSettings, forecast_lines
+from pin2deal.briefing.rules import BriefingFacts, BriefingSettings, forecast_lines
 from tests.reconcile.conftest import MIDNIGHT
 from tests.reconcile.reconcile_worlds import C1, C2, TIMEZONE, at
 from tests.reconcile.test_funnel import (
@@ -32,6 +32,7 @@ from tests.reconcile.test_funnel import (
 # Stage probabilities (test_funnel's pipeline): new 0.1, demo 0.4, proposal 0.7. Campaign C1's May leads: F1 and F6
 # won, F2 and F3 lost, F4 open in the proposal, F5 in new, F7 in the demo; C2's: F8 in the demo. Every deal is
 # $1,000. C1 spent $500 in May (5-9 May), C2 $250 (12-16 May).
+SETTINGS = BriefingSettings()
 COHORT_COLUMNS = (
     "spend, leads, won_to_date, cac, open_deals, expected_wins, expected_revenue, open_without_probability, "
     "forecast_cac"
@@ -76,6 +77,10 @@ def forecast_marts(warehouse: psycopg.Connection) -> list[list[tuple]]:
     ]
 
 
+def briefing_facts(warehouse: psycopg.Connection, day: dt.date) -> BriefingFacts:
+    return facts_from_frames(read_frames(warehouse, day, ZoneInfo(TIMEZONE)), day, ZoneInfo(TIMEZONE))
+
+
 def test_open_deals_weighted_by_their_stage_give_the_forecast_once_per_lineage_and_incremental_equals_rebuild(
     serve_world, extract, reconcile, run_dag, warehouse
 ) -> None:
@@ -100,8 +105,7 @@ def test_open_deals_weighted_by_their_stage_give_the_forecast_once_per_lineage_a
     # C2, spending since 12 May, is still in its cycle (C1, since 5 May, is not). Its days so far: $250, F8 open in
     # the demo: 250 / 0.4 = $625, under the account's 28-day CAC (750 / 1, F1) plus 10 %: on track.
     day = dt.date(2025, 5, 20)
-    facts = facts_from_frames(read_frames(warehouse, day, ZoneInfo(TIMEZONE)), day, ZoneInfo(TIMEZONE))
-    assert forecast_lines(facts, BriefingSettings()) == [
+    assert forecast_lines(briefing_facts(warehouse, day), SETTINGS) == [
         "Campaign 'Summer Patio', spending since 12 May (younger than the median time to close, 15 days): on track, "
         "forecast CAC $625 (0 won to date, 0.40 expected wins from 1 open deal, spend $250) against the account's "
         "28-day CAC $750. A forecast, not an actual CAC."
@@ -128,6 +132,12 @@ def test_open_deals_weighted_by_their_stage_give_the_forecast_once_per_lineage_a
     incremental = forecast_marts(warehouse)
     assert reconcile(full_rebuild=True)["mode"] == "full"
     assert forecast_marts(warehouse) == incremental
+    # C2 is on track at $357 now; rows published before migration 082 (the reconcile after the upgrade rebuilds
+    # them) have no forecast columns: no line for the campaign, and no error.
+    [line] = forecast_lines(briefing_facts(warehouse, day), SETTINGS)
+    assert "on track, forecast CAC $357 (0 won to date, 0.70 expected wins from 1 open deal, spend $250)" in line
+    warehouse.execute("UPDATE mart.performance_generations SET leads_open = NULL WHERE grain_id = %s", (C2,))
+    assert forecast_lines(briefing_facts(warehouse, day), SETTINGS) == []
 
 
 def test_a_stage_without_a_probability_gives_no_forecast(serve_world, extract, reconcile, run_dag, warehouse) -> None:

@@ -13,4 +13,5 @@ SELECT grain_id AS campaign_id, min(ad_account_id) AS ad_account_id,
 FROM mart.performance
 WHERE grain = 'campaign' AND period = 'day' AND period_start <= %(last)s
 GROUP BY grain_id
-HAVING min(period_start) FILTER (WHERE spend > 0) > %(last)s::date - %(young_days)s::integer;
+HAVING min(period_start) FILTER (WHERE spend > 0) > %(last)s::date - %(young_days)s::integer
+   AND bool_and(leads_open IS NOT NULL);  -- rows published before migration 082 have no forecast: no line

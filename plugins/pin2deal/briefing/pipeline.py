@@ -112,7 +112,9 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
                 "first": day - dt.timedelta(days=TYPICAL_CLOSE_DAYS - 1), "last": day,
             })["median_days"].iloc[0]  # fmt: skip
             typical_days = None if typical is None or pd.isna(typical) else float(typical)
-            if typical_days is not None:  # the rule function comes with the same first reconcile
+            forecast_rule = "SELECT to_regprocedure('mart.forecast_cac(numeric,bigint,numeric,bigint)')"
+            # the forecast's rule function is defined by the first reconcile after migration 082
+            if typical_days is not None and conn.execute(forecast_rule).fetchone()[0] is not None:
                 young_days = math.ceil(typical_days)
                 forecasts = frame(conn, "forecast", {"last": day, "young_days": young_days})
     finally:
