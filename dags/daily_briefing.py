@@ -33,7 +33,7 @@ DOC = (
 What a marketing lead reads every morning: per Pinterest campaign leads, won deals, CAC, ROAS and time to close
 for the week (and 28 days), Pinterest against the other channels on the same CAC, what changed (CAC moves,
 campaigns spending without leads, best and worst pin), and the health behind it (epik coverage, unresolved
-campaigns, conversions sent, freshness). Stale data is said first.
+campaigns, conversions sent, Pinterest's Event Quality Score and warnings, freshness). Stale data is said first.
 
 Runs at 07:00 UTC (`PIN2DEAL_BRIEFING_SCHEDULE`) and after every `attribution_reconcile` (the `mart_attribution`
 Asset). **The day**: the last day of the ad account's time zone that had ended at the run's logical date, or at the
@@ -83,6 +83,8 @@ SETTING_PARAMS = {
     "stale_deal_hours": ("integer", "Hours without a deal change (to the end of the day) before deals are stale."),
     "min_epik_coverage": ("number", "epik coverage of Pinterest-won deals below which health warns."),
     "max_unresolved_share": ("number", "Share of Pinterest-paid leads without a campaign above which health warns."),
+    "min_key_coverage": ("number", "Share of an event type's events carrying the click id or email (Pinterest's "
+                         "Event Quality Score) below which health advises."),
     "max_campaigns": ("integer", "Campaign lines written (by the week's spend); the rest are counted."),
 }
 

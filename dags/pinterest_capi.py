@@ -1,5 +1,5 @@
 """Pinterest Conversions API: a ``lead`` per deal and a ``checkout`` per won deal, each exactly once per lineage,
-after each reconcile and hourly."""
+after each reconcile and hourly; then Pinterest's Event Quality Score of those events."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from pin2deal.capi.payload import EVENT_KINDS
 from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, document_tasks
-from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
+from pin2deal.operators.pinterest_capi import PinterestConversionsOperator, PinterestEventQualityOperator
 from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
 
 DOC = (
@@ -23,6 +23,9 @@ DOC = (
    request of one kind; a lineage already reported gets no second event of a kind; every decision in
    `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason, or in flight). The return value
    (XCom) is the summary: sent / processed / failed / skipped by reason.
+3. **read_event_quality**: Pinterest's Event Quality Score of our events (14 days: the overall status and, per key
+   and event type, the percent of events carrying it) into `raw.pinterest_event_quality`; one read per ad account
+   and UTC day, each run replacing the day's read. The briefing and the pin2deal page show it.
 
 Runs after every reconcile (the `mart_attribution` Asset) and hourly, because Pinterest accepts events only for
 7 days after they happen. Uses no data interval: every run takes what changed or is not final yet (an hour with
@@ -52,6 +55,16 @@ reason (XCom tab).
 and 5xx were already retried honouring `Retry-After`; "refused with a 400 on their own" means the API refuses our
 request format (it changed): the events stay pending, fix and release before clearing. Clear the task: accepted
 events are never sent again, and events left in flight are resolved by the next run (docs/capi.md).
+""",
+    "read_event_quality": """
+Reads `GET /v5/ad_accounts/{id}/conversion_eqs` (lookback 14 days) on `pinterest_ads_default` and replaces the UTC
+day's read in `raw.pinterest_event_quality` and `raw.pinterest_event_quality_keys` (coverage per key and event
+type, Pinterest's issues); an object of the answer that breaks the spec is left out and listed in
+`ops.record_issues` (`pinterest.event_quality`). Returns the statuses (XCom tab).
+
+**If it fails**: a 401 names `pinterest_ads_default` (its token, or its refresh token: fix the connection; the
+conversion token cannot read the score); 429 and 5xx were already retried honouring `Retry-After`, and Airflow
+retries the task. The events were sent either way. Clear the task: a re-run replaces the day's read.
 """,
 }
 
@@ -91,4 +104,10 @@ with DAG(
         execution_timeout=dt.timedelta(hours=1),
     )
     migrate_warehouse() >> fill_capi_outbox() >> send
+    read_quality = PinterestEventQualityOperator(
+        task_id="read_event_quality",
+        lookback_period="14d",
+        execution_timeout=dt.timedelta(minutes=10),
+    )
+    send >> read_quality
     document_tasks(dag, TASK_DOCS)

@@ -12,6 +12,7 @@
 | analytics/create_report, analytics/get_report | POST, GET /v5/ad_accounts/{id}/reports | ads_analytics |
 | metrics_ready_state/get | GET /v5/resources/metrics_ready_state | ads_analytics |
 | events/create | POST /v5/ad_accounts/{id}/events | ads_conversions (not counted with the conversion token) |
+| conversion_eqs/list | GET /v5/ad_accounts/{id}/conversion_eqs (computed from the events received) | ads_read |
 | oauth/token | POST /v5/oauth/token (grant_type=refresh_token) | org_read |
 
 and the sandbox's own paths (no auth, no faults):
@@ -22,6 +23,8 @@ and the sandbox's own paths (no auth, no faults):
 - ``POST /_sandbox/pinterest/answer-fault`` with ``{"kind": "empty"|"null"|"truncate"|null, "answers": n,
   "keep": share}``: the next ``n`` sync analytics answers and report files (0: all until cleared with kind null)
   come back empty, ``null`` or truncated to their first ``keep`` share of rows, with a 200;
+- ``POST /_sandbox/pinterest/eqs-fault`` with ``{"kind": "unknown_status"|null, "answers": n}``: the next ``n``
+  ``conversion_eqs`` answers (0: all until cleared) give their first object a rating outside the spec's enum;
 - ``GET /_sandbox/events`` -> ``{"events": [{"ad_account_id", "event_id", "event_name", "event_time",
   "deduplicated", "received_at", "event"}]}``: accepted CAPI events in arrival order (test requests excluded);
 - ``GET /_sandbox/pinterest/reports/{token}/metrics_report.{json,csv}``: a FINISHED report's file (the ``url``).
@@ -31,8 +34,8 @@ Config keys read (``config.json``): ``ad_account_id``, ``currency``, ``pinterest
 ``pinterest_client_secret``, ``pinterest_refresh_token``, ``ad_account_name``, ``country``, ``owner_username``,
 ``owner_user_id``.
 Requests to ``/v5/`` draw injected faults from ``sandbox.faults["pinterest"]`` (``sandbox.faults_asgi``).
-Behaviour, limits and wire formats are documented in ``routes``, ``analytics``, ``reporting``, ``world``, ``wire``
-and ``spec``.
+Behaviour, limits and wire formats are documented in ``routes``, ``analytics``, ``reporting``, ``world``, ``wire``,
+``quality`` and ``spec``.
 """
 
 from __future__ import annotations

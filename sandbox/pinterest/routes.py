@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 from sandbox.limits import Fault
 from sandbox.pinterest.analytics import GRANULARITIES, id_order, is_final
+from sandbox.pinterest.quality import LOOKBACK_DAYS, event_quality
 from sandbox.pinterest.reporting import (
     REPORT_LEVELS,
     analytics_rows,
@@ -44,6 +45,7 @@ from sandbox.pinterest.wire import ApiError, forbidden, invalid, json_response, 
 from sandbox.pinterest.world import (
     ACCESS_TOKEN_SECONDS,
     ANSWER_FAULT_KINDS,
+    EQS_FAULT_KINDS,
     EVENTS_FAULT_KINDS,
     REFRESH_TOKEN_SECONDS,
     PinterestWorld,
@@ -521,6 +523,22 @@ async def send_events(call: Call) -> Any:
     return result
 
 
+# -- Event Quality Score ------------------------------------------------------------------------------------------
+
+
+async def conversion_eqs(call: Call) -> Any:
+    """``conversion_eqs/list``: computed from the events received (``sandbox.pinterest.quality``); not paged."""
+    query = call.query
+    lookback = query.choice("lookback_period", tuple(LOOKBACK_DAYS))
+    ingestion_source = query.one("ingestion_source")
+    source_platform = query.one("source_platform")
+    world = call.world
+    scores = event_quality(
+        world.events.all(), world.ad_account_id, world.now(), lookback, ingestion_source, source_platform
+    )
+    return world.eqs_faults.apply(scores)
+
+
 # -- OAuth --------------------------------------------------------------------------------------------------------
 
 
@@ -578,6 +596,8 @@ ROUTES = (
           metrics_ready_state),
     Route("POST", "/v5/ad_accounts/{ad_account_id}/events", "events/create", "ads_conversions", send_events,
           auth=EVENTS, body="json", invalid_code=4196, invalid_prefix="Invalid request: "),
+    Route("GET", "/v5/ad_accounts/{ad_account_id}/conversion_eqs", "conversion_eqs/list", "ads_read",
+          conversion_eqs),
     Route("POST", "/v5/oauth/token", "oauth/token", "org_read", oauth_token, auth=CLIENT, body="form"),
 )  # fmt: skip
 
@@ -623,6 +643,21 @@ def register(app: FastAPI, world: PinterestWorld, spec: PinterestSpec | None) ->
             return invalid(f"events-fault: {error}").response()
         world.events_faults.arm(kind, answers, keep)
         return json_response({"kind": kind, "answers": answers, "keep": keep})
+
+    @app.post("/_sandbox/pinterest/eqs-fault", include_in_schema=False)
+    async def eqs_fault(request: Request) -> Response:
+        """Arm answers of conversion_eqs outside the spec: ``{"kind": "unknown_status"|null, "answers": n}``."""
+        try:
+            body = await request.json()
+            kind, answers = body.get("kind"), int(body.get("answers", 1))
+            if kind is not None and kind not in EQS_FAULT_KINDS:
+                raise ValueError(f"kind: {kind!r} is not one of {list(EQS_FAULT_KINDS)} or null")
+            if answers < 0:
+                raise ValueError("answers must be >= 0")
+        except (ValueError, TypeError, AttributeError) as error:
+            return invalid(f"eqs-fault: {error}").response()
+        world.eqs_faults.arm(kind, answers)
+        return json_response({"kind": kind, "answers": answers})
 
     @app.post("/_sandbox/pinterest/restate", include_in_schema=False)
     async def restate(request: Request) -> Response:

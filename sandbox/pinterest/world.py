@@ -204,6 +204,36 @@ class EventsFaults:
             return kind, keep
 
 
+EQS_FAULT_KINDS = ("unknown_status",)
+
+
+@dataclass
+class EqsFaults:
+    """An answer of ``conversion_eqs`` the spec does not describe, armed by ``POST /_sandbox/pinterest/eqs-fault``
+    for the next ``answers`` reads (0: every one until cleared): ``unknown_status`` gives the first object an
+    ``overall_status`` outside the spec's enum, as when Pinterest adds a rating a client does not know yet; the other
+    objects are as computed."""
+
+    kind: str | None = None
+    answers: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arm(self, kind: str | None, answers: int = 1) -> None:
+        with self._lock:
+            self.kind, self.answers = kind, answers
+
+    def apply(self, scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self._lock:
+            kind = self.kind
+            if kind is not None and self.answers > 0:
+                self.answers -= 1
+                if self.answers == 0:
+                    self.kind = None
+        if kind == "unknown_status" and scores:
+            return [{**scores[0], "overall_status": "UNRATED"}, *scores[1:]]
+        return scores
+
+
 @dataclass
 class Report:
     """One async report: its request, how often it was polled, and its file once generated."""
@@ -285,6 +315,7 @@ class PinterestWorld:
         self.events = EventLog()
         self.answer_faults = AnswerFaults()
         self.events_faults = EventsFaults()
+        self.eqs_faults = EqsFaults()
         # Event ids whose presence makes the whole events request a 400 (POST /_sandbox/pinterest/faults): an
         # event the client's validation let through and Pinterest's refuses.
         self.poisoned_event_ids: set[str] = set()

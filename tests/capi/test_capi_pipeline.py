@@ -16,7 +16,7 @@ import pytest
 from tests.capi.capi_worlds import assert_events_conform, ledger, official_spec_or_skip, received, received_counts
 from tests.hubspot.deal_worlds import contact
 from tests.reconcile.conftest import HUBSPOT_CONF, MIDNIGHT
-from tests.reconcile.reconcile_worlds import A111, C1, G11, at, deal, macros, world
+from tests.reconcile.reconcile_worlds import A111, ACCOUNT_ID, C1, G11, at, deal, macros, world
 from tests.reconcile.reconcile_worlds import paid as unresolved_paid
 
 
@@ -307,3 +307,26 @@ def test_an_hourly_run_decides_only_what_changed_and_other_channels_are_final_un
     entry = ledger(warehouse)[f"won_hubspot:{GOOGLE_WON}"]
     assert entry["updated_at"] > decided["updated_at"] and "pinterest_organic" in entry["error_message"]
     assert pipeline.capi(MIDNIGHT + dt.timedelta(hours=3))["processed"] == 0
+
+
+def test_the_dag_reads_pinterests_score_of_what_it_sent_once_per_day(pipeline, warehouse) -> None:
+    """pinterest_capi's read_event_quality, after send_conversions: the sandbox scores the 4 checkouts sent (all
+    Pinterest-paid with a click id; 3 with an email, IP_ONLY has no contact), and the next hourly run replaces the
+    day's read instead of adding one."""
+    warehouse.execute("TRUNCATE raw.pinterest_event_quality CASCADE")
+
+    pipeline.capi()
+    pipeline.capi(MIDNIGHT + dt.timedelta(hours=1))
+
+    reads = warehouse.execute(
+        "SELECT ad_account_id, read_day, lookback_period, ingestion_source, source_platform, overall_status "
+        "FROM raw.pinterest_event_quality"
+    ).fetchall()
+    assert reads == [(ACCOUNT_ID, MIDNIGHT.date(), "14d", "CONVERSIONS_API", "OFFLINE", "FAIR")]
+    coverage = dict(
+        warehouse.execute(
+            "SELECT quality_key, coverage FROM raw.pinterest_event_quality_keys WHERE event_type = 'checkout'"
+        ).fetchall()
+    )
+    assert (coverage["click_id_epik"], coverage["hashed_email"], coverage["order_id"]) == (100, 75, 100)
+    assert warehouse.execute("SELECT count(*) FROM raw.pinterest_event_quality_keys").fetchone()[0] == 11

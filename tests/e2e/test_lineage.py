@@ -133,6 +133,10 @@ def test_each_operator_reports_the_portal_the_ad_account_the_tables_and_the_conv
         "pinterest_capi.send_conversions": (
             table("ops.capi_outbox"), pinterest_api("events") | table("ops.capi_ledger")
         ),
+        "pinterest_capi.read_event_quality": (
+            pinterest_api("conversion_eqs"),
+            table("raw.pinterest_event_quality", "raw.pinterest_event_quality_keys", "ops.record_issues"),
+        ),
     }
     for job, (inputs, outputs) in expected.items():
         assert job in complete, sorted(complete)

@@ -145,6 +145,15 @@ def test_requests_and_answers_of_every_operation_validate(sandbox_server: Any, t
     }
     sent = client.post(f"{ACCOUNT}/events", events, token=CONVERSIONS_TOKEN)
     check("events/create", path, {}, events, sent)
+    # The Event Quality Score of the event just received: one object, its platform's, every component of the spec.
+    quality = client.get(f"{ACCOUNT}/conversion_eqs", {"lookback_period": "14d"})
+    check("conversion_eqs/list", path, {"lookback_period": "14d"}, None, quality)
+    (score,) = quality.json()
+    components = spec.resolve(spec.document["components"]["schemas"]["QualityComponents"])["properties"]
+    assert (score["source_platform"], score["ingestion_source"]) == ("OFFLINE", "CONVERSIONS_API")
+    assert set(score["quality_components"]) == set(components)
+    assert score["quality_components"]["click_id_epik"] == {"checkout": {"coverage": 100.0}}
+    assert score["quality_components"]["ip_address"] == {"checkout": {"coverage": 0.0}}
 
     form = {"grant_type": "refresh_token", "refresh_token": REFRESH_TOKEN}
     spec.operation("oauth/token").validate_body(form)
@@ -155,6 +164,7 @@ def test_requests_and_answers_of_every_operation_validate(sandbox_server: Any, t
         "analytics/create_report",
         "analytics/get_report",
         "events/create",
+        "conversion_eqs/list",
         "oauth/token",
     }
     assert covered == {route.operation_id for route in routes.ROUTES}
@@ -179,6 +189,12 @@ def test_requests_and_answers_of_every_operation_validate(sandbox_server: Any, t
         ("events/create", "POST", f"{ACCOUNT}/events", {}, {"data": []}, CONVERSIONS_TOKEN, 400),
         ("events/create", "POST", f"{ACCOUNT}/events", {}, {"data": [{"event_name": "checkout"}]}, "nope", 401),
         ("analytics/create_report", "POST", f"{ACCOUNT}/reports", {}, {"level": "CAMPAIGN"}, None, 400),
+        ("conversion_eqs/list", "GET", f"{ACCOUNT}/conversion_eqs", {"lookback_period": "7d"}, None, None, 400),
+        ("conversion_eqs/list", "GET", f"{ACCOUNT}/conversion_eqs", {}, None, None, 400),
+        ("conversion_eqs/list", "GET", f"{ACCOUNT}/conversion_eqs", {"lookback_period": "1d"}, None,
+         CONVERSIONS_TOKEN, 401),
+        ("conversion_eqs/list", "GET", "/v5/ad_accounts/1234/conversion_eqs", {"lookback_period": "1d"}, None,
+         None, 403),
     ],
 )
 def test_error_answers_have_the_specs_shape(

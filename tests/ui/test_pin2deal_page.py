@@ -244,6 +244,16 @@ def test_the_page_in_airflows_ui_shows_the_warehouse_numbers(api_server, browser
         assert shown == set(states)
     else:
         assert "ops.capi_ledger does not exist" in frame.locator("#conversions").inner_text()
+    # Pinterest's Event Quality Score as pinterest_capi last read it (a demo world dated in the past sends no event
+    # Pinterest still takes, and the sandbox then rates none).
+    rated = warehouse.execute(
+        "SELECT source_platform, overall_status FROM raw.pinterest_event_quality WHERE ingestion_source = "
+        "'CONVERSIONS_API' AND read_day = (SELECT max(read_day) FROM raw.pinterest_event_quality)"
+    ).fetchall()
+    shown = {(row[0], row[1]) for row in _cells(frame, "#event-quality-table")}
+    assert shown == set(rated)
+    if not rated:
+        assert "Pinterest rates none of our Conversions API events" in frame.locator("#conversions").inner_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "pin2deal-page.png"), full_page=True)

@@ -11,6 +11,8 @@ a ``BriefingSettings`` threshold, so a sentence is only written when the numbers
   ``channel_min_won`` won deals in the week and the CACs differ by at least ``channel_margin``;
 - the best and worst pin by CAC are chosen among pins with at least ``ad_min_won`` won deals in 28 days;
 - campaigns that spent in the week without a single lead are listed;
+- a key of Pinterest's Event Quality Score (click id, email) carried by fewer than ``min_key_coverage`` of an event
+  type's events gets one sentence of advice (``pin2deal.capi.quality.low_coverage``);
 - a campaign younger than the account's typical time to close is "on track" or "behind" by its forecast CAC (open
   deals weighted by their stage's probability) against the account's 28-day CAC, within ``forecast_margin``; always
   named a forecast, never an actual CAC.
@@ -24,6 +26,8 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+
+from pin2deal.capi.quality import SHOWN_KEYS, low_coverage
 
 # Symbols written before the amount; any other currency is written as its ISO code ("CHF 12.00").
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "INR": "₹"}
@@ -44,6 +48,7 @@ class BriefingSettings:
     stale_deal_hours: int = 48  # hours without any deal change (to the end of the briefing day) before stale
     min_epik_coverage: float = 0.5  # share of Pinterest-won deals carrying an epik below which health warns
     max_unresolved_share: float = 0.1  # share of Pinterest-paid leads without a campaign above which health warns
+    min_key_coverage: float = 0.5  # share of an event type's events carrying a shown EQS key below which health advises
     max_campaigns: int = 12  # campaign lines written (by the week's spend); the rest are counted
     forecast_margin: float = 0.1  # a young campaign's forecast CAC this much above the account's 28-day CAC: behind
 
@@ -149,6 +154,17 @@ class ChannelFacts:
 
 
 @dataclass(frozen=True)
+class EventQuality:
+    """Pinterest's Event Quality Score of our Conversions API events of one source platform, as last read."""
+
+    source_platform: str  # OFFLINE, WEB, ...
+    overall_status: str  # NEEDS_IMPROVEMENT, FAIR, GOOD
+    lookback_period: str  # 1d, 14d
+    read_day: dt.date
+    coverage: tuple[tuple[str, str, Decimal], ...] = ()  # (event type, quality key, percent), the shown keys only
+
+
+@dataclass(frozen=True)
 class Health:
     won_pinterest_28d: int = 0  # won Pinterest deals (paid and organic) in the 28 days
     won_with_epik_28d: int = 0
@@ -156,6 +172,8 @@ class Health:
     unresolved_leads_28d: int = 0  # of them, not tied to any campaign
     unresolved_won_week: int = 0  # Pinterest-paid won deals of the week not tied to a campaign
     conversions: dict[str, int] | None = None  # ledger status -> events of the briefing day; None: no ledger
+    event_quality: tuple[EventQuality, ...] = ()  # nothing read yet (or Pinterest rates none of our events): ()
+    capi_warnings: tuple[tuple[str, int], ...] = ()  # Pinterest's warning message -> events of the week, most first
     newest_spend_day: dt.date | None = None
     provisional_days: tuple[dt.date, ...] = ()  # spend days in the week Pinterest had not finalised
     newest_deal_change: dt.datetime | None = None  # in the account's time zone
@@ -573,6 +591,55 @@ def _coverage(facts: BriefingFacts, settings: BriefingSettings) -> list[tuple[st
     return lines
 
 
+STATUS_WORDS = {"GOOD": "good", "FAIR": "fair", "NEEDS_IMPROVEMENT": "needs improvement"}
+MAX_WARNING_MESSAGES = 3  # Pinterest's warning messages written (most frequent first); the rest are counted
+
+
+def _match_quality(facts: BriefingFacts, settings: BriefingSettings) -> list[tuple[str, bool]]:
+    """Pinterest's Event Quality Score lines, the advice for each low key (True: advice, kept by a rewrite), and the
+    week's warnings by message. Nothing when nothing was read and no event was warned about."""
+    h = facts.health
+    lines: list[tuple[str, bool]] = []
+    for quality in h.event_quality:
+        days = "1 day" if quality.lookback_period == "1d" else "14 days"
+        status = STATUS_WORDS.get(quality.overall_status, quality.overall_status)
+        by_type: dict[str, dict[str, Decimal]] = {}
+        for event_type, key, coverage in quality.coverage:
+            by_type.setdefault(event_type, {})[key] = coverage
+        parts = [
+            " and ".join(f"{SHOWN_KEYS[key][0]} on {percent(Decimal(by_type[event_type][key]) / 100)}"
+                         for key in SHOWN_KEYS if key in by_type[event_type])
+            + f" of {event_type} events"
+            for event_type in sorted(by_type)
+        ]  # fmt: skip
+        lines.append(
+            (
+                f"Pinterest's Event Quality Score of our {quality.source_platform.lower()} Conversions API events "
+                f"({days} to {short_day(quality.read_day)}): {status}"
+                + (f"; {'; '.join(parts)}." if parts else "."),
+                False,
+            )
+        )
+        for event_type in sorted(by_type):
+            for key, coverage in by_type[event_type].items():
+                advice = low_coverage(key, coverage, settings.min_key_coverage)
+                if advice:
+                    share = percent(Decimal(coverage) / 100)
+                    lines.append((f"{SHOWN_KEYS[key][0]} on {share} of {event_type} events - low: {advice}.", True))
+    if h.capi_warnings:
+        shown = h.capi_warnings[:MAX_WARNING_MESSAGES]
+        more = len(h.capi_warnings) - len(shown)
+        lines.append(
+            (
+                "Pinterest's warnings on the week's events: "
+                + "; ".join(f'{plural(count, "event")}: "{message}"' for message, count in shown)
+                + (f"; and {plural(more, 'more message')}." if more else "."),
+                False,
+            )
+        )
+    return lines
+
+
 def _health(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
     h = facts.health
     lines = [line for line, _ in _coverage(facts, settings)]
@@ -586,6 +653,7 @@ def _health(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
             f"Conversions API on {short_day(facts.day)}: {c.get('sent', 0)} sent, {c.get('failed', 0)} failed, "
             f"{c.get('skipped', 0)} skipped{extra}."
         )
+    lines += [line for line, _ in _match_quality(facts, settings)]
     spend = f"spend loaded through {day_name(h.newest_spend_day)}" if h.newest_spend_day else "no spend loaded"
     if h.provisional_days:
         days = ", ".join(short_day(d) for d in sorted(h.provisional_days))
@@ -626,7 +694,11 @@ def render(facts: BriefingFacts, settings: BriefingSettings | None = None, chart
         markdown="\n".join(body) + "\n",
         stale=bool(stale),
         sections=tuple((title, tuple(lines)) for title, lines in sections),
-        warnings=tuple(stale + [line for line, warns in _coverage(facts, settings) if warns]),
+        warnings=tuple(
+            stale
+            + [line for line, warns in _coverage(facts, settings) if warns]
+            + [line for line, advises in _match_quality(facts, settings) if advises]
+        ),
         names=_names(facts),
     )
 

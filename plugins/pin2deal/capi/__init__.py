@@ -1,1 +1,2 @@
-"""The Conversions API stage: pure event rules (payload) and the once-per-sale sending protocol (send)."""
+"""The Conversions API stage: pure event rules (payload), the once-per-sale sending protocol (send), and Pinterest's
+Event Quality Score of what was sent (quality)."""

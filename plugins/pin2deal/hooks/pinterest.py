@@ -78,6 +78,7 @@ SYNC_MAX_RANGE_DAYS = 90  # ... and at most a 90-day range per request
 REPORT_MAX_DAYS_BACK = 914  # async reports (granularity DAY): up to 914 days back ...
 REPORT_MAX_RANGE_DAYS = 186  # ... and at most a 186-day range per report
 REPORT_STATUSES_FAILED = frozenset({"DOES_NOT_EXIST", "EXPIRED", "FAILED", "CANCELLED"})
+EQS_LOOKBACK_PERIODS = ("1d", "14d")  # conversion_eqs: the spec's LookbackPeriodOptions
 
 
 class PinterestAPIError(RuntimeError):
@@ -408,7 +409,8 @@ class PinterestHook(HttpHook):
 
 
 class PinterestAdsHook(PinterestHook):
-    """Pinterest Ads reads on ``pinterest_ads_default``: the ad account, its entities and their delivery metrics."""
+    """Pinterest Ads reads on ``pinterest_ads_default``: the ad account, its entities, their delivery metrics and the
+    Event Quality Score of its conversion events."""
 
     default_conn_name = "pinterest_ads_default"
     hook_name = "Pinterest Ads"
@@ -499,6 +501,25 @@ class PinterestAdsHook(PinterestHook):
         return self.call(
             "GET", f"/ad_accounts/{self.ad_account_id}/reports", category="ads_analytics", params={"token": token}
         )
+
+    def conversion_eqs(self, lookback_period: str) -> list[Any]:
+        """Pinterest's Event Quality Score of the account's conversion events over the lookback (``1d`` or ``14d``):
+        one object per source platform and ingestion source (``GET .../conversion_eqs``; not paged)."""
+        if lookback_period not in EQS_LOOKBACK_PERIODS:
+            raise ValueError(f"lookback_period must be one of {list(EQS_LOOKBACK_PERIODS)}, got {lookback_period!r}")
+        answer = self.call(
+            "GET",
+            f"/ad_accounts/{self.ad_account_id}/conversion_eqs",
+            category="ads_read",
+            params={"lookback_period": lookback_period},
+        )
+        if not isinstance(answer, list):
+            raise PinterestAPIError(
+                f"Pinterest GET /conversion_eqs answered {type(answer).__name__} where the spec says a list",
+                status=200,
+                body=answer,
+            )
+        return answer
 
     def download_report(self, url: str) -> Iterable[dict[str, Any]]:
         """The rows of a finished JSON report (``{id: [row, ...]}`` per entity, or a plain list of rows).

@@ -1,8 +1,9 @@
 """``PinterestConversionsOperator``: deliver the Conversions API outbox, once per lineage and event kind
-(``pin2deal.capi.send``).
+(``pin2deal.capi.send``); ``PinterestEventQualityOperator``: read Pinterest's Event Quality Score of those events
+(``pin2deal.capi.quality``).
 
-Thin by design: it turns its (templated) arguments into settings and a selection, opens the warehouse and the
-Pinterest hook, and returns the sender's summary (counts only) as its XCom.
+Thin by design: each turns its (templated) arguments into settings, opens the warehouse and the Pinterest hook,
+and returns its stage's summary (counts only) as its XCom.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pin2deal.capi.payload import (
     CapiSettings,
     KindSettings,
 )
+from pin2deal.capi.quality import read_event_quality
 from pin2deal.capi.send import ConversionsSender, Selection
-from pin2deal.hooks.pinterest import PinterestConversionsHook
+from pin2deal.hooks.pinterest import PinterestAdsHook, PinterestConversionsHook
 from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.normalize import parse_bool, parse_timestamp
 
@@ -176,4 +178,52 @@ class PinterestConversionsOperator(BaseOperator):
             )
             summary = sender.run().as_dict()
         self.log.info("Conversions API: %s", summary)
+        return summary
+
+
+class PinterestEventQualityOperator(BaseOperator):
+    """Read Pinterest's Event Quality Score of the account's conversion events into
+    ``raw.pinterest_event_quality`` (``pin2deal.capi.quality``): one read per account and UTC day, a re-run replaces
+    it. Returns counts and the overall statuses (XCom).
+
+    :param lookback_period: the events of the last ``14d`` (default) or ``1d`` before the read
+    :param pinterest_conn_id: an Ads connection with the ``ads:read`` scope (the conversion token cannot read it)
+    """
+
+    template_fields: Sequence[str] = ("lookback_period", "pinterest_conn_id", "warehouse_conn_id")
+    ui_color = "#e60023"
+
+    def __init__(
+        self,
+        *,
+        lookback_period: str = "14d",
+        pinterest_conn_id: str = PinterestAdsHook.default_conn_name,
+        warehouse_conn_id: str = WarehouseHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.lookback_period = lookback_period
+        self.pinterest_conn_id = pinterest_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The ad account's score to the event quality tables (pin2deal.lineage)."""
+        from pin2deal import lineage
+
+        return lineage.operator_lineage(
+            inputs=lineage.pinterest(self.pinterest_conn_id, "conversion_eqs"),
+            outputs=lineage.warehouse(
+                self.warehouse_conn_id,
+                "raw.pinterest_event_quality",
+                "raw.pinterest_event_quality_keys",
+                "ops.record_issues",
+            ),
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        hook = PinterestAdsHook(self.pinterest_conn_id)
+        with WarehouseHook(self.warehouse_conn_id).get_conn() as conn:
+            conn.autocommit = True
+            summary = read_event_quality(hook, conn, str(self.lookback_period), run_id=context["run_id"])
+        self.log.info("Event quality: %s", summary)
         return summary

@@ -1,10 +1,11 @@
 """The pin2deal page inside Airflow's UI: a read-only FastAPI app that the api-server mounts at ``/pin2deal``.
 
 It shows the latest briefing with its chart, CAC per campaign / ad group / pin for a chosen period, the stage
-funnel of a chosen campaign, and the pipeline's health, each part linking to the DAG or task that owns it. Every
-route sits behind Airflow's own authentication (the api-server's JWT cookie or bearer token, read access to DAGs);
-the warehouse is read in one read-only snapshot. A part whose table does not exist yet says so instead of failing
-the page.
+funnel of a chosen campaign, and the pipeline's health (with Pinterest's Event Quality Score of our conversion
+events, the advice for a low key, and Pinterest's warnings by count), each part linking to the DAG or task that
+owns it. Every route sits behind Airflow's own authentication (the api-server's JWT cookie or bearer token, read
+access to DAGs); the warehouse is read in one read-only snapshot. A part whose table does not exist yet says so
+instead of failing the page.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.responses import HTMLResponse
 
+from pin2deal.briefing.rules import BriefingSettings
+from pin2deal.capi.quality import SHOWN_KEYS, low_coverage
 from pin2deal.paths import SQL_DIR
 
 UI_SQL = SQL_DIR / "ui"
@@ -34,6 +37,7 @@ OWNERS: dict[str, tuple[str, str | None]] = {
     "deals": ("hubspot_deals", "extract_hubspot_deals"),
     "epik": ("attribution_reconcile", None),
     "conversions": ("pinterest_capi", None),
+    "event_quality": ("daily_briefing", "read_event_quality"),
 }
 # Record issues: the owning DAG and task by the issue's source prefix.
 ISSUE_OWNERS: dict[str, tuple[str, str | None]] = {
@@ -52,6 +56,7 @@ NEEDS = {
     "freshness": ["raw.pinterest_ad_daily", "raw.hubspot_deals"],
     "epik": ["mart.truth_vs_platform"],
     "conversions": ["ops.capi_ledger"],
+    "event_quality": ["raw.pinterest_event_quality"],
     "issues": ["ops.record_issues"],
 }
 
@@ -138,6 +143,12 @@ def read_page(
     conversions = part("conversions", owner_link(*OWNERS["conversions"]))
     if conversions.available:
         conversions.rows = _rows(conn, "conversions")
+    event_quality = part("event_quality", owner_link(*OWNERS["event_quality"]))
+    if event_quality.available:
+        event_quality.rows = quality_rows(_rows(conn, "event_quality", keys=list(SHOWN_KEYS)))
+    warnings: list[dict[str, Any]] = []
+    if conversions.available:
+        warnings = _rows(conn, "capi_warnings", first=first, last=last)
     issues = part("issues", {"href": "/dags", "label": "DAGs"})
     if issues.available:
         issues.rows = [{**row, "owner": issue_owner(row["source"])} for row in _rows(conn, "record_issues")]
@@ -151,9 +162,42 @@ def read_page(
         deals_owner=owner_link(*OWNERS["deals"]),
         epik=epik,
         conversions=conversions,
+        event_quality=event_quality,
+        capi_warnings=warnings,
         issues=issues,
     )
     return page
+
+
+def quality_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The latest EQS read, one row per source platform and event type: the shown keys' coverage (percent), the
+    advice for each low one (the briefing's rule and threshold) and Pinterest's issues with them."""
+    minimum = BriefingSettings().min_key_coverage
+    shown: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["ad_account_id"], row["source_platform"], row["event_type"])
+        entry = shown.setdefault(
+            key,
+            {
+                "source_platform": row["source_platform"],
+                "overall_status": row["overall_status"],
+                "read_day": row["read_day"],
+                "lookback_period": row["lookback_period"],
+                "event_type": row["event_type"],
+                "coverage": {},
+                "advice": [],
+                "issues": [],
+            },
+        )
+        if row["quality_key"] is None:
+            continue
+        label = SHOWN_KEYS[row["quality_key"]][0]
+        entry["coverage"][label] = row["coverage"]
+        advice = low_coverage(row["quality_key"], row["coverage"], minimum)
+        if advice:
+            entry["advice"].append(f"{label}: {advice}")
+        entry["issues"] += [issue["reason"] for issue in row["issues"]]
+    return list(shown.values())
 
 
 def _snapshot():
@@ -187,8 +231,9 @@ def _render(page: dict[str, Any]) -> str:
     environment.filters["number"] = _number
     environment.filters["share"] = lambda value: "-" if value is None else f"{float(value):.0%}"
     environment.filters["days"] = lambda value: "-" if value is None else f"{Decimal(value):.1f}"
+    environment.filters["percent"] = lambda value: "-" if value is None else f"{Decimal(value):.0f}%"
     return environment.get_template("page.html").render(
-        prefix=URL_PREFIX, grains=GRAINS, presets=(7, 28, 90), timedelta=dt.timedelta, **page
+        prefix=URL_PREFIX, grains=GRAINS, presets=(7, 28, 90), timedelta=dt.timedelta, shown_keys=SHOWN_KEYS, **page
     )
 
 
