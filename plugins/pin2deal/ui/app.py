@@ -37,7 +37,7 @@ OWNERS: dict[str, tuple[str, str | None]] = {
     "deals": ("hubspot_deals", "extract_hubspot_deals"),
     "epik": ("attribution_reconcile", None),
     "conversions": ("pinterest_capi", None),
-    "event_quality": ("daily_briefing", "read_event_quality"),
+    "event_quality": ("pinterest_capi", "read_event_quality"),
 }
 # Record issues: the owning DAG and task by the issue's source prefix.
 ISSUE_OWNERS: dict[str, tuple[str, str | None]] = {
