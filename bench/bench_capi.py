@@ -25,7 +25,8 @@ fresh process as a worker runs it, twice: the first decides every won deal, the 
 finds nothing changed, the one measured (wall time of the two tasks, their imports excluded, and the outbox and
 ledger rows it wrote). Printed: both, and the ratio.
 
-``python -m bench capi --hourly [--deals=1000000] [--before=8f755aa]``
+``python -m bench capi --hourly [--deals=1000000] [--before=8f755aa] [--stage-events='{"qualifiedtobuy": "signup"}']``
+(with ``--stage-events``, "after" runs with that stage mapping: its first run adds and decides the stage events)
 """
 
 from __future__ import annotations
@@ -101,9 +102,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--hourly", action="store_true", help="measure an hourly run with nothing changed instead")
     parser.add_argument("--deals", type=int, default=1_000_000, help="--hourly: deals in the warehouse")
     parser.add_argument("--before", default=BRANCH_POINT, help="--hourly: the commit whose code is 'before'")
+    parser.add_argument(
+        "--stage-events", type=json.loads, default=None,
+        help='--hourly: the stage mapping "after" runs with, e.g. \'{"qualifiedtobuy": "signup"}\' (every deal entered '
+        "qualifiedtobuy the day before its won time)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.hourly:
-        hourly(args.deals, args.before, args.latency_ms)
+        hourly(args.deals, args.before, args.latency_ms, args.stage_events)
         return
     url = fresh_database(os.environ["PIN2DEAL_WAREHOUSE_URL"])
     config = {
@@ -208,7 +214,8 @@ SELECT n, jsonb_build_object('dealname', 'Sofa order ' || n, 'amount', (1000 + n
                              %(loaded)s::text, 'utm_source', source, 'utm_medium', 'paid', 'utm_campaign',
                              'spring sofas ' || n %% 300, 'ads_consent', 'granted'),
        1000 + n %% 997 + 0.5, (1000 + n %% 997) || '.50', 'USD', %(loaded)s, 'default', stage, won,
-       CASE WHEN won THEN jsonb_build_object('closedwon', won_at) ELSE '{}' END,
+       jsonb_build_object('qualifiedtobuy', won_at - interval '1 day')
+       || CASE WHEN won THEN jsonb_build_object('closedwon', won_at) ELSE '{}' END,
        CASE WHEN channel = 'pinterest_paid' THEN 'dj0yJnU9' || n END, source, true, %(loaded)s, %(loaded)s
 FROM generate_series(1, %(deals)s) AS n
 CROSS JOIN LATERAL (SELECT n %% 40 < 11 AS won) AS w
@@ -257,13 +264,14 @@ import json, sys, time
 from pin2deal.capi.send import fill_outbox
 from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator
+stages = {"stage_events": json.loads(sys.argv[2])} if len(sys.argv) > 2 else {}
 started = time.perf_counter()
 with WarehouseHook().get_conn() as conn:
     conn.autocommit = True
-    filled = fill_outbox(conn)
+    filled = fill_outbox(conn, **stages)
 fill_seconds = time.perf_counter() - started
 started = time.perf_counter()
-summary = PinterestConversionsOperator(task_id="send_conversions").execute({"run_id": sys.argv[1]})
+summary = PinterestConversionsOperator(task_id="send_conversions", **stages).execute({"run_id": sys.argv[1]})
 send_seconds = time.perf_counter() - started
 print("RESULT " + json.dumps({"fill": fill_seconds, "send": send_seconds, "filled": filled, "summary": summary}))
 """
@@ -299,7 +307,7 @@ def new_database(server_url: str, name: str, template: str | None = None) -> str
     return psycopg.conninfo.make_conninfo(server_url, dbname=name)
 
 
-def hourly(deals: int, before: str, latency_ms: float) -> None:
+def hourly(deals: int, before: str, latency_ms: float, stage_events: dict[str, str] | None = None) -> None:
     server_url = os.environ["PIN2DEAL_WAREHOUSE_URL"]
     old_tree = Path(tempfile.mkdtemp(prefix="pin2deal-before-"))
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", before, "plugins", "include"], check=True,
@@ -327,7 +335,7 @@ def hourly(deals: int, before: str, latency_ms: float) -> None:
     with psycopg.connect(databases["after"], autocommit=True) as conn:  # as a reconcile that published them leaves it
         conn.execute(PUBLISHED, {"now": now})
     print(f"world: {deals:,} deals, {won:,} won, in {time.perf_counter() - started:.0f} s; before = {before}, after = "
-          "this tree; the sandbox in its own process")  # fmt: skip
+          f"this tree (stage events: {stage_events or 'none'}); the sandbox in its own process")  # fmt: skip
     config = {
         "hubspot_token": "pat-bench", "pinterest_ads_token": f"pina-bench-{uuid.uuid4().hex}",
         "pinterest_conversions_token": "pinc-bench", "ad_account_id": ACCOUNT_ID, "currency": "USD",
@@ -341,7 +349,8 @@ def hourly(deals: int, before: str, latency_ms: float) -> None:
             for run in ("first", "hourly"):
                 with psycopg.connect(url) as conn:
                     mark = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-                output = in_process(HOURLY_TASKS, tree, url, f"bench_{run}")
+                mapping = [json.dumps(stage_events)] if stage_events and label == "after" else []
+                output = in_process(HOURLY_TASKS, tree, url, f"bench_{run}", *mapping)
                 result = json.loads(output.rsplit("RESULT ", 1)[1])
                 with psycopg.connect(url) as conn:
                     written = conn.execute(

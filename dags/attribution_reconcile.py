@@ -108,7 +108,7 @@ to `ops.record_issues` as `file:line`, a file is never loaded twice. Returns fil
 """,
     "define_rules": f"""
 (Re)defines the attribution rules as views and functions, one file each in `include/sql/reconcile/` (won, lead,
-channel, resolution, CAC, ROAS, periods, time to close), so every later step uses the current rules.
+channel, resolution, CAC, forecast CAC, ROAS, periods, time to close), so every later step uses the current rules.
 
 **If it fails**: {SQL_ADVICE}.
 """,

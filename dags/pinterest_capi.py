@@ -1,5 +1,6 @@
-"""Pinterest Conversions API: a ``lead`` per deal and a ``checkout`` per won deal, each exactly once per lineage,
-after each reconcile and hourly; then Pinterest's Event Quality Score of those events."""
+"""Pinterest Conversions API: a ``lead`` per deal, a ``checkout`` per won deal and an event per entry into a mapped
+stage, each exactly once per lineage, after each reconcile and hourly; then Pinterest's Event Quality Score of those
+events."""
 
 from __future__ import annotations
 
@@ -7,18 +8,24 @@ import datetime as dt
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
-from pin2deal.capi.payload import EVENT_KINDS
+from pin2deal.capi.payload import EVENT_KINDS, stage_kind
 from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBUTION, document_tasks
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator, PinterestEventQualityOperator
 from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
+
+# HubSpot deal stage id -> Pinterest event name: the lineage's first entry into the stage is sent once as that
+# event (docs/capi.md, "Stage events"), e.g. {"appointmentscheduled": "signup"}. None by default: leads and
+# checkouts only. Each mapped stage is the event kind "stage:<stage id>" of event_kinds and enable_event_kinds.
+STAGE_EVENTS: dict[str, str] = {}
 
 DOC = (
     """
 ### Pinterest Conversions API
 
-1. **fill_capi_outbox**: a `lead` row per deal and a `checkout` row per won deal of `mart.deal_attribution` in
-   `ops.capi_outbox`, keyed by `won_<stable key>` / `lead_<stable key>` or the tag's event id (a CRM migration or
-   merge keeps the key), for the deals changed since the last fill only.
+1. **fill_capi_outbox**: a `lead` row per deal, a `checkout` row per won deal of `mart.deal_attribution` and a
+   row per lineage and mapped stage it entered (`STAGE_EVENTS`) in `ops.capi_outbox`, keyed by `won_<stable key>` /
+   `lead_<stable key>` or the tag's event id / `stage_<stage id>_<stable key>` (a CRM migration or merge keeps the
+   key), for the deals changed since the last fill only.
 2. **send_conversions**: an event per undecided outbox row (new or changed inputs, or still open), up to 1,000 per
    request of one kind; a lineage already reported gets no second event of a kind; every decision in
    `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason, or in flight). The return value
@@ -39,17 +46,18 @@ time. See docs/capi.md for the rules, the ledger states and the crash window.
 
 TASK_DOCS = {
     "fill_capi_outbox": """
-A `lead` row per deal and a `checkout` row per won deal of `mart.deal_attribution` in `ops.capi_outbox`, with the
-event's inputs, for the deals changed since the last fill; a changed input re-opens the event. Returns the deals
-changed and the outbox rows awaiting a decision.
+A `lead` row per deal, a `checkout` row per won deal of `mart.deal_attribution` and a row per lineage and mapped
+stage it entered in `ops.capi_outbox`, with the event's inputs, for the deals changed since the last fill; a changed
+input re-opens the event. Returns the deals changed and the outbox rows awaiting a decision.
 
-**If it fails**: `mart.deal_attribution` is missing (let `attribution_reconcile` run first) or the log names the SQL
-error; clear the task.
+**If it fails**: `mart.deal_attribution` is missing (let `attribution_reconcile` run first), "stage_events: stage
+... is not a stage of the portal's deal pipelines" names a mapped stage HubSpot does not have (fix `STAGE_EVENTS`
+in the DAG file), or the log names the SQL error; clear the task.
 """,
     "send_conversions": """
-Sends a `lead` or `checkout` event for every undecided outbox row, up to 1,000 per request, and records each decision in
-`ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason). Returns sent / failed / skipped by
-reason (XCom tab).
+Sends a `lead`, `checkout` or stage event for every undecided outbox row, up to 1,000 per request of one kind, and
+records each decision in `ops.capi_ledger` (sent, failed with Pinterest's message, skipped with a reason). Returns
+sent / failed / skipped by reason (XCom tab).
 
 **If it fails**: a 401/403 names `pinterest_conversions_default` (token or ad account: fix the connection); 429
 and 5xx were already retried honouring `Retry-After`; "refused with a 400 on their own" means the API refuses our
@@ -88,7 +96,7 @@ with DAG(
         "enable_event_kinds": Param(
             [],
             type="array",
-            items={"type": "string", "enum": list(EVENT_KINDS)},
+            items={"type": "string", "enum": [*EVENT_KINDS, *sorted(map(stage_kind, STAGE_EVENTS))]},
             title="Event kinds to turn on",
             description="Kinds this run sends even when switched off in the operator's event_kinds.",
         ),
@@ -101,9 +109,10 @@ with DAG(
         dry_run="{{ params.dry_run }}",
         test_mode="{{ params.test_mode }}",
         enable_event_kinds="{{ params.enable_event_kinds }}",
+        stage_events=STAGE_EVENTS,
         execution_timeout=dt.timedelta(hours=1),
     )
-    migrate_warehouse() >> fill_capi_outbox() >> send
+    migrate_warehouse() >> fill_capi_outbox(stage_events=STAGE_EVENTS) >> send
     read_quality = PinterestEventQualityOperator(
         task_id="read_event_quality",
         lookback_period="14d",

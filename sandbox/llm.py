@@ -14,6 +14,9 @@ Markdown), chosen by the request's ``model``:
   won", a count of another line);
 - ``spend-as-cac``: the first campaign line's CAC replaced by the account's spend of the day ("CAC $280" -> "CAC
   $52.50", an amount of another measure);
+- ``forecast-as-cac``: the first forecast line's forecast presented as an actual CAC ("forecast CAC $156" ->
+  "CAC $156", "A forecast, not an actual CAC." dropped);
+- ``flipped-forecast``: the first forecast line's judgement flipped ("behind" <-> "on track");
 - ``dropped-warning``: the faithful rewrite without the stale-data section and the health lines' warnings;
 - ``buried-warning``: the faithful rewrite with the stale-data section moved to the end;
 - ``words``: the faithful rewrite with a sentence stating a number in words;
@@ -77,6 +80,30 @@ def spend_as_cac(text: str) -> str:
     day = re.search(rf"^- (?:'[^']*': )?[A-Z][a-z]{{2}} \d{{1,2}} [A-Z][a-z]{{2}} \d{{4}}: spend ({_MONEY}),", text,
                     re.MULTILINE)  # fmt: skip
     return _replace_in_campaign_line(faithful(text), 0, rf"(?<=CAC )(?:{_MONEY})", day[1] if day else "$52.50")
+
+
+def forecast_as_cac(text: str) -> str:
+    return _in_first_line(
+        faithful(text), "forecast CAC ",
+        lambda line: line.replace("forecast CAC ", "CAC ", 1).replace(" A forecast, not an actual CAC.", ""),
+    )  # fmt: skip
+
+
+def flipped_forecast(text: str) -> str:
+    def flip(line: str) -> str:
+        return re.sub(r"\b(behind|on track)\b", lambda m: "on track" if m[1] == "behind" else "behind", line, count=1)
+
+    return _in_first_line(faithful(text), "forecast CAC ", flip)
+
+
+def _in_first_line(text: str, marker: str, change: Callable[[str], str]) -> str:
+    """``change`` applied to the first line containing ``marker``."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if marker in line:
+            lines[i] = change(line)
+            break
+    return "\n".join(lines) + "\n"
 
 
 def dropped_warning(text: str) -> str:
@@ -147,6 +174,8 @@ REWRITES: dict[str, Callable[[str], str]] = {
     "date-as-count": date_as_count,
     "count-from-another-line": count_from_another_line,
     "spend-as-cac": spend_as_cac,
+    "forecast-as-cac": forecast_as_cac,
+    "flipped-forecast": flipped_forecast,
     "dropped-warning": dropped_warning,
     "buried-warning": buried_warning,
     "words": lambda text: faithful(text) + "\nTwelve campaigns ran this week.",

@@ -35,11 +35,12 @@ def migrate_warehouse() -> list[str]:
 
 
 @task(task_id="fill_capi_outbox", multiple_outputs=False)
-def fill_capi_outbox() -> dict[str, int]:
+def fill_capi_outbox(stage_events: dict[str, str] | None = None) -> dict[str, int]:
     """Bring ``ops.capi_outbox`` up to date with the deals changed since the last fill (include/sql/capi/
-    fill_outbox.sql); returns the deals changed and the outbox rows awaiting a decision."""
+    fill_outbox.sql), with the stage events of ``stage_events`` (the sender's mapping: stage id -> event name);
+    returns the deals changed and the outbox rows awaiting a decision."""
     from pin2deal.capi.send import fill_outbox
 
     with WarehouseHook().get_conn() as conn:
         conn.autocommit = True
-        return fill_outbox(conn)
+        return fill_outbox(conn, stage_events)

@@ -149,24 +149,38 @@ def test_the_page_in_airflows_ui_shows_the_warehouse_numbers(api_server, browser
         last = warehouse.execute(
             "SELECT max(period_start) FROM mart.performance WHERE grain = 'account' AND period = 'day' AND spend > 0"
         ).fetchone()[0]
+        sums = warehouse.execute(
+            "SELECT grain_id, sum(spend), sum(won), sum(leads_won_to_date), sum(leads_open), "
+            "sum(leads_expected_wins), sum(leads_open_without_probability) FROM mart.performance "
+            "WHERE grain = 'campaign' AND period = 'day' AND period_start BETWEEN %s AND %s GROUP BY grain_id "
+            "HAVING sum(spend) > 0 OR sum(leads) > 0 OR sum(won) > 0",
+            (last - dt.timedelta(days=27), last),
+        ).fetchall()
         expected = {
             # the reconcile's rule (mart.cac): 4 decimals, NULL without a won deal or without spend
             grain_id: (spend, won, (spend / won).quantize(Decimal("0.0001"), ROUND_HALF_UP) if won and spend else None)
-            for grain_id, spend, won in warehouse.execute(
-                "SELECT grain_id, sum(spend), sum(won) FROM mart.performance WHERE grain = 'campaign' "
-                "AND period = 'day' AND period_start BETWEEN %s AND %s GROUP BY grain_id "
-                "HAVING sum(spend) > 0 OR sum(leads) > 0 OR sum(won) > 0",
-                (last - dt.timedelta(days=27), last),
-            ).fetchall()
+            for grain_id, spend, won, *_ in sums
         }
+        # the forecast's (mart.forecast_cac): spend / (won by now + expected wins), NULL when a stage has no
+        # probability; the generated world's stages all have one
+        forecasts = {
+            grain_id: (open_deals, (spend / (won + wins)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+                       if spend and won + wins and not unknown else None)
+            for grain_id, spend, _, won, open_deals, wins, unknown in sums
+        }  # fmt: skip
+        assert any(value is not None for _, value in forecasts.values())
         rows = frame.locator("#cac-table tbody tr")
-        shown = {}
+        shown, shown_forecasts = {}, {}
         for row in rows.all():
             cells = row.locator("td[data-col]").all()
             value = {cell.get_attribute("data-col"): cell.get_attribute("data-value") for cell in cells}
             shown[row.get_attribute("data-id")] = (
                 Decimal(value["spend"]), int(value["won"]), Decimal(value["cac"]) if value["cac"] else None
             )
+            shown_forecasts[row.get_attribute("data-id")] = (
+                int(value["open_deals"]), Decimal(value["forecast_cac"]) if value["forecast_cac"] else None
+            )
+        assert shown_forecasts == forecasts
         assert shown.keys() == expected.keys()
         for grain_id, (spend, won, cac_value) in expected.items():
             assert shown[grain_id][:2] == (spend, won), grain_id

@@ -1,7 +1,9 @@
 -- The Conversions API outbox from the reconciled deals: one row per lineage and event kind (docs/capi.md, "The
 -- funnel"): a checkout per won deal (every channel: the sender records why a deal of a channel it does not send is
 -- skipped; a won deal without a won time too), keyed by 'won_' || stable key, and a lead per deal, keyed by the tag's
--- event id when the CRM has it, else 'lead_' || stable key.
+-- event id when the CRM has it, else 'lead_' || stable key, and a stage event per lineage and mapped stage it entered
+-- (the parameter stages: the stage ids of the operator's stage_events), keyed by 'stage_' || stage || '_' || stable
+-- key.
 -- Only the lineages of deals that changed since the last fill are looked at: mart rows the reconcile (re)wrote, raw
 -- deals loaded (a deletion, an archive) and contacts loaded (an e-mail or a consent changed); a lineage is every
 -- alias of their keys, so a merged deal's former row is found from the survivor. A row whose inputs changed is
@@ -12,17 +14,21 @@
 -- without them hashes its inputs as before they existed; its country as read until then when not yet typed). Run in
 -- one transaction, statement by statement; the last one returns counts.
 
+-- Every statement is run with the parameter stages (a sorted text[]): a literal percent sign is written doubled.
+
 -- Changes are looked for from the last fill's watermark: the start of the oldest transaction still open when it
 -- began (rows carry their transaction's start time and become visible only when it commits), or its own start,
 -- and never past what the published marts reflect (the raw watermark of the reconcile run that published them): a
 -- deal loaded but not yet reconciled is looked at again once the marts show it (a deletion removes its mart row,
 -- which leaves nothing else to find). A generation of the marts published since the last fill (a rebuild: its rows
--- were written before it was published, and a deal it no longer holds left no trace) is looked at whole.
+-- were written before it was published, and a deal it no longer holds left no trace) is looked at whole, and so
+-- is everything when the mapped stages changed (a stage mapped now has rows to add, one unmapped rows to remove).
 CREATE TEMP TABLE capi_fill_window ON COMMIT DROP AS
 SELECT coalesce(
            (SELECT (position ->> 'next_since')::timestamptz FROM ops.watermarks
             WHERE source = 'capi.outbox' AND scope = 'fill'
-              AND (position ->> 'generation')::bigint = mart.generation()),
+              AND (position ->> 'generation')::bigint = mart.generation()
+              AND coalesce(position -> 'stages', '[]') = to_jsonb(%(stages)s::text[])),
            '-infinity'
        ) AS since,
        LEAST(statement_timestamp(), (
@@ -32,7 +38,11 @@ SELECT coalesce(
            SELECT runs.watermark FROM ops.mart_publication AS publication
            JOIN ops.reconcile_runs AS runs USING (run_id)
        ), '-infinity')) AS next_since,
-       mart.generation() AS generation;
+       mart.generation() AS generation,
+       to_jsonb(%(stages)s::text[]) AS stages;
+
+CREATE TEMP TABLE capi_mapped_stages ON COMMIT DROP AS
+SELECT DISTINCT unnest(%(stages)s::text[]) AS stage;
 
 CREATE TEMP TABLE capi_changed_deals ON COMMIT DROP AS
 SELECT deal_id FROM mart.deal_attribution WHERE reconciled_at >= (SELECT since FROM capi_fill_window)
@@ -54,7 +64,7 @@ SELECT box.stable_key FROM capi_changed_deals AS changed JOIN ops.capi_outbox AS
 INSERT INTO capi_changed_keys
 SELECT alias.alias_id
 FROM raw.hubspot_deal_ids AS alias
-WHERE alias.stable_key IN (SELECT stable_key FROM capi_changed_keys) AND alias.alias_id LIKE 'hubspot:%'
+WHERE alias.stable_key IN (SELECT stable_key FROM capi_changed_keys) AND alias.alias_id LIKE 'hubspot:%%'
 EXCEPT
 SELECT stable_key FROM capi_changed_keys;
 
@@ -120,6 +130,50 @@ FROM mart.deal_attribution AS a
 JOIN raw.hubspot_deals AS d ON d.deal_id = a.deal_id
 WHERE a.stable_key IN (SELECT stable_key FROM capi_changed_keys);
 
+-- The changed lineages' first entries into the mapped stages: the earliest hs_v2_date_entered_<stage> of their deals
+-- (the current one, the earlier ids of its key, the deals merged into it) and the earliest kept from earlier fills
+-- under any alias of the key, so a deal that goes back and re-enters a stage (HubSpot then moves its entry time)
+-- never moves it later. An entry at a deal's own creation instant is no entry when the deal carries a legacy id: it
+-- is a CRM migration's import, which writes that instant as the entry into the deal's stage of the time.
+CREATE TEMP TABLE capi_stage_entries ON COMMIT DROP AS
+WITH member AS (  -- (no stage mapped, the default: nothing to read)
+    SELECT d.stable_key, ids.deal_id
+    FROM capi_deals AS d
+    JOIN raw.hubspot_deal_ids AS ids ON ids.stable_key = d.stable_key AND ids.via = 'self'
+    WHERE EXISTS (SELECT FROM capi_mapped_stages)
+    UNION
+    SELECT d.stable_key, merged.deal_id
+    FROM capi_deals AS d
+    JOIN raw.hubspot_deals AS merged ON merged.merged_into_deal_id = d.deal_id
+    WHERE EXISTS (SELECT FROM capi_mapped_stages)
+),
+entry AS (
+    SELECT member.stable_key, mapped.stage, recorded.entered_at
+    FROM member
+    JOIN raw.hubspot_deals AS deal ON deal.deal_id = member.deal_id
+    JOIN capi_mapped_stages AS mapped ON deal.stage_entered_at ? mapped.stage
+    CROSS JOIN LATERAL (SELECT (deal.stage_entered_at ->> mapped.stage)::timestamptz AS entered_at) AS recorded
+    WHERE NOT (
+        deal.legacy_deal_id IS NOT NULL
+        AND coalesce(abs(extract(epoch FROM recorded.entered_at - deal.created_at)) <= 1
+                     OR abs(extract(epoch FROM recorded.entered_at - deal.hubspot_created_at)) <= 1, false)
+    )
+    UNION ALL
+    SELECT d.stable_key, kept.stage, kept.entered_at
+    FROM capi_deals AS d
+    JOIN raw.hubspot_deal_ids AS alias ON alias.stable_key = d.stable_key
+    JOIN ops.lineage_stage_entries AS kept ON kept.stable_key = alias.alias_id
+    WHERE kept.stage IN (SELECT stage FROM capi_mapped_stages)
+)
+SELECT stable_key, stage, min(entered_at) AS entered_at
+FROM entry
+GROUP BY stable_key, stage;
+
+INSERT INTO ops.lineage_stage_entries AS kept (stable_key, stage, entered_at)
+SELECT stable_key, stage, entered_at FROM capi_stage_entries
+ON CONFLICT (stable_key, stage) DO UPDATE SET entered_at = EXCLUDED.entered_at, observed_at = now()
+WHERE EXCLUDED.entered_at < kept.entered_at;
+
 CREATE TEMP TABLE capi_events ON COMMIT DROP AS
 WITH people AS (
     SELECT dc.deal_id,
@@ -162,6 +216,11 @@ events AS (
            NULL, NULL, NULL, NULL, NULL, d.epik, d.ip_address, d.user_agent, d.deal_consent
     FROM capi_deals AS d
     LEFT JOIN tag_holders AS holder ON holder.tag = d.tag AND holder.stable_key = d.stable_key
+    UNION ALL
+    SELECT 'stage_' || entry.stage || '_' || d.stable_key, 'stage:' || entry.stage, entry.entered_at, d.stable_key,
+           d.deal_id, d.channel, NULL, NULL, NULL, NULL, NULL, d.epik, d.ip_address, d.user_agent, d.deal_consent
+    FROM capi_deals AS d
+    JOIN capi_stage_entries AS entry ON entry.stable_key = d.stable_key
 )
 SELECT e.*, coalesce(p.contacts, '[]'::jsonb) AS contacts
 FROM events AS e
@@ -184,7 +243,8 @@ WHERE o.event_id IN (SELECT event_id FROM capi_events)
       WHERE e.event_id = o.event_id AND e.stable_key = o.stable_key AND e.event_kind = o.event_kind
   );
 
--- A checkout's inputs hash as before leads existed (an upgrade re-opens nothing); a lead's without the order.
+-- A checkout's inputs hash as before leads existed (an upgrade re-opens nothing); a lead's and a stage event's
+-- without the order.
 INSERT INTO ops.capi_outbox AS o (
     event_id, event_kind, event_at, stable_key, deal_id, channel, won_at, amount, amount_raw, currency, currency_raw,
     epik, ip_address, user_agent, deal_consent, contacts, inputs_hash, undecided
@@ -211,7 +271,8 @@ WHERE (o.inputs_hash, o.deal_id) IS DISTINCT FROM (EXCLUDED.inputs_hash, EXCLUDE
 
 INSERT INTO ops.watermarks AS mark (source, scope, position, completed)
 SELECT 'capi.outbox', 'fill',
-       jsonb_build_object('since', since, 'next_since', next_since, 'generation', generation), true
+       jsonb_build_object('since', since, 'next_since', next_since, 'generation', generation, 'stages', stages),
+       true
 FROM capi_fill_window
 ON CONFLICT (source, scope) DO UPDATE SET position = EXCLUDED.position, updated_at = now();
 

@@ -4,6 +4,8 @@
 -- Cohort windows: of those leads, the ones won within 7, 30, 90 and `cohort_window_days` days of their lead day (in
 -- account days: won_day - lead_day <= N); a won deal without a won day is won within no window. The counts are kept
 -- whole here; the mart.cohort_cac view shows a window's count once the cohort is old enough (migration 080).
+-- Forecast (forecast.sql): the month's open leads, their expected wins and revenue, and the forecast CAC beside the
+-- actual one, as mart.performance's month row has them.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% if not full %}
 CREATE TEMP TABLE reconcile_cohorts ON COMMIT DROP AS
@@ -48,14 +50,19 @@ ANALYZE reconcile_cohort_wins;
 -- Into the generations table: the view's window columns are computed (NULL while not yet known).
 INSERT INTO mart.cohort_cac_generations (
     grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, cohort_month, spend, spend_currency,
-    leads, won_to_date, cac, won_within_7d, won_within_30d, won_within_90d, won_within_window, window_days, generation
+    leads, won_to_date, cac, won_within_7d, won_within_30d, won_within_90d, won_within_window, window_days,
+    open_deals, expected_wins, expected_revenue, expected_revenue_currency, open_without_probability, forecast_cac,
+    generation
 )
 SELECT performance.grain, performance.grain_id, performance.ad_account_id, performance.campaign_id,
        performance.ad_group_id, performance.ad_id, performance.name, performance.period_start, performance.spend,
        performance.spend_currency, performance.leads, performance.leads_won_to_date,
        mart.cac(performance.spend, performance.leads_won_to_date),
        COALESCE(wins.won_within_7d, 0), COALESCE(wins.won_within_30d, 0), COALESCE(wins.won_within_90d, 0),
-       COALESCE(wins.won_within_window, 0), %(cohort_window_days)s::integer, mart.generation()
+       COALESCE(wins.won_within_window, 0), %(cohort_window_days)s::integer,
+       performance.leads_open, performance.leads_expected_wins, performance.leads_expected_revenue,
+       performance.revenue_currency, performance.leads_open_without_probability, performance.forecast_cac,
+       mart.generation()
 FROM mart.performance
 {% if not full %}
 JOIN reconcile_cohorts AS touched

@@ -8,6 +8,10 @@
 -- whatever its current deal says.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set rules = 'mart.' if full else 'changed_' %}
+{% set pending_columns %}
+    ad_account_id, campaign_id, ad_group_id, ad_id, day, leads, won, revenue, leads_won_to_date, pinterest_won,
+    pinterest_won_with_epik, leads_open, leads_expected_wins, leads_expected_revenue, leads_open_without_probability
+{% endset %}
 SET LOCAL work_mem = '256MB';
 -- Compiling these plans (JIT) costs seconds and saves less than that on a few million rows.
 SET LOCAL jit = off;
@@ -56,9 +60,10 @@ SELECT own.stable_key
 FROM raw.hubspot_deal_ids AS own
 WHERE own.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]) AND own.via = 'self';
 
-INSERT INTO mart.performance_pending
+INSERT INTO mart.performance_pending ({{ pending_columns }})
 SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
-       -leads, -won, -revenue, -leads_won_to_date, -pinterest_won, -pinterest_won_with_epik
+       -leads, -won, -revenue, -leads_won_to_date, -pinterest_won, -pinterest_won_with_epik, -leads_open,
+       -leads_expected_wins, -leads_expected_revenue, -leads_open_without_probability
 FROM mart.deal_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
@@ -134,7 +139,8 @@ INSERT INTO mart.deal_attribution (
     stable_key, deal_id, channel, channel_name, epik, ad_account_id, campaign_id, ad_group_id, ad_id,
     campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
     won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
-    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count
+    report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count, stage_closed,
+    stage_probability
 )
 SELECT moment.stable_key,
        deal.deal_id,
@@ -167,9 +173,14 @@ SELECT moment.stable_key,
        deal.utm_campaign,
        deal.utm_content,
        COALESCE(contacts.count, 0) AS contact_count,
-       moment.lineage_deal_count
+       moment.lineage_deal_count,
+       stage.is_closed AS stage_closed,
+       stage.probability AS stage_probability
 FROM reconcile_moments AS moment
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = moment.deal_id
+-- The stage's metadata as last read (the forecast rule, forecast.sql): kept on the row, so that an incremental run
+-- subtracts what the row added.
+LEFT JOIN raw.hubspot_pipeline_stages AS stage ON stage.pipeline_id = deal.pipeline AND stage.stage_id = deal.dealstage
 JOIN {{ rules }}deal_channel AS channel ON channel.deal_id = moment.deal_id
 JOIN {{ rules }}deal_resolution AS resolution ON resolution.deal_id = moment.deal_id
 CROSS JOIN LATERAL (SELECT channel.channel IN ('pinterest_paid', 'pinterest_organic') AS pinterest) AS kind
@@ -206,9 +217,10 @@ SELECT mart.index_generation('deal_attribution');
 CREATE TEMP TABLE reconcile_added ON COMMIT DROP AS
 SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id);
 
-INSERT INTO mart.performance_pending
+INSERT INTO mart.performance_pending ({{ pending_columns }})
 SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
-       leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik
+       leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik, leads_open,
+       leads_expected_wins, leads_expected_revenue, leads_open_without_probability
 FROM mart.deal_contributions
 WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
 

@@ -1,13 +1,15 @@
 -- mart.performance: the spend side staged by reconcile_spend (mart.performance_spend) joined to the CRM outcomes
 -- (mart.deal_contributions) per grain and period. Full rebuild: every row. Incremental: the spend of the periods
 -- reconcile_spend recomputed replaces theirs, and the CRM side moves by the pending contributions of the changed
--- deals; only the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql).
+-- deals; only the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql),
+-- the forecast CAC from forecast.sql.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set performance_columns %}
     grain, grain_id, ad_account_id, campaign_id, ad_group_id, ad_id, name, period, period_start, period_end,
     spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
     platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
-    pinterest_won, pinterest_won_with_epik
+    pinterest_won, pinterest_won_with_epik, leads_open, leads_expected_wins, leads_expected_revenue,
+    leads_open_without_probability, forecast_cac
 {% endset %}
 -- Memory for a rebuild's hashes and index builds (in memory, not spilled); no JIT: compiling these plans costs more
 -- than it saves.
@@ -36,7 +38,10 @@ ANALYZE reconcile_spend_periods;
 CREATE TEMP TABLE reconcile_events ON COMMIT DROP AS
 SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day, sum(leads)::integer AS leads, sum(won)::integer AS won,
        sum(revenue) AS revenue, sum(leads_won_to_date)::integer AS leads_won_to_date,
-       sum(pinterest_won)::integer AS pinterest_won, sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik
+       sum(pinterest_won)::integer AS pinterest_won, sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik,
+       sum(leads_open)::integer AS leads_open, sum(leads_expected_wins) AS leads_expected_wins,
+       sum(leads_expected_revenue) AS leads_expected_revenue,
+       sum(leads_open_without_probability)::integer AS leads_open_without_probability
 FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% endif %}
 GROUP BY ad_account_id, campaign_id, ad_group_id, ad_id, day;
 TRUNCATE mart.performance_pending;
@@ -49,7 +54,9 @@ WITH entity AS MATERIALIZED (SELECT * FROM mart.pinterest_entity)  -- hashed onc
 SELECT grouped.grain, grouped.grain_id, entity.ad_account_id, entity.campaign_id, entity.ad_group_id,
        CASE WHEN grouped.grain = 'ad' THEN grouped.grain_id END AS ad_id,
        grouped.period, grouped.period_start, grouped.leads, grouped.won, grouped.revenue,
-       grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik, entity.name,
+       grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik, grouped.leads_open,
+       grouped.leads_expected_wins, grouped.leads_expected_revenue, grouped.leads_open_without_probability,
+       entity.name,
        account.currency AS account_currency
 FROM (
     SELECT CASE WHEN GROUPING(event.ad_id) = 0 THEN 'ad' WHEN GROUPING(event.ad_group_id) = 0 THEN 'ad_group'
@@ -64,7 +71,10 @@ FROM (
            sum(event.leads)::integer AS leads, sum(event.won)::integer AS won, sum(event.revenue) AS revenue,
            sum(event.leads_won_to_date)::integer AS leads_won_to_date,
            sum(event.pinterest_won)::integer AS pinterest_won,
-           sum(event.pinterest_won_with_epik)::integer AS pinterest_won_with_epik
+           sum(event.pinterest_won_with_epik)::integer AS pinterest_won_with_epik,
+           sum(event.leads_open)::integer AS leads_open, sum(event.leads_expected_wins) AS leads_expected_wins,
+           sum(event.leads_expected_revenue) AS leads_expected_revenue,
+           sum(event.leads_open_without_probability)::integer AS leads_open_without_probability
     FROM (
         SELECT events.*, mart.period_start('week', events.day) AS week,
                mart.period_start('month', events.day) AS month
@@ -102,7 +112,8 @@ WITH line AS (
            COALESCE(daily.click_checkouts, 0) AS platform_click_checkouts,
            COALESCE(daily.view_checkouts, 0) AS platform_view_checkouts,
            (daily.ad_id IS NOT NULL)::integer AS ad_days,
-           crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik
+           crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
+           crm.leads_open, crm.leads_expected_wins, crm.leads_expected_revenue, crm.leads_open_without_probability
     FROM raw.pinterest_ad_daily AS daily
     LEFT JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id
     FULL JOIN (SELECT * FROM reconcile_crm WHERE grain = 'ad' AND period = 'day') AS crm
@@ -115,7 +126,8 @@ WITH line AS (
            COALESCE(spend.impressions, 0), COALESCE(spend.clicks, 0),
            COALESCE(spend.platform_checkouts, 0), COALESCE(spend.platform_click_checkouts, 0),
            COALESCE(spend.platform_view_checkouts, 0), COALESCE(spend.ad_days, 0),
-           crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik
+           crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
+           crm.leads_open, crm.leads_expected_wins, crm.leads_expected_revenue, crm.leads_open_without_probability
     FROM (SELECT * FROM mart.performance_spend WHERE run_id = %(run_id)s) AS spend
     FULL JOIN (SELECT * FROM reconcile_crm WHERE grain <> 'ad' OR period <> 'day') AS crm
          USING (grain, grain_id, period, period_start)
@@ -125,13 +137,20 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
        line.spend_currency, line.impressions, line.clicks, line.platform_checkouts, line.platform_click_checkouts,
        line.platform_view_checkouts, value.leads, value.won, value.revenue, %(home_currency)s,
        mart.cac(line.spend, value.won), mart.roas(value.revenue, %(home_currency)s, line.spend, line.spend_currency),
-       line.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
+       line.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik, value.leads_open,
+       value.leads_expected_wins, value.leads_expected_revenue, value.leads_open_without_probability,
+       mart.forecast_cac(line.spend, value.leads_won_to_date, value.leads_expected_wins,
+                         value.leads_open_without_probability)
 FROM line
 CROSS JOIN LATERAL (
     SELECT COALESCE(line.leads, 0) AS leads, COALESCE(line.won, 0) AS won, COALESCE(line.revenue, 0) AS revenue,
            COALESCE(line.leads_won_to_date, 0) AS leads_won_to_date,
            COALESCE(line.pinterest_won, 0) AS pinterest_won,
-           COALESCE(line.pinterest_won_with_epik, 0) AS pinterest_won_with_epik
+           COALESCE(line.pinterest_won_with_epik, 0) AS pinterest_won_with_epik,
+           COALESCE(line.leads_open, 0) AS leads_open,
+           COALESCE(line.leads_expected_wins, 0) AS leads_expected_wins,
+           COALESCE(line.leads_expected_revenue, 0) AS leads_expected_revenue,
+           COALESCE(line.leads_open_without_probability, 0) AS leads_open_without_probability
 ) AS value
 WHERE line.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
@@ -161,13 +180,16 @@ SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
        spend.impressions, spend.clicks, spend.platform_checkouts,
        spend.platform_click_checkouts, spend.platform_view_checkouts, spend.ad_days,
        crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
+       crm.leads_open, crm.leads_expected_wins, crm.leads_expected_revenue, crm.leads_open_without_probability,
        old.spend AS old_spend, old.impressions AS old_impressions,
        old.clicks AS old_clicks, old.platform_checkouts AS old_platform_checkouts,
        old.platform_click_checkouts AS old_platform_click_checkouts,
        old.platform_view_checkouts AS old_platform_view_checkouts, old.ad_days AS old_ad_days,
        old.leads AS old_leads, old.won AS old_won, old.revenue AS old_revenue,
        old.leads_won_to_date AS old_leads_won_to_date, old.pinterest_won AS old_pinterest_won,
-       old.pinterest_won_with_epik AS old_pinterest_won_with_epik
+       old.pinterest_won_with_epik AS old_pinterest_won_with_epik, old.leads_open AS old_leads_open,
+       old.leads_expected_wins AS old_leads_expected_wins, old.leads_expected_revenue AS old_leads_expected_revenue,
+       old.leads_open_without_probability AS old_leads_open_without_probability
 FROM reconcile_touched AS touched
 LEFT JOIN reconcile_spend AS spend USING (grain, grain_id, period, period_start)
 LEFT JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start)
@@ -188,7 +210,10 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
        %(home_currency)s,
        mart.cac(value.spend, value.won),
        mart.roas(value.revenue, %(home_currency)s, value.spend, value.spend_currency),
-       value.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik
+       value.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik, value.leads_open,
+       value.leads_expected_wins, value.leads_expected_revenue, value.leads_open_without_probability,
+       mart.forecast_cac(value.spend, value.leads_won_to_date, value.leads_expected_wins,
+                         value.leads_open_without_probability)
 FROM reconcile_rows AS line
 CROSS JOIN LATERAL (
     SELECT CASE WHEN line.spend_recomputed THEN COALESCE(line.spend, 0) ELSE COALESCE(line.old_spend, 0) END AS spend,
@@ -208,7 +233,13 @@ CROSS JOIN LATERAL (
            COALESCE(line.old_leads_won_to_date, 0) + COALESCE(line.leads_won_to_date, 0) AS leads_won_to_date,
            COALESCE(line.old_pinterest_won, 0) + COALESCE(line.pinterest_won, 0) AS pinterest_won,
            COALESCE(line.old_pinterest_won_with_epik, 0) + COALESCE(line.pinterest_won_with_epik, 0)
-               AS pinterest_won_with_epik
+               AS pinterest_won_with_epik,
+           COALESCE(line.old_leads_open, 0) + COALESCE(line.leads_open, 0) AS leads_open,
+           COALESCE(line.old_leads_expected_wins, 0) + COALESCE(line.leads_expected_wins, 0) AS leads_expected_wins,
+           COALESCE(line.old_leads_expected_revenue, 0) + COALESCE(line.leads_expected_revenue, 0)
+               AS leads_expected_revenue,
+           COALESCE(line.old_leads_open_without_probability, 0) + COALESCE(line.leads_open_without_probability, 0)
+               AS leads_open_without_probability
 ) AS value
 WHERE value.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;

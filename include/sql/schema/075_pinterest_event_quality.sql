@@ -1,5 +1,5 @@
 -- Pinterest's Event Quality Score (issue 22, "the match-quality loop"): what GET /v5/ad_accounts/{id}/conversion_eqs
--- answered, read once a day by daily_briefing's read_event_quality (pin2deal.capi.quality). One read per ad account,
+-- answered, read by pinterest_capi's read_event_quality after each send (pin2deal.capi.quality). One read per ad account,
 -- UTC day (by the API's clock) and lookback period: a re-run of the day replaces that day's rows, never adds to them.
 
 -- One row per source platform and ingestion source of the answer: Pinterest's rating of those events.

@@ -1,6 +1,8 @@
 -- CAC per entity of one grain (campaign, ad_group, ad) over the days [first, last]: sums of the daily rows of
 -- mart.performance, CAC by the reconcile's rule (mart.cac: a ratio of sums; NULL without a won deal or without
--- spend), ROAS = revenue / spend when both are in one currency.
+-- spend), ROAS = revenue / spend when both are in one currency. Forecast CAC by the reconcile's rule
+-- (mart.forecast_cac): spend / (the days' leads won by now + their open leads' expected wins), NULL when an open lead
+-- sits in a stage without a probability.
 SELECT grain_id,
        max(name)                                      AS name,
        max(campaign_id)                               AS campaign_id,
@@ -14,6 +16,9 @@ SELECT grain_id,
        sum(revenue)                                   AS revenue,
        max(revenue_currency)                          AS revenue_currency,
        mart.cac(sum(spend), sum(won))                 AS cac,
+       sum(leads_open)                                AS open_deals,
+       mart.forecast_cac(sum(spend), sum(leads_won_to_date), sum(leads_expected_wins),
+                         sum(leads_open_without_probability)) AS forecast_cac,
        CASE WHEN max(revenue_currency) = spend_currency
             THEN sum(revenue) / nullif(sum(spend), 0) END AS roas
 FROM mart.performance

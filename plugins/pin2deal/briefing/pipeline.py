@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pin2deal.briefing.rules import (
     Briefing,
     BriefingFacts,
     BriefingSettings,
+    CampaignForecast,
     ChannelFacts,
     EntityFacts,
     EventQuality,
@@ -39,6 +41,7 @@ from pin2deal.paths import PROJECT_ROOT, SQL_DIR
 
 BRIEFING_SQL = SQL_DIR / "briefing"
 CHART_WEEKS = 8
+TYPICAL_CLOSE_DAYS = 90  # the won days the typical time to close is the median of
 
 
 def default_output_dir() -> Path:
@@ -77,6 +80,8 @@ class Frames:
     time_to_close: dict[str, float]  # campaign id -> median days to close of the week's won deals
     event_quality: tuple[EventQuality, ...] = ()
     capi_warnings: tuple[tuple[str, int], ...] = ()
+    typical_days_to_close: float | None = None  # the account's paid deals won in the 90 days: median days to close
+    forecasts: pd.DataFrame | None = None  # campaigns younger than that, summed (include/sql/briefing/forecast.sql)
 
 
 def account_timezone(conn: Connection) -> ZoneInfo:
@@ -109,10 +114,20 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         if conn.execute("SELECT to_regclass('raw.pinterest_event_quality')").fetchone()[0] is not None:
             event_quality = _event_quality(frame(conn, "event_quality", {"day": day, "keys": list(SHOWN_KEYS)}))
         time_to_close = {}
+        typical_days, forecasts = None, None
         # The rule's view is defined by the first reconcile: before it, no deal has a time to close.
         if conn.execute("SELECT to_regclass('mart.deal_time_to_close')").fetchone()[0] is not None:
             medians = frame(conn, "time_to_close", {"first": day - dt.timedelta(days=6), "last": day})
             time_to_close = {row.campaign_id: float(row.median_days) for row in medians.itertuples()}
+            typical = frame(conn, "typical_time_to_close", {
+                "first": day - dt.timedelta(days=TYPICAL_CLOSE_DAYS - 1), "last": day,
+            })["median_days"].iloc[0]  # fmt: skip
+            typical_days = None if typical is None or pd.isna(typical) else float(typical)
+            forecast_rule = "SELECT to_regprocedure('mart.forecast_cac(numeric,bigint,numeric,bigint)')"
+            # the forecast's rule function is defined by the first reconcile after migration 082
+            if typical_days is not None and conn.execute(forecast_rule).fetchone()[0] is not None:
+                young_days = math.ceil(typical_days)
+                forecasts = frame(conn, "forecast", {"last": day, "young_days": young_days})
     finally:
         conn.rollback()
         conn.autocommit = True
@@ -126,6 +141,8 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         time_to_close,
         event_quality,
         capi_warnings,
+        typical_days,
+        forecasts,
     )
 
 
@@ -240,6 +257,18 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
         channels.append(ChannelFacts(channel, week))
         channel_weeks[channel] = _weeks(rows, day, None, unknown_spend=not known)
 
+    forecasts = []
+    for row in frames.forecasts.itertuples() if frames.forecasts is not None else ():
+        forecasts.append(
+            CampaignForecast(
+                campaign_id=row.campaign_id, name=row.name, ad_account_id=row.ad_account_id,
+                first_spend_day=row.first_spend_day, spend=Decimal(row.spend), spend_currency=row.spend_currency,
+                won=int(row.won), open_deals=int(row.open_deals), expected_wins=Decimal(row.expected_wins),
+                open_without_probability=int(row.open_without_probability),
+                forecast_cac=None if pd.isna(row.forecast_cac) else Decimal(row.forecast_cac),
+            )  # fmt: skip
+        )
+
     return BriefingFacts(
         day=day,
         timezone=timezone.key,
@@ -248,6 +277,8 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
         ads=tuple(ads),
         channels=tuple(channels),
         health=_health(frames, day, timezone),
+        typical_days_to_close=frames.typical_days_to_close,
+        forecasts=tuple(forecasts),
         campaign_weeks=campaign_weeks,
         channel_weeks=channel_weeks,
     )

@@ -17,6 +17,9 @@ reads both texts line by line:
 - every **warning** (``Briefing.warnings``: the stale-data notes, low epik coverage, a high unresolved share) is in
   the rewrite word for word (Markdown emphasis and case aside), the stale-data notes before any figure of the
   briefing's body (only the title and the periods' line may come first);
+- a line of the rewrite saying a campaign is "on track" or "behind" (the forecast's judgement) must be backed by a
+  line of the template saying the same; a forecast CAC is its own measure (``forecast CAC $150`` cannot become
+  ``CAC $150``);
 - no number is written in words (it could not be checked).
 """
 
@@ -66,12 +69,16 @@ _COUNTS_AFTER = {
     "pinterest-won deal": "Pinterest-won deals", "pinterest-won deals": "Pinterest-won deals",
     "pinterest-paid lead": "Pinterest-paid leads", "pinterest-paid leads": "Pinterest-paid leads",
     "more campaign": "more campaigns", "more campaigns": "more campaigns",
+    "won to": "won to date", "expected wins": "expected wins", "open deal": "open deals",
+    "open deals": "open deals",
 }  # fmt: skip
 _COUNTS_BEFORE = {
-    "cac": "CAC", "28-day": "28-day CAC", "28-day cac": "28-day CAC", "spend": "spend", "spent": "spend",
-    "roas": "ROAS", "revenue": "revenue", "rose": "rose", "fell": "fell", "won": "won",
+    "cac": "CAC", "28-day": "28-day CAC", "28-day cac": "28-day CAC", "forecast cac": "forecast CAC", "spend": "spend",
+    "spent": "spend", "roas": "ROAS", "revenue": "revenue", "rose": "rose", "fell": "fell", "won": "won",
 }  # fmt: skip
 _QUALIFIERS = {"least", "most", "needs", "within", "by"}
+# A young campaign's judgement by its forecast CAC: a rewrite's line saying one must be backed by a line saying it.
+_VERDICTS = re.compile(r"\b(on track|behind)\b", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(
     r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
     r"hundred|thousand|million|half|double|twice|triple)\b",
@@ -124,6 +131,7 @@ class Line:
     subjects: frozenset[str]  # the names it names, case-folded
     figures: tuple[Figure, ...]
     periods: tuple[Figure, ...] = ()  # the dates its figures are about: its own and its section heading's
+    verdicts: frozenset[str] = frozenset()  # "on track", "behind"
 
     def about(self, other: Line) -> bool:
         """This line names every subject ``other`` names, or, like it, none."""
@@ -137,8 +145,14 @@ class Line:
         return all(any(mine.backs(theirs) for theirs in other.periods) for mine in self.periods)
 
     def backs(self, other: Line) -> bool:
-        """This template line is about ``other``'s subjects, states its every figure and gives them its periods."""
-        return self.about(other) and all(map(self.states, other.figures)) and self.keeps_periods(other)
+        """This template line is about ``other``'s subjects, states its every figure and verdict, and gives them its
+        periods."""
+        return (
+            self.about(other)
+            and all(map(self.states, other.figures))
+            and other.verdicts <= self.verdicts
+            and self.keeps_periods(other)
+        )
 
 
 def read_lines(text: str, names: Iterable[str] = ()) -> list[Line]:
@@ -180,7 +194,7 @@ def judge(template: Briefing, rewrite: str | None) -> Verdict:
     header = {line.number for line in source[: next((i for i, s in enumerate(source) if s.text.startswith("## ")), 0)]}
     body: list[int] = []
     for line in written:
-        if not line.figures:
+        if not line.figures and not line.verdicts:
             continue
         backing = [s for s in source if s.backs(line)]
         if not backing:
@@ -216,7 +230,8 @@ def _read_line(number: int, text: str, names: re.Pattern[str] | None) -> Line:
     for at, token in enumerate(tokens):
         if token["number"]:
             figures.append(_number(token, tokens, at, subjects))
-    return Line(number, text, frozenset(subjects), tuple(figures))
+    verdicts = frozenset(verdict.lower() for verdict in _VERDICTS.findall(line))
+    return Line(number, text, frozenset(subjects), tuple(figures), verdicts=verdicts)
 
 
 def _number(token: re.Match[str], tokens: list[re.Match[str]], at: int, subjects: list[str]) -> Figure:
@@ -280,6 +295,10 @@ def _unbacked(line: Line, source: list[Line], names: Iterable[str]) -> str:
     spelled = {name.casefold(): name for name in names}
     about = ", ".join(f"'{spelled.get(s, s)}'" for s in sorted(line.subjects)) or "no campaign, pin or channel"
     candidates = [s for s in source if s.about(line)]
+    if not any(line.verdicts <= s.verdicts for s in candidates):
+        said = " and ".join(f"'{verdict}'" for verdict in sorted(line.verdicts))
+        return f"line {line.number} of the rewrite says {said}: no line of the template naming {about} says it"
+    candidates = [s for s in candidates if line.verdicts <= s.verdicts]
     stating = [s for s in candidates if all(map(s.states, line.figures))]
     if stating:
         periods = ", ".join(dict.fromkeys(f.text for f in stating[0].periods))

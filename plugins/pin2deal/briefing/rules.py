@@ -12,7 +12,10 @@ a ``BriefingSettings`` threshold, so a sentence is only written when the numbers
 - the best and worst pin by CAC are chosen among pins with at least ``ad_min_won`` won deals in 28 days;
 - campaigns that spent in the week without a single lead are listed;
 - a key of Pinterest's Event Quality Score (click id, email) carried by fewer than ``min_key_coverage`` of an event
-  type's events gets one sentence of advice (``pin2deal.capi.quality.low_coverage``).
+  type's events gets one sentence of advice (``pin2deal.capi.quality.low_coverage``);
+- a campaign younger than the account's typical time to close is "on track" or "behind" by its forecast CAC (open
+  deals weighted by their stage's probability) against the account's 28-day CAC, within ``forecast_margin``; always
+  named a forecast, never an actual CAC.
 
 Money is never added or compared across currencies: spend is in the ad account's currency, revenue in the CRM's.
 """
@@ -47,6 +50,7 @@ class BriefingSettings:
     max_unresolved_share: float = 0.1  # share of Pinterest-paid leads without a campaign above which health warns
     min_key_coverage: float = 0.5  # share of an event type's events carrying a shown EQS key below which health advises
     max_campaigns: int = 12  # campaign lines written (by the week's spend); the rest are counted
+    forecast_margin: float = 0.1  # a young campaign's forecast CAC this much above the account's 28-day CAC: behind
 
     @classmethod
     def from_mapping(cls, values: dict | None) -> BriefingSettings:
@@ -120,6 +124,28 @@ class EntityFacts:
 
 
 @dataclass(frozen=True)
+class CampaignForecast:
+    """A campaign still in its cycle (spending for fewer days than the typical time to close), over its days so far:
+    its leads won by now and its open leads weighted by their stage's probability (``mart.forecast_cac``)."""
+
+    campaign_id: str
+    name: str | None
+    ad_account_id: str | None
+    first_spend_day: dt.date
+    spend: Decimal
+    spend_currency: str | None
+    won: int = 0  # of its leads, won by now
+    open_deals: int = 0
+    expected_wins: Decimal = Decimal(0)
+    open_without_probability: int = 0  # open deals in a stage without a probability: no forecast
+    forecast_cac: Decimal | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.campaign_id
+
+
+@dataclass(frozen=True)
 class ChannelFacts:
     """One channel (``pinterest`` or another ``channel_name``) over the week; spend None when unknown."""
 
@@ -165,6 +191,8 @@ class BriefingFacts:
     ads: tuple[EntityFacts, ...] = ()
     channels: tuple[ChannelFacts, ...] = ()
     health: Health = Health()
+    typical_days_to_close: float | None = None  # median of the account's paid deals won in the 90 days
+    forecasts: tuple[CampaignForecast, ...] = ()  # the campaigns younger than that
     # 8 weekly points (oldest first) per series, for the chart: week end day -> Window
     campaign_weeks: dict[str, tuple[Window, ...]] = field(default_factory=dict)
     channel_weeks: dict[str, tuple[Window, ...]] = field(default_factory=dict)
@@ -313,6 +341,49 @@ def idle_spenders(facts: BriefingFacts) -> list[str]:
     return lines
 
 
+def forecast_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
+    """Campaigns younger than the typical time to close, judged by their forecast CAC against their account's 28-day
+    CAC: "on track" within ``forecast_margin`` above it, else "behind"; each line says it is a forecast."""
+    if facts.typical_days_to_close is None:
+        return []
+    typical = days_to_close(facts.typical_days_to_close)
+    accounts = {a.entity_id: a for a in facts.accounts}
+    lines = []
+    for f in sorted(facts.forecasts, key=lambda f: (-f.spend, f.label)):
+        young = (
+            f"Campaign {quoted(f.label)}, spending since {short_day(f.first_spend_day)} (younger than the median "
+            f"time to close, {typical})"
+        )
+        if f.open_without_probability:
+            lines.append(
+                f"{young}: no forecast CAC, {plural(f.open_without_probability, 'open deal')} "
+                f"{'sits' if f.open_without_probability == 1 else 'sit'} in a stage without a probability in HubSpot."
+            )
+            continue
+        if f.forecast_cac is None:
+            lines.append(f"{young}: no forecast CAC yet, no won or open deal.")
+            continue
+        basis = (
+            f"{f.won} won to date, {ratio2(f.expected_wins)} expected wins from "
+            f"{plural(f.open_deals, 'open deal')}, spend {money(f.spend, f.spend_currency)}"
+        )
+        forecast = f"forecast CAC {money(f.forecast_cac, f.spend_currency)} ({basis})"
+        account = accounts.get(f.ad_account_id or "") or (facts.accounts[0] if len(facts.accounts) == 1 else None)
+        reference = account.days28 if account else Window()
+        if reference.cac is None or reference.spend_currency != f.spend_currency:
+            lines.append(
+                f"{young}: {forecast}; no 28-day CAC of the account to judge it by. A forecast, not an actual CAC."
+            )
+            continue
+        limit = reference.cac * (1 + Decimal(str(settings.forecast_margin)))
+        verdict = "on track" if f.forecast_cac <= limit else "behind"
+        lines.append(
+            f"{young}: {verdict}, {forecast} against the account's 28-day CAC "
+            f"{money(reference.cac, reference.spend_currency)}. A forecast, not an actual CAC."
+        )
+    return lines
+
+
 def ranked_ads(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
     """Best and worst pin by 28-day CAC among pins with enough won deals, per spend currency."""
     qualified = [a for a in facts.ads if a.days28.won >= settings.ad_min_won and a.days28.cac is not None]
@@ -398,7 +469,7 @@ def _campaign_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[st
     active = [c for c in facts.campaigns if c.week.active]
     active.sort(key=lambda c: (-(c.week.spend or 0), -c.week.won, -c.week.leads, c.label))
     if not active:
-        return ["No Pinterest campaign spent or brought a lead this week."]
+        return ["No Pinterest campaign spent or brought a lead this week.", *forecast_lines(facts, settings)]
     lines = []
     for c in active[: settings.max_campaigns]:
         w = c.week
@@ -421,6 +492,7 @@ def _campaign_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[st
             f"{plural(len(rest), 'more campaign')} with activity "
             f"({plural(sum(c.week.leads for c in rest), 'lead')}, {sum(c.week.won for c in rest)} won) not listed."
         )
+    lines += forecast_lines(facts, settings)
     if not any(c.week.won for c in facts.campaigns) and not facts.health.unresolved_won_week:
         lines.append("No Pinterest-won deals this week.")
     if facts.health.unresolved_won_week:
@@ -653,6 +725,7 @@ def _names(facts: BriefingFacts) -> tuple[str, ...]:
     subject of the lines naming nobody)."""
     entities = (*facts.accounts, *facts.campaigns, *facts.ads)
     names = {e.label for e in entities} | {e.parent_name for e in facts.ads if e.parent_name}
+    names |= {f.label for f in facts.forecasts}
     names |= {c.channel for c in facts.channels if c.channel.lower() != "pinterest"}
     return tuple(sorted(names))
 

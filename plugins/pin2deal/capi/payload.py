@@ -1,12 +1,15 @@
-"""Pure rules of the Conversions API: which deal becomes which ``lead`` or ``checkout`` event, hashed how, or why not.
+"""Pure rules of the Conversions API: which deal becomes which ``lead``, ``checkout`` or stage event, hashed how, or
+why not.
 
 No I/O here: ``pin2deal.capi.send`` reads the outbox, calls ``decide`` per row and sends what it returns. The
 rules (docs/capi.md):
 
 - one event per lineage and kind (``EVENT_KINDS``, the event name too): a ``lead`` at the lineage's lead moment, a
-  ``checkout`` at its won time; ``event_id`` is the outbox key (``won_<stable key>``; a lead's ``lead_<stable key>``
-  or the tag's event id); a lineage that Pinterest already has (or may have) an event of the kind for under another
-  event id, e.g. a deal merged into this one, gets no other;
+  ``checkout`` at its won time, and, for each stage mapped in ``stage_events``, a ``stage:<stage id>`` at its first
+  entry into the stage, named as mapped; ``event_id`` is the outbox key (``won_<stable key>``; a lead's
+  ``lead_<stable key>`` or the tag's event id; ``stage_<stage id>_<stable key>``); a lineage that Pinterest already
+  has (or may have) an event of the kind for under another event id, e.g. a deal merged into this one, gets no
+  other;
 - ``event_time`` = the event's moment in epoch seconds, ``action_source`` a setting (``offline`` by default);
 - ``user_data``: ``em``, ``ph``, ``fn``, ``ln``, ``ct``, ``st``, ``zp``, ``country``, ``ge``, ``db``,
   ``external_id`` as SHA-256 hex digests of normalised values (email trimmed and lower-cased; phone in E.164 digits,
@@ -54,6 +57,15 @@ from pin2deal.normalize import (
 
 # The kinds of event each lineage gets, each its own Pinterest event_name; the documented defaults: both sent.
 LEAD, CHECKOUT = EVENT_KINDS = ("lead", "checkout")
+# A stage mapped to an event name (``stage_events``) is the kind ``stage:<stage id>``.
+STAGE_KIND_PREFIX = "stage:"
+# The event names of the events request schema (event_name's list); a stage may send any but the two kinds above,
+# which each lineage gets once already.
+EVENT_NAMES = (
+    "add_payment_info", "add_to_cart", "add_to_wishlist", "app_install", "checkout", "custom", "initiate_checkout",
+    "lead", "page_visit", "search", "signup", "subscribe", "view_category", "view_content", "watch_video",
+)  # fmt: skip
+STAGE_EVENT_NAMES = tuple(name for name in EVENT_NAMES if name not in EVENT_KINDS)
 ACTION_SOURCES = ("app_android", "app_ios", "web", "offline")
 CHANNELS = ("pinterest_paid", "pinterest_organic", "unknown", "other")
 CONSENT_SOURCES = ("deal", "contact", "deal_and_contact", "ignore")
@@ -95,6 +107,11 @@ def _check_age(where: str, days: float) -> None:
         raise ValueError(f"{where}: {days!r} is not a number of days in (0, 70]")
 
 
+def stage_kind(stage: str) -> str:
+    """The event kind of a mapped stage."""
+    return f"{STAGE_KIND_PREFIX}{stage}"
+
+
 @dataclass(frozen=True)
 class KindSettings:
     """One event kind's own settings; ``None``: the run-wide setting of the same name."""
@@ -116,12 +133,21 @@ class CapiSettings:
     default_region: str = "US"
     batch_size: int = MAX_EVENTS_PER_REQUEST
     kinds: Mapping[str, KindSettings] = field(default_factory=dict)  # by event kind; a kind left out: defaults
+    stage_events: Mapping[str, str] = field(default_factory=dict)  # stage id -> event name; none by default
 
     def __post_init__(self) -> None:
         _check_channels("channels", self.channels)
-        unknown_kinds = sorted(set(self.kinds) - set(EVENT_KINDS))
+        for stage, name in self.stage_events.items():
+            if not isinstance(stage, str) or not stage.strip() or stage != stage.strip():
+                raise ValueError(f"stage_events: {stage!r} is not a HubSpot stage id")
+            if name not in STAGE_EVENT_NAMES:
+                raise ValueError(
+                    f"stage_events.{stage}: {name!r} is not an event name a stage can send: one of "
+                    f"{list(STAGE_EVENT_NAMES)} (lead and checkout are sent by their own kinds)"
+                )
+        unknown_kinds = sorted(set(self.kinds) - set(self.all_kinds))
         if unknown_kinds:
-            raise ValueError(f"kinds: {unknown_kinds} are not event kinds ({list(EVENT_KINDS)})")
+            raise ValueError(f"kinds: {unknown_kinds} are not event kinds ({list(self.all_kinds)})")
         for kind, own in self.kinds.items():
             if own.channels is not None:
                 _check_channels(f"kinds.{kind}.channels", own.channels)
@@ -139,9 +165,24 @@ class CapiSettings:
             raise ValueError(f"batch_size: {self.batch_size!r} is not in 1..{MAX_EVENTS_PER_REQUEST}")
 
     @property
+    def all_kinds(self) -> tuple[str, ...]:
+        """``lead``, ``checkout`` and a ``stage:<stage id>`` per mapped stage."""
+        return (*EVENT_KINDS, *sorted(stage_kind(stage) for stage in self.stage_events))
+
+    @property
     def enabled_kinds(self) -> list[str]:
-        """The kinds a run sends unless its ``enable_event_kinds`` turns more on."""
-        return [kind for kind in EVENT_KINDS if self.kinds.get(kind, KindSettings()).enabled]
+        """The kinds a run sends unless its ``enable_event_kinds`` turns more on (a mapped stage is on unless its
+        kind's settings switch it off)."""
+        return [kind for kind in self.all_kinds if self.kinds.get(kind, KindSettings()).enabled]
+
+    def event_name(self, kind: str) -> str:
+        """Pinterest's ``event_name`` of a kind: the kind itself, or a stage's mapped name."""
+        if kind.startswith(STAGE_KIND_PREFIX):
+            stage = kind.removeprefix(STAGE_KIND_PREFIX)
+            if stage not in self.stage_events:
+                raise ValueError(f"{kind}: stage {stage!r} is not mapped in stage_events")
+            return self.stage_events[stage]
+        return kind
 
     def kind_channels(self, kind: str) -> tuple[str, ...]:
         own = self.kinds.get(kind)
@@ -335,6 +376,10 @@ _NO_MOMENT = {
 _HAPPENED = {CHECKOUT: "won", LEAD: "created"}
 
 
+def _happened(kind: str) -> str:
+    return _HAPPENED.get(kind) or f"entered stage {kind.removeprefix(STAGE_KIND_PREFIX)!r}"
+
+
 def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> Decision:
     """The event of one outbox row (its kind's), or why it is skipped (checked in the order of ``SKIP_REASONS``)."""
     kind = row["event_kind"]
@@ -352,7 +397,7 @@ def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> 
     max_age = settings.kind_max_event_age_days(kind)
     if event_at < now - dt.timedelta(days=max_age):
         return Decision(
-            None, TOO_OLD, f"{_HAPPENED[kind]} at {event_at:%Y-%m-%dT%H:%M:%SZ}, more than {max_age:g} days "
+            None, TOO_OLD, f"{_happened(kind)} at {event_at:%Y-%m-%dT%H:%M:%SZ}, more than {max_age:g} days "
             f"before the API's clock ({now:%Y-%m-%dT%H:%M:%SZ})"
         )  # fmt: skip
     denied = consent_denied(row, settings.consent_source)
@@ -362,7 +407,7 @@ def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> 
     if not (data.get("em") or (data.get("client_ip_address") and data.get("client_user_agent"))):
         return Decision(None, NO_IDENTIFIER, "no email, and not both IP address and user agent")
     event: dict[str, Any] = {
-        "event_name": kind,
+        "event_name": settings.event_name(kind),
         "action_source": settings.action_source,
         "event_time": int(event_at.timestamp()),
         "event_id": row["event_id"],

@@ -122,20 +122,51 @@ class Summary:
         }
 
 
-def fill_outbox(conn: Connection) -> dict[str, int]:
-    """Bring ``ops.capi_outbox`` up to date with the deals that changed since the last fill (``fill_outbox.sql``);
-    returns how many deals changed and how many outbox rows await a decision.
+class StageEventsRefused(AirflowFailException):
+    """The stage mapping names a stage the portal's pipelines do not have, or a closed-won one: fix the mapping."""
+
+
+def check_stage_events(conn: Connection, stage_events: Mapping[str, str]) -> None:
+    """Refuse, naming them, the mapped stages that are no live stage of the portal's deal pipelines (a typo, a stage
+    deleted in HubSpot: its events would silently never come) or are closed-won (won is the checkout), and names no
+    stage can send. Before any pipeline was read (a fresh install), no deal can be in a stage yet: no stage check."""
+    if not stage_events:
+        return
+    CapiSettings(stage_events=stage_events)  # an event name no stage can send: the operator's ValueError, naming it
+    with conn.cursor() as cur:
+        rows = cur.execute(capi_sql("mapped_stages"), {"stages": sorted(stage_events)}).fetchall()
+    known = rows[0][3]  # every row carries it
+    problems = []
+    for stage, pipelines, closed_won, _ in rows:
+        if not pipelines:
+            problems.append(f"stage {stage!r} is not a stage of the portal's deal pipelines")
+        elif closed_won:
+            problems.append(f"stage {stage!r} is closed-won (pipeline {', '.join(pipelines)}): won is the checkout")
+    if problems and known is not None:
+        raise StageEventsRefused(
+            f"stage_events: {'; '.join(problems)}. Fix the mapping (the portal's stage ids: {known}); nothing is "
+            "filled or sent until then"
+        )
+
+
+def fill_outbox(conn: Connection, stage_events: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Bring ``ops.capi_outbox`` up to date with the deals that changed since the last fill (``fill_outbox.sql``),
+    with a stage event row per lineage and stage of ``stage_events`` it entered; returns how many deals changed and
+    how many outbox rows await a decision.
 
     One REPEATABLE READ transaction: all its statements read the same published marts, even when a reconcile
     publishes meanwhile (read committed, one statement could see the new marts and the next the old ones). The
     sender's lock is taken first, outside it (``conn`` in autocommit mode), so the transaction's snapshot is taken
     once the lock is held: taken while waiting, it would miss what the run it waited for wrote."""
+    stage_events = stage_events or {}
+    check_stage_events(conn, stage_events)
+    parameters = {"stages": sorted(stage_events)}
     conn.execute("SELECT pg_advisory_lock(%s)", (SENDER_LOCK_KEY,))
     try:
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             for statement in sql_statements(capi_sql("fill_outbox")):
-                cur.execute(statement)
+                cur.execute(statement, parameters)
             deals_changed, undecided = cur.fetchone()
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (SENDER_LOCK_KEY,))

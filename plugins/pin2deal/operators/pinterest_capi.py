@@ -16,14 +16,13 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 
 from pin2deal.capi.payload import (
-    EVENT_KINDS,
     MAX_EVENTS_PER_REQUEST,
     PINTEREST_MAX_EVENT_AGE_DAYS,
     CapiSettings,
     KindSettings,
 )
 from pin2deal.capi.quality import read_event_quality
-from pin2deal.capi.send import ConversionsSender, Selection
+from pin2deal.capi.send import ConversionsSender, Selection, check_stage_events
 from pin2deal.hooks.pinterest import PinterestAdsHook, PinterestConversionsHook
 from pin2deal.hooks.warehouse import WarehouseHook
 from pin2deal.normalize import parse_bool, parse_timestamp
@@ -58,8 +57,8 @@ def _kind_settings(kind: str, own: Mapping[str, Any]) -> KindSettings:
 
 
 class PinterestConversionsOperator(BaseOperator):
-    """Send the events of ``ops.capi_outbox`` (a ``lead`` per deal, a ``checkout`` per won deal, once per lineage) to
-    Pinterest and record each in ``ops.capi_ledger``.
+    """Send the events of ``ops.capi_outbox`` (a ``lead`` per deal, a ``checkout`` per won deal, an event per entry
+    into a mapped stage, once per lineage) to Pinterest and record each in ``ops.capi_ledger``.
 
     :param won_after: only events that happened at or after this instant (a checkout's won time, a lead's lead
         moment; open events, whose outcome is unknown, always go)
@@ -67,8 +66,11 @@ class PinterestConversionsOperator(BaseOperator):
     :param dry_run: build and validate every event, record it as skipped ``dry_run``, send nothing
     :param test_mode: send with ``?test=true`` (Pinterest records nothing); record its verdict as ``test_mode``
     :param channels: mart channels sent (``pinterest_paid``; add ``pinterest_organic``/``unknown`` to send them)
-    :param event_kinds: per kind (``lead``, ``checkout``), ``{"enabled": bool, "channels": [...],
-        "max_event_age_days": days}``, each key optional (left out: sent, with the run-wide settings)
+    :param event_kinds: per kind (``lead``, ``checkout``, ``stage:<stage id>``), ``{"enabled": bool, "channels":
+        [...], "max_event_age_days": days}``, each key optional (left out: sent, with the run-wide settings)
+    :param stage_events: HubSpot stage id -> Pinterest event name (e.g. ``{"demoscheduled": "signup"}``): the
+        lineage's first entry into the stage is sent once as that event (kind ``stage:<stage id>``); none by default.
+        The same mapping must be given to the ``fill_capi_outbox`` task
     :param enable_event_kinds: kinds this run sends even when switched off in ``event_kinds`` (a manual run's param)
     :param action_source: ``offline`` (CRM deals), or ``web``/``app_android``/``app_ios``
     :param max_event_age_days: events older than this by the API's clock are skipped ``too_old`` (Pinterest: 7)
@@ -100,6 +102,7 @@ class PinterestConversionsOperator(BaseOperator):
         test_mode: bool | str = False,
         channels: Sequence[str] = ("pinterest_paid",),
         event_kinds: Mapping[str, Mapping[str, Any]] | None = None,
+        stage_events: Mapping[str, str] | None = None,
         enable_event_kinds: Sequence[str] | str = (),
         action_source: str = "offline",
         max_event_age_days: float = PINTEREST_MAX_EVENT_AGE_DAYS,
@@ -117,6 +120,7 @@ class PinterestConversionsOperator(BaseOperator):
         self.dry_run, self.test_mode = dry_run, test_mode
         self.channels = channels
         self.event_kinds = dict(event_kinds or {})
+        self.stage_events = dict(stage_events or {})
         self.enable_event_kinds = enable_event_kinds
         self.action_source = action_source
         self.max_event_age_days = max_event_age_days
@@ -137,15 +141,16 @@ class PinterestConversionsOperator(BaseOperator):
             default_region=self.default_region,
             batch_size=int(self.batch_size),
             kinds={kind: _kind_settings(kind, own) for kind, own in self.event_kinds.items()},
+            stage_events=self.stage_events,
         )
 
     def kinds_to_send(self, settings: CapiSettings) -> tuple[str, ...]:
         """The kinds enabled in the settings and those this run turns on."""
         turned_on = _names(self.enable_event_kinds)
-        unknown = sorted(set(turned_on) - set(EVENT_KINDS))
+        unknown = sorted(set(turned_on) - set(settings.all_kinds))
         if unknown:
-            raise ValueError(f"enable_event_kinds: {unknown} are not event kinds ({list(EVENT_KINDS)})")
-        return tuple(kind for kind in EVENT_KINDS if kind in settings.enabled_kinds or kind in turned_on)
+            raise ValueError(f"enable_event_kinds: {unknown} are not event kinds ({list(settings.all_kinds)})")
+        return tuple(kind for kind in settings.all_kinds if kind in settings.enabled_kinds or kind in turned_on)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """The outbox to Pinterest's Conversions API, each decision into the ledger (pin2deal.lineage)."""
@@ -166,6 +171,7 @@ class PinterestConversionsOperator(BaseOperator):
         warehouse = WarehouseHook(self.warehouse_conn_id)
         with warehouse.get_conn() as writer, warehouse.get_conn() as reader:
             writer.autocommit = True
+            check_stage_events(writer, settings.stage_events)
             sender = ConversionsSender(
                 reader,
                 writer,

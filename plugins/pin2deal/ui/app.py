@@ -37,7 +37,7 @@ OWNERS: dict[str, tuple[str, str | None]] = {
     "deals": ("hubspot_deals", "extract_hubspot_deals"),
     "epik": ("attribution_reconcile", None),
     "conversions": ("pinterest_capi", None),
-    "event_quality": ("daily_briefing", "read_event_quality"),
+    "event_quality": ("pinterest_capi", "read_event_quality"),
 }
 # Record issues: the owning DAG and task by the issue's source prefix.
 ISSUE_OWNERS: dict[str, tuple[str, str | None]] = {
@@ -51,7 +51,8 @@ ISSUE_OWNERS: dict[str, tuple[str, str | None]] = {
 # "not available yet".
 NEEDS = {
     "briefing": ["ops.briefings"],
-    "cac": ["mart.performance", "mart.cac(numeric,bigint)"],  # the CAC rule, defined by the first reconcile
+    # the CAC and forecast rules, defined by the first reconcile (the forecast's after migration 082)
+    "cac": ["mart.performance", "mart.cac(numeric,bigint)", "mart.forecast_cac(numeric,bigint,numeric,bigint)"],
     "funnel": ["mart.funnel"],
     "freshness": ["raw.pinterest_ad_daily", "raw.hubspot_deals"],
     "epik": ["mart.truth_vs_platform"],
