@@ -3,8 +3,9 @@
 Each returns ``None`` for an empty value and raises ``InvalidValue`` (a ``ValueError`` whose message is the
 reason, e.g. "not a number") for a value it cannot type. Callers keep the raw value, record the reason in
 ``ops.record_issues`` and load the rest of the record: a bad value is never guessed into a good one (an
-unparsable amount is not 0, a URL-encoded click id is not decoded). The CAPI payload builder reuses the email
-and phone functions, so hashing sees exactly what the warehouse stores.
+unparsable amount is not 0, a URL-encoded click id is not decoded). The CAPI payload builder reuses the email,
+phone and matching functions (city, state, ZIP code, country, gender, date of birth), so hashing sees exactly what
+the warehouse stores.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import calendar
 import datetime as dt
 import functools
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 import phonenumbers
@@ -182,17 +184,131 @@ def _region_names() -> dict[str, str]:
     return {name: regions.pop() for name, regions in names.items() if len(regions) == 1} | _REGION_ALIASES
 
 
-def phone_region(country: str | None, default_region: str = "US") -> str:
-    """The region to read a national phone number in: the contact's country (ISO code or name), else the default.
-
-    HubSpot's ``country`` is free text ("France", "Deutschland", "USA"); what cannot be recognised falls back.
-    """
+def country_code(country: str | None) -> str | None:
+    """The ISO 3166 code (upper case) of a country written as a code or a name ("France", "Deutschland", "USA"), or
+    None when it cannot be recognised. HubSpot's ``country`` is free text."""
     if blank(country):
-        return default_region
+        return None
     text = country.strip()
     if text.upper() in phonenumbers.SUPPORTED_REGIONS:
         return text.upper()
-    return _region_names().get(text.casefold(), default_region)
+    return _region_names().get(text.casefold())
+
+
+def phone_region(country: str | None, default_region: str = "US") -> str:
+    """The region to read a national phone number in: the contact's country (ISO code or name), else the default."""
+    return country_code(country) or default_region
+
+
+# -- Conversions API matching fields (user_data's ct, st, zp, country, ge, db), as Pinterest's docs define them ----
+
+_NOT_ASCII_ALNUM = re.compile(r"[^a-z0-9]+")
+_US_ZIP = re.compile(r"(\d{5})(?:[-\s]?\d{4})?")
+_BIRTH_DATE = re.compile(r"(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})(?:T00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?")
+_GENDERS = {"f": "f", "female": "f", "woman": "f", "m": "m", "male": "m", "man": "m", "n": "n", "nonbinary": "n"}
+US_STATES = {
+    "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca", "colorado": "co",
+    "connecticut": "ct", "delaware": "de", "districtofcolumbia": "dc", "florida": "fl", "georgia": "ga",
+    "hawaii": "hi", "idaho": "id", "illinois": "il", "indiana": "in", "iowa": "ia", "kansas": "ks", "kentucky": "ky",
+    "louisiana": "la", "maine": "me", "maryland": "md", "massachusetts": "ma", "michigan": "mi", "minnesota": "mn",
+    "mississippi": "ms", "missouri": "mo", "montana": "mt", "nebraska": "ne", "nevada": "nv", "newhampshire": "nh",
+    "newjersey": "nj", "newmexico": "nm", "newyork": "ny", "northcarolina": "nc", "northdakota": "nd", "ohio": "oh",
+    "oklahoma": "ok", "oregon": "or", "pennsylvania": "pa", "rhodeisland": "ri", "southcarolina": "sc",
+    "southdakota": "sd", "tennessee": "tn", "texas": "tx", "utah": "ut", "vermont": "vt", "virginia": "va",
+    "washington": "wa", "westvirginia": "wv", "wisconsin": "wi", "wyoming": "wy", "puertorico": "pr", "guam": "gu",
+    "americansamoa": "as", "virginislands": "vi", "northernmarianaislands": "mp",
+}  # fmt: skip
+
+
+def _letters_and_digits(value: str) -> str:
+    """Lower-cased (Unicode NFC), every space, punctuation mark and symbol removed: "São Paulo " -> "sãopaulo"."""
+    if value.isascii():  # most values: one regular expression instead of a Unicode lookup per character
+        return _NOT_ASCII_ALNUM.sub("", value.lower())
+    text = unicodedata.normalize("NFC", value).lower()
+    return "".join(char for char in text if unicodedata.category(char)[0] in "LNM")
+
+
+def normalize_city(value: str | None) -> str | None:
+    """A city as Pinterest matches it: lower case, without spaces or punctuation ("St. Louis" -> "stlouis")."""
+    if blank(value):
+        return None
+    city = _letters_and_digits(value)
+    if not city:
+        raise InvalidValue("not a city name (no letters)")
+    return city
+
+
+def normalize_country(value: str | None) -> str | None:
+    """The two-letter ISO 3166 code in lower case ("United States", "USA", "us" -> "us")."""
+    if blank(value):
+        return None
+    code = country_code(value)
+    if code is None:
+        raise InvalidValue("not a country (an ISO 3166 code or a country name)")
+    return code.lower()
+
+
+def normalize_state(value: str | None, country: str | None = None) -> str | None:
+    """A two-letter state code in lower case ("CA", "ca", "C.A." -> "ca"); a US state's name too when the contact
+    is in the US (``country``: an ISO code, as ``normalize_country`` returns)."""
+    if blank(value):
+        return None
+    state = _letters_and_digits(value)
+    if len(state) == 2 and state.isascii() and state.isalpha():
+        return state
+    if (country or "").lower() == "us" and state in US_STATES:
+        return US_STATES[state]
+    raise InvalidValue("not a two-letter state code")
+
+
+def normalize_zip(value: str | None, country: str | None = None) -> str | None:
+    """A US ZIP code as its five digits ("94105-1234" -> "94105"); elsewhere the postcode in lower case without
+    spaces or punctuation ("SW1A 1AA" -> "sw1a1aa"). ``country``: an ISO code (the contact's, else the default)."""
+    if blank(value):
+        return None
+    if (country or "").lower() == "us":
+        match = _US_ZIP.fullmatch(value.strip())
+        if match is None:
+            raise InvalidValue("not a US ZIP code (5 digits, or ZIP+4)")
+        return match.group(1)
+    postcode = _letters_and_digits(value)
+    if not postcode.isascii() or not postcode.isalnum():
+        raise InvalidValue("not a postcode (letters and digits)")
+    return postcode
+
+
+def normalize_gender(value: str | None) -> str | None:
+    """Pinterest's genders: "f", "m" or "n" (non-binary); the words female/male/non-binary are read too."""
+    if blank(value):
+        return None
+    gender = _GENDERS.get(_letters_and_digits(value))
+    if gender is None:
+        raise InvalidValue("not a gender Pinterest knows (f, m or n: female, male, non-binary)")
+    return gender
+
+
+def normalize_birth_date(value: str | None, today: dt.date | None = None) -> str | None:
+    """A date of birth as YYYYMMDD ("1997-12-26", "19971226", "1997/12/26", HubSpot's date as epoch milliseconds
+    at midnight UTC). Day-first and month-first dates ("26/12/1997", "12/26/1997") are ambiguous: refused."""
+    if blank(value):
+        return None
+    text = value.strip()
+    match = _BIRTH_DATE.fullmatch(text)
+    if match is not None:
+        try:
+            born = dt.date(*(int(part) for part in match.groups()))
+        except ValueError as error:
+            raise InvalidValue("not a date (YYYY-MM-DD)") from error
+    elif _EPOCH_MS.fullmatch(text):
+        moment = _EPOCH + dt.timedelta(milliseconds=int(text))
+        if moment.time() != dt.time():
+            raise InvalidValue("not a date (epoch milliseconds that are not a midnight UTC)")
+        born = moment.date()
+    else:
+        raise InvalidValue("not a date (YYYY-MM-DD)")
+    if not 1900 <= born.year or born > (today or dt.datetime.now(dt.UTC).date()):
+        raise InvalidValue("not a plausible date of birth (before 1900 or in the future)")
+    return born.strftime("%Y%m%d")
 
 
 def split_multi(value: str | None) -> list[str]:

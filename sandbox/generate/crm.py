@@ -20,7 +20,11 @@ the CRM migration (``MIGRATED_BEFORE_DAYS`` ago) carry a Salesforce-style legacy
 Contacts: ``DEAL_CONTACT_WEIGHTS`` (none / 1 new / 2 new / a repeat customer's existing contact). Emails missing
 on ``EMAIL_MISSING_SHARE``, upper-case or padded with spaces on ``EMAIL_MESSY_SHARE``; phones in national formats
 of the contact's country (fictional ranges: US 555-01xx, FR 01 99 00, DE 030 23125, GB 020 7946 0), missing on
-``PHONE_MISSING_SHARE``; ``country`` (free text) says which national format applies. The consent property is a
+``PHONE_MISSING_SHARE``; ``country`` (free text) says which national format applies. Addresses (``city``, ``state``,
+``zip``) from ``ADDRESSES``, typed the way people do on ``ADDRESS_MESSY_SHARE`` ("São Paulo ", "ca", "94105-1234",
+"California"), missing on ``ADDRESS_MISSING_SHARE``; ``gender`` and ``date_of_birth`` (a form's answers, free text,
+sometimes unusable) on ``PROFILE_SHARE``. These come from a random stream of their own per contact, so the rest of
+the world is drawn as before they existed. The consent property is a
 **contact** property (enumeration granted/denied, plus the legacy true/false of an old form), drawn from
 ``CONSENT_WEIGHTS``: denied = "denied" or "false".
 
@@ -98,6 +102,19 @@ COUNTRY_LABELS = {
     "DE": ("Germany", "Deutschland"),
     "GB": ("United Kingdom",),
 }
+# (city, state, ZIP code) per country; then the ways people type them.
+ADDRESSES = {
+    "US": (("San Francisco", "CA", "94105"), ("New York", "NY", "10001"), ("Austin", "TX", "78701"),
+           ("Chicago", "IL", "60601"), ("Seattle", "WA", "98101"), ("St. Louis", "MO", "63101")),
+    "FR": (("Paris", None, "75008"), ("Lyon", None, "69002"), ("Saint-Étienne", None, "42000")),
+    "DE": (("Berlin", None, "10117"), ("München", None, "80331"), ("Köln", None, "50667")),
+    "GB": (("London", None, "SW1A 1AA"), ("Manchester", None, "M1 1AE")),
+}  # fmt: skip
+US_STATE_NAMES = {"CA": "California", "NY": "New York", "TX": "Texas", "IL": "Illinois", "WA": "Washington",
+                  "MO": "Missouri"}  # fmt: skip
+MESSY_CITIES = ("São Paulo ",)  # a contact who moved: its city is not in its country's list
+GENDERS = ("female", "male", "F", "M", "non-binary", "prefer not to say")
+ADDRESS_MISSING_SHARE, ADDRESS_MESSY_SHARE, PROFILE_SHARE = 0.20, 0.25, 0.30
 EMAIL_DOMAINS = {
     "US": ("example.com", "example.net", "example.org"),
     "FR": ("example.fr", "example.com"),
@@ -394,6 +411,7 @@ class _Crm:
             props["mobilephone"] = _phone(rng, country)
         if not (country == "US" and rng.random() < 0.05):
             props["country"] = rng.choice(COUNTRY_LABELS[country])
+        props.update(_address_and_profile(random.Random(f"{contact_id}:address"), country, created))
         consent = self._consent(rng)
         if consent is not None:
             props[_P["ads_consent"]] = consent
@@ -410,6 +428,27 @@ class _Crm:
         )
         self._contact_pool.append((contact_id, country))
         return contact_id
+
+
+def _address_and_profile(rng: random.Random, country: str, created_ms: int) -> dict[str, str]:
+    """A contact's city, state and ZIP code (some typed messily, some missing), and on some a gender and a date of
+    birth as a form collects them (free text: sometimes unusable)."""
+    props: dict[str, str] = {}
+    if rng.random() >= ADDRESS_MISSING_SHARE:
+        city, state, zip_code = rng.choice(ADDRESSES[country])
+        if rng.random() < ADDRESS_MESSY_SHARE:
+            city = rng.choice((f"{city} ", city.upper(), *MESSY_CITIES))
+            if state:
+                state = rng.choice((state.lower(), US_STATE_NAMES[state]))
+            if country == "US":
+                zip_code = f"{zip_code}-{rng.randint(1000, 9999)}"
+        props.update({"city": city, "zip": zip_code, **({"state": state} if state else {})})
+    if rng.random() < PROFILE_SHARE:
+        props["gender"] = rng.choice(GENDERS)
+        created = dt.datetime.fromtimestamp(created_ms / 1000, dt.UTC).date()
+        born = created - dt.timedelta(days=rng.randint(18 * 365, 70 * 365))
+        props["date_of_birth"] = born.isoformat() if rng.random() < 0.9 else born.strftime("%d/%m/%Y")
+    return props
 
 
 def _later(rng: random.Random, after: int, mean: int, now: int) -> int:

@@ -226,10 +226,13 @@ def _properties() -> dict[str, list[dict[str, Any]]]:
         ("false", "No (legacy form)"),
     )
     contacts = [
+        _property("city", "City", *text, contact),
         _property("country", "Country/Region", *text, contact),
+        _property("date_of_birth", "Date of birth", *text, contact),
         _property("createdate", "Create Date", *when, contact),
         _property("email", "Email", "string", "text", contact),
         _property("firstname", "First Name", *text, contact),
+        _property("gender", "Gender", *text, contact, custom=True),
         _property(
             "hs_additional_emails", "Additional email addresses", "enumeration", "checkbox", contact, calculated=True
         ),
@@ -238,6 +241,8 @@ def _properties() -> dict[str, list[dict[str, Any]]]:
         _property("lastname", "Last Name", *text, contact),
         _property("mobilephone", "Mobile Phone Number", "string", "phonenumber", contact),
         _property("phone", "Phone Number", "string", "phonenumber", contact),
+        _property("state", "State/Region", *text, contact),
+        _property("zip", "Postal Code", *text, contact),
         _property(
             PROPERTIES["ads_consent"],
             "Ads measurement consent",

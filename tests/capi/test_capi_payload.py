@@ -43,12 +43,14 @@ def test_a_won_paid_deal_becomes_one_checkout_with_hashed_user_data_and_the_raw_
             "ph": [sha("33612345678")],
             "fn": [sha("jeanne")],
             "ln": [sha("martin dupont")],
+            "country": [sha("fr")],
             "external_id": [sha("hubspot_contact:70001")],
             "click_id": "dj0yJnU942",
             "client_ip_address": "203.0.113.9",
             "client_user_agent": "Mozilla/5.0",
         },
         "custom_data": {"currency": "EUR", "value": "1200.50", "order_id": "hubspot:42"},
+        "partner_name": "ss-pin2deal",
     }
     assert validate_event(decision.event) == []
 
@@ -228,6 +230,7 @@ def test_a_lead_is_the_lineages_lead_moment_without_order_or_value_and_keeps_the
     assert decision.event == {
         "event_name": "lead", "action_source": "offline", "event_time": int(WON.timestamp()),
         "event_id": "lead_hubspot:42", "user_data": decide(outbox_row(42, WON), DEFAULTS, NOW).event["user_data"],
+        "partner_name": "ss-pin2deal",
     }  # fmt: skip
     assert validate_event(decision.event) == []
 

@@ -61,7 +61,8 @@ DEAL_PROPERTIES = [
 CONTACT_PROPERTIES = [
     _property("email"), _property("phone"), _property("mobilephone"), _property("firstname"), _property("lastname"),
     _property("createdate", "datetime"), _property("lastmodifieddate", "datetime"),
-    _property("ads_consent", custom=True),
+    _property("ads_consent", custom=True), _property("city"), _property("state"), _property("zip"),
+    _property("country"), _property("date_of_birth"), _property("gender", custom=True),
 ]  # fmt: skip
 
 

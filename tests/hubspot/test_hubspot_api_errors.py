@@ -44,6 +44,14 @@ def test_a_missing_custom_property_fails_naming_it(hubspot_world, run_dag, wareh
     assert warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone() == (0,)
 
 
+def test_a_mapped_contact_role_missing_on_contacts_fails_naming_it(hubspot_world) -> None:
+    """Gender is read only when mapped; mapped to a property contacts do not have (here a deal's), it fails."""
+    hubspot_world([deal(1, HOUR_MS)], extra={"properties": {**CUSTOM, "gender": CUSTOM["epik"]}})
+
+    with pytest.raises(HubSpotPropertyMissing, match=r"'pinterest_epik' \(role gender\)"):
+        HubSpotHook().check_custom_properties()
+
+
 def test_429s_5xx_and_dropped_connections_are_retried_until_everything_is_loaded(hubspot_world, warehouse) -> None:
     deals = [deal(10_000 + n, HOUR_MS + n * 100, contacts=[500 + n % 300]) for n in range(1000)]
     faults = FaultRates(server_error=0.12, rate_limit_burst=0.08, burst_length=2, retry_after_seconds=1,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from deal_worlds import CUSTOM, HOUR, HOUR_MS, contact, deal, hubspot_connection
+from deal_worlds import CUSTOM, FAST, HOUR, HOUR_MS, contact, deal, hubspot_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 NEXT_HOUR = HOUR + dt.timedelta(hours=1)  # a manual run at this logical date extracts [HOUR, NEXT_HOUR)
@@ -238,3 +238,40 @@ def test_bad_records_are_loaded_and_flagged_with_field_and_reason(hubspot_world,
         "SELECT count(*) FROM ops.record_issues WHERE record_key = '1' AND source = 'hubspot.deal'"
     ).fetchone() == (0,)
     assert warehouse.execute("SELECT amount FROM raw.hubspot_deals WHERE deal_id = 1").fetchone() == (1250,)
+
+
+def test_contact_roles_are_typed_for_matching_and_an_unusable_value_is_flagged_without_its_pii(
+    hubspot_world, run_dag, warehouse
+) -> None:
+    """The address roles (HubSpot's standard properties) and gender / date of birth (mapped here) are typed the way
+    the Conversions API matches them; a value that cannot be is NULL and named (contact + property), never stored
+    in ops, and the rest of the contact loads."""
+    roles = {**CUSTOM, "gender": "gender", "date_of_birth": "date_of_birth"}
+    contacts = [
+        contact(30, city=" São Paulo ", state="ca", zip="94105-1234", country="United States", gender="Female",
+                date_of_birth="1990-04-12"),
+        contact(31, city="Köln", state="Bavaria", zip="941", country="Narnia", gender="other",
+                date_of_birth="12/04/1990"),
+        contact(32, city="London", zip="SW1A 1AA", country="United Kingdom", phone="+44 20 7946 0018"),
+    ]  # fmt: skip
+    hubspot_world([deal(9, HOUR_MS, contacts=[30, 31, 32])], contacts, extra={"properties": roles, **FAST})
+
+    run_dag("hubspot_deals", NEXT_HOUR)
+
+    rows = {row[0]: row[1:] for row in warehouse.execute(
+        "SELECT contact_id, city_normalized, state_code, zip_normalized, country_code, gender_code, birth_date,"
+        " email_normalized FROM raw.hubspot_contacts"
+    )}  # fmt: skip
+    assert rows == {
+        30: ("sãopaulo", "ca", "94105", "us", "f", dt.date(1990, 4, 12), "buyer30@example.com"),
+        31: ("köln", None, None, None, None, None, "buyer31@example.com"),
+        32: ("london", None, "sw1a1aa", "gb", None, None, "buyer32@example.com"),
+    }
+    issues = set(warehouse.execute("SELECT record_key, field, reason, raw_value FROM ops.record_issues"))
+    assert issues == {
+        ("31", "country", "not a country (an ISO 3166 code or a country name)", None),
+        ("31", "state", "not a two-letter state code", None),  # read in the default region (US): Narnia is none
+        ("31", "zip", "not a US ZIP code (5 digits, or ZIP+4)", None),
+        ("31", "gender", "not a gender Pinterest knows (f, m or n: female, male, non-binary)", None),
+        ("31", "date_of_birth", "not a date (YYYY-MM-DD)", None),
+    }

@@ -139,6 +139,16 @@ CASES: tuple[Case, ...] = (
     Case("emoji", CONTACT, "phone", "📞 +1 415 555 0123", OK, ("phone_e164", "+14155550123")),
     Case("10 MB string", CONTACT, "phone", Big("5"), PHONE),
     Case("empty", CONTACT, "mobilephone", "", OK, ("phone_e164", None), with_fields=(("phone", ""),)),
+    # the contact roles the Conversions API matches on (docs/capi.md, "Matching"), typed as Pinterest normalises them
+    Case("unicode", CONTACT, "city", "São Paulo ", OK, ("city_normalized", "sãopaulo")),
+    Case("empty", CONTACT, "city", "--", "not a city name (no letters)", ("city_normalized", None)),
+    Case("wrong type", CONTACT, "country", "Narnia", "not a country (an ISO 3166 code or a country name)",
+         ("country_code", None)),  # fmt: skip
+    Case("valid edge", CONTACT, "country", "Deutschland", OK, ("country_code", "de")),
+    Case("separators", CONTACT, "zip", "94105-1234", OK, ("zip_normalized", "94105")),
+    Case("wrong type", CONTACT, "zip", "941", "not a US ZIP code (5 digits, or ZIP+4)", ("zip_normalized", None)),
+    Case("valid edge", CONTACT, "state", "California", OK, ("state_code", "ca")),
+    Case("wrong type", CONTACT, "state", "Bavaria", "not a two-letter state code", ("state_code", None)),
     Case("unicode", CONTACT, "firstname", "Zoë 🙂", OK, ("first_name", "Zoë 🙂")),
     Case("SQL metacharacters", CONTACT, "lastname", "O'Brien; DROP TABLE raw.hubspot_contacts", OK,
          ("last_name", "O'Brien; DROP TABLE raw.hubspot_contacts")),  # fmt: skip

@@ -361,6 +361,22 @@ def test_contacts_are_associated_shared_and_sometimes_missing(world: Dataset) ->
     assert all(v["hs_object_id"] == c["id"] for v, c in zip(values, world.contacts, strict=True))
 
 
+def test_contacts_carry_addresses_some_typed_messily_and_some_a_gender_and_a_date_of_birth(world: Dataset) -> None:
+    """What the Conversions API matches on besides email and phone, as people type it (docs/capi.md, "Matching")."""
+    values = [props(c) for c in world.contacts]
+    cities, states, zips = (Counter(v.get(name) for v in values) for name in ("city", "state", "zip"))
+    assert cities[None] and states[None] and zips[None], "some contacts have no address"
+    assert cities["São Paulo "] and cities["San Francisco "] and cities["SAN FRANCISCO"]
+    assert states["CA"] and states["ca"] and states["California"]
+    assert any(re.fullmatch(r"94105-\d{4}", code or "") for code in zips) and zips["SW1A 1AA"]
+    assert Counter(v.get("country") for v in values)["United States"]
+    genders = Counter(v.get("gender") for v in values)
+    assert genders["female"] and genders["prefer not to say"] and genders[None]
+    births = [v["date_of_birth"] for v in values if "date_of_birth" in v]
+    assert any(re.fullmatch(r"\d{4}-\d\d-\d\d", born) for born in births)
+    assert any(re.fullmatch(r"\d\d/\d\d/\d{4}", born) for born in births), "some are day-first: unusable"
+
+
 def test_merged_and_archived_deals(world: Dataset) -> None:
     ids = {d["id"] for d in world.deals}
     assert len(ids) == len(world.deals)

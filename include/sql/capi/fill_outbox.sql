@@ -9,8 +9,10 @@
 -- alias of their keys, so a merged deal's former row is found from the survivor. A row whose inputs changed is
 -- flagged undecided for the sender (unless its event was sent: sent is final); a deal no longer won loses its
 -- checkout row, a lead whose event id changed its former row (their ledger rows stay, as the record of what was
--- decided or sent). Contacts are the deal's current associations,
--- live ones only, in contact id order. Run in one transaction, statement by statement; the last one returns counts.
+-- decided or sent). Contacts are the deal's current associations, live ones only, in contact id order, with their
+-- matching values as the extraction typed them (the address, gender and date of birth only when known, so a contact
+-- without them hashes its inputs as before they existed; its country as read until then when not yet typed). Run in
+-- one transaction, statement by statement; the last one returns counts.
 
 -- Every statement is run with the parameter stages (a sorted text[]): a literal percent sign is written doubled.
 
@@ -181,11 +183,14 @@ WITH people AS (
                    'email', c.email_normalized,
                    'phone_e164', c.phone_e164,
                    'phone', coalesce(nullif(btrim(c.phone), ''), nullif(btrim(c.mobilephone), '')),
-                   'country', c.properties ->> 'country',
+                   'country', coalesce(c.country_code, c.properties ->> 'country'),
                    'first_name', c.first_name,
                    'last_name', c.last_name,
                    'consent', c.ads_consent
-               ) ORDER BY c.contact_id
+               ) || jsonb_strip_nulls(jsonb_build_object(
+                   'city', c.city_normalized, 'state', c.state_code, 'zip', c.zip_normalized,
+                   'gender', c.gender_code, 'birth_date', c.birth_date
+               )) ORDER BY c.contact_id
            ) AS contacts
     FROM raw.hubspot_deal_contacts AS dc
     JOIN raw.hubspot_contacts AS c ON c.contact_id = dc.contact_id AND NOT c.archived

@@ -11,10 +11,13 @@ rules (docs/capi.md):
   has (or may have) an event of the kind for under another event id, e.g. a deal merged into this one, gets no
   other;
 - ``event_time`` = the event's moment in epoch seconds, ``action_source`` a setting (``offline`` by default);
-- ``user_data``: ``em``, ``ph``, ``fn``, ``ln``, ``external_id`` as SHA-256 hex digests of normalised values (email
-  trimmed and lower-cased; phone in E.164 digits, read with the contact's country, then the default region;
-  names trimmed and lower-cased; external id ``hubspot_contact:<id>``), hashed here and nowhere else;
-  ``click_id`` = the raw ``epik``, never hashed; IP and user agent only when captured;
+- ``user_data``: ``em``, ``ph``, ``fn``, ``ln``, ``ct``, ``st``, ``zp``, ``country``, ``ge``, ``db``,
+  ``external_id`` as SHA-256 hex digests of normalised values (email trimmed and lower-cased; phone in E.164 digits,
+  read with the contact's country, then the default region; names trimmed and lower-cased; the address, gender and
+  date of birth as Pinterest's docs define them, ``normalize.py``, a value that cannot be used leaving out its own
+  field only; external id ``hubspot_contact:<id>``), hashed here and nowhere else; ``click_id`` = the raw ``epik``,
+  never hashed; IP and user agent only when captured;
+- ``partner_name``: ``PARTNER_NAME``, on every event;
 - ``custom_data`` (a checkout's only: a lead has no order nor value): ``order_id`` = the stable key; ``value`` as a
   decimal string with its ISO 4217 ``currency``, both or neither: both are optional for Pinterest, so a won deal
   whose amount or currency is unusable is still reported, without them, and the decision carries the warning the
@@ -32,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,8 +44,14 @@ from pin2deal.normalize import (
     ISO_4217_CODES,
     InvalidValue,
     blank,
+    normalize_birth_date,
+    normalize_city,
+    normalize_country,
     normalize_email,
+    normalize_gender,
     normalize_phone,
+    normalize_state,
+    normalize_zip,
     phone_region,
 )
 
@@ -62,6 +71,9 @@ CHANNELS = ("pinterest_paid", "pinterest_organic", "unknown", "other")
 CONSENT_SOURCES = ("deal", "contact", "deal_and_contact", "ignore")
 CONSENT_DENIED_MODES = ("suppress", "opt_out")
 MAX_EVENTS_PER_REQUEST = 1000
+# Who sends the events on the advertiser's behalf: Pinterest's convention for partner_name is "ss-" + the partner's
+# name, lower case (the events request schema's description; e.g. "ss-shopify").
+PARTNER_NAME = "ss-pin2deal"
 PINTEREST_MAX_EVENT_AGE_DAYS = 7  # Pinterest refuses events older than this (observed; the sandbox does too)
 
 # Why a won deal was not sent (ops.capi_ledger.reason of state 'skipped'), in the order they are checked.
@@ -261,6 +273,27 @@ def _hashed(values: Sequence[str | None]) -> list[str]:
     return list(seen)
 
 
+def _usable(normalize: Callable[..., str | None], *args: Any) -> str | None:
+    """``normalize(*args)``, or None for a value it refuses (the extraction reported it, naming contact and field)."""
+    try:
+        return normalize(*args)
+    except InvalidValue:
+        return None
+
+
+def contact_location(contact: Mapping[str, Any], default_region: str) -> dict[str, str | None]:
+    """A contact's ``ct``, ``st``, ``zp`` and ``country`` before hashing (Pinterest's normalisation, docs/capi.md
+    "Matching"); the ZIP code and state rules follow the contact's country, else the default region."""
+    country = _usable(normalize_country, contact.get("country"))
+    region = country or default_region.lower()
+    return {
+        "ct": _usable(normalize_city, contact.get("city")),
+        "st": _usable(normalize_state, contact.get("state"), region),
+        "zp": _usable(normalize_zip, contact.get("zip"), region),
+        "country": country,
+    }
+
+
 def user_data(row: Mapping[str, Any], settings: CapiSettings) -> dict[str, Any]:
     """The event's ``user_data`` from the deal's contacts, click id, IP and user agent (empty fields omitted)."""
     contacts = row.get("contacts") or []
@@ -270,11 +303,16 @@ def user_data(row: Mapping[str, Any], settings: CapiSettings) -> dict[str, Any]:
             emails.append(normalize_email(contact.get("email")))
         except InvalidValue:
             continue
+    locations = [contact_location(contact, settings.default_region) for contact in contacts]
     data: dict[str, Any] = {
         "em": _hashed(emails),
         "ph": _hashed([contact_phone(contact, settings.default_region) for contact in contacts]),
         "fn": _hashed([normalize_name(contact.get("first_name")) for contact in contacts]),
         "ln": _hashed([normalize_name(contact.get("last_name")) for contact in contacts]),
+        **{name: _hashed([location[name] for location in locations]) for name in ("ct", "st", "zp", "country")},
+        # Only present when the roles gender / date_of_birth are mapped (docs/hubspot.md).
+        "ge": _hashed([_usable(normalize_gender, contact.get("gender")) for contact in contacts]),
+        "db": _hashed([_usable(normalize_birth_date, contact.get("birth_date")) for contact in contacts]),
         "external_id": _hashed(
             [f"hubspot_contact:{contact['contact_id']}" for contact in contacts if contact.get("contact_id")]
         ),
@@ -374,6 +412,7 @@ def decide(row: Mapping[str, Any], settings: CapiSettings, now: dt.datetime) -> 
         "event_time": int(event_at.timestamp()),
         "event_id": row["event_id"],
         "user_data": data,
+        "partner_name": PARTNER_NAME,
     }
     warning = None
     if kind == CHECKOUT:

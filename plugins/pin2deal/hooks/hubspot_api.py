@@ -48,8 +48,8 @@ MODIFIED = "hs_lastmodifieddate"
 MODIFIED_PROPERTY = {"deals": MODIFIED, "contacts": "lastmodifieddate"}
 _SEARCH_KINDS = {"deals": "search", "contacts": "contact_search"}
 
-# The custom deal properties pin2deal reads, by role; values are the portal's internal names (connection extra
-# ``properties`` overrides any of them; an empty name switches a role off).
+# The properties pin2deal reads by role, deal properties unless a role is a contact's (below); values are the
+# portal's internal names (connection extra ``properties`` overrides any of them; an empty name switches a role off).
 DEFAULT_CUSTOM_PROPERTIES: dict[str, str] = {
     "epik": "epik",
     "utm_source": "utm_source",
@@ -66,10 +66,21 @@ DEFAULT_CUSTOM_PROPERTIES: dict[str, str] = {
     # The event id the site's Pinterest tag sent with the lead (the Conversions API's lead reuses it): no standard
     # property holds one, so it is read only when mapped.
     "lead_event_id": "",
+    # The contact's address, matched by the Conversions API (user_data ct, st, zp, country): HubSpot's standard
+    # contact properties. Gender and date of birth (ge, db): portals keep them, if at all, in properties of their own
+    # filled in many ways, so they are read only when mapped.
+    "city": "city",
+    "state": "state",
+    "zip": "zip",
+    "country": "country",
+    "gender": "",
+    "date_of_birth": "",
 }
 
 # Roles that may be a contact property instead of a deal property (both are read).
 CONTACT_OR_DEAL_ROLES = frozenset({"ads_consent", "lead_event_id"})
+# Roles that are contact properties only.
+CONTACT_ROLES = frozenset({"city", "state", "zip", "country", "gender", "date_of_birth"})
 
 _API_ERRORS = (
     deals.ApiException,
@@ -480,15 +491,20 @@ class HubSpotHook(BaseHook):
         return missing
 
     def check_custom_properties(self) -> dict[str, str]:
-        """Fail, naming them, when configured custom properties do not exist; return role -> name in use.
+        """Fail, naming them, when configured properties do not exist; return role -> name in use.
 
-        Every role is a deal property except the consent and the lead's event id, which may live on contacts or deals
-        (both are read).
+        Every role is a deal property except the contact roles (the address, gender, date of birth), and the consent
+        and the lead's event id, which may live on contacts or deals (both are read).
         """
         configured = {role: name for role, name in self.settings.custom_properties.items() if name}
-        deal_roles = {role: name for role, name in configured.items() if role not in CONTACT_OR_DEAL_ROLES}
-        absent = set(self.missing_properties("deals", sorted(set(deal_roles.values()))))
-        missing = {name: role for role, name in deal_roles.items() if name in absent}
+        missing: dict[str, str] = {}
+        for object_type, roles in (
+            ("deals", {role: name for role, name in configured.items()
+                       if role not in CONTACT_OR_DEAL_ROLES | CONTACT_ROLES}),
+            ("contacts", {role: name for role, name in configured.items() if role in CONTACT_ROLES}),
+        ):  # fmt: skip
+            absent = set(self.missing_properties(object_type, sorted(set(roles.values()))))
+            missing.update({name: role for role, name in roles.items() if name in absent})
         for role in CONTACT_OR_DEAL_ROLES & configured.keys():
             name = configured[role]
             if self.missing_properties("contacts", [name]) and self.missing_properties("deals", [name]):

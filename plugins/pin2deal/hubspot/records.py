@@ -17,12 +17,18 @@ from typing import Any
 import msgspec
 from psycopg.types.json import Jsonb
 
-from pin2deal.hooks.hubspot_api import CONTACT_OR_DEAL_ROLES, CrmObject, DealStage
+from pin2deal.hooks.hubspot_api import CONTACT_OR_DEAL_ROLES, CONTACT_ROLES, CrmObject, DealStage
 from pin2deal.normalize import (
     InvalidValue,
     blank,
+    normalize_birth_date,
+    normalize_city,
+    normalize_country,
     normalize_email,
+    normalize_gender,
     normalize_phone,
+    normalize_state,
+    normalize_zip,
     parse_bool,
     parse_business_timestamp,
     parse_currency,
@@ -63,8 +69,7 @@ CONTACT_PROPERTIES = (
     "hs_additional_emails",
     "createdate",
     "lastmodifieddate",
-    "country",  # the region national phone numbers are read in
-)
+)  # and the contact roles' properties (the address: its country is also the region national phones are read in)
 # Roles whose value is copied to a text column of the same name (see DEFAULT_CUSTOM_PROPERTIES).
 _TEXT_ROLES = (
     "utm_source",
@@ -94,7 +99,7 @@ LEGACY_DEAL_ID_COLUMN = DEAL_COLUMNS.index("legacy_deal_id")
 CONTACT_COLUMNS = (
     "contact_id", "properties", "email", "email_normalized", "phone", "mobilephone", "phone_e164", "first_name",
     "last_name", "ads_consent", "created_at", "modified_at", "archived", "hubspot_created_at", "hubspot_updated_at",
-    "lead_event_id",
+    "lead_event_id", "city_normalized", "state_code", "zip_normalized", "country_code", "gender_code", "birth_date",
 )  # fmt: skip
 DEAL_CONTACT_COLUMNS = ("deal_id", "contact_id", "type_ids", "labels")
 STAGE_COLUMNS = (
@@ -122,8 +127,8 @@ class DealTyping:
     def deal_properties(self) -> list[str]:
         """Every deal property to request: standard, custom, and every stage's entry date."""
         entered = sorted(f"{STAGE_ENTERED_PREFIX}{stage}" for stage in self.stage_ids)
-        names = [*STANDARD_DEAL_PROPERTIES, *self.custom_properties.values(), *entered]
-        return list(dict.fromkeys(names))
+        custom = [name for role, name in self.custom_properties.items() if role not in CONTACT_ROLES]
+        return list(dict.fromkeys([*STANDARD_DEAL_PROPERTIES, *custom, *entered]))
 
     @property
     def entered_properties(self) -> list[tuple[str, str]]:
@@ -133,7 +138,7 @@ class DealTyping:
     @property
     def contact_properties(self) -> list[str]:
         """The contact properties to request: the standard ones and the roles a contact may hold."""
-        roles = [self.custom_properties.get(role) for role in CONTACT_OR_DEAL_ROLES]
+        roles = [self.custom_properties.get(role) for role in CONTACT_OR_DEAL_ROLES | CONTACT_ROLES]
         return list(dict.fromkeys([*CONTACT_PROPERTIES, *sorted(name for name in roles if name)]))
 
 
@@ -217,9 +222,15 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
 def contact_rows(
     contacts: Iterable[CrmObject], typing: DealTyping, default_region: str
 ) -> tuple[list[tuple[Any, ...]], list[Issue]]:
-    """The ``raw.hubspot_contacts`` rows of a page of contacts and their issues (raw PII never goes into one)."""
-    consent_name = typing.custom_properties.get("ads_consent")
-    lead_event_name = typing.custom_properties.get("lead_event_id")
+    """The ``raw.hubspot_contacts`` rows of a page of contacts and their issues (raw PII never goes into one).
+
+    The contact roles (address, gender, date of birth) are typed as the Conversions API matches them
+    (``normalize.py``): a value that cannot be is left NULL and reported, naming the contact and its property."""
+    custom = typing.custom_properties
+    consent_name, lead_event_name = custom.get("ads_consent"), custom.get("lead_event_id")
+    city_name, state_name, zip_name, country_name, gender_name, birth_name = (
+        custom.get(role) for role in ("city", "state", "zip", "country", "gender", "date_of_birth")
+    )
     rows: list[tuple[Any, ...]] = []
     issues: list[Issue] = []
     for contact in contacts:
@@ -228,7 +239,9 @@ def contact_rows(
         get = props.get
         email, phone, mobile = get("email"), get("phone"), get("mobilephone")
         phone_field, phone_raw = ("phone", phone) if not blank(phone) else ("mobilephone", mobile)
-        region = phone_region(get("country"), default_region)
+        region = phone_region(get(country_name) if country_name else None, default_region)
+        country = _role(normalize_country, get, country_name, contact_id, issues)
+        place = country or region  # the ZIP code and state rules follow the contact's country, else the default
         rows.append((
             contact_id, Jsonb(props, _json), email, _typed(normalize_email, email, contact_id, "email", issues, False),
             phone, mobile,
@@ -239,8 +252,21 @@ def contact_rows(
             _typed(parse_timestamp, get("lastmodifieddate"), contact_id, "lastmodifieddate", issues),
             contact.archived, _utc(contact.created_at), _utc(contact.updated_at),
             _stripped(get(lead_event_name)) if lead_event_name else None,
+            _role(normalize_city, get, city_name, contact_id, issues),
+            _role(partial(normalize_state, country=place), get, state_name, contact_id, issues),
+            _role(partial(normalize_zip, country=place), get, zip_name, contact_id, issues),
+            country, _role(normalize_gender, get, gender_name, contact_id, issues),
+            _role(normalize_birth_date, get, birth_name, contact_id, issues),
         ))  # fmt: skip
     return rows, issues
+
+
+def _role(
+    normalize: Callable[[str], Any], get: Callable[[str], str | None], name: str | None, record: int,
+    issues: list[Issue],
+) -> Any:
+    """A contact role's typed value (None when the role is off); its issue keeps no raw value (PII)."""
+    return _typed(normalize, get(name), record, name, issues, False) if name else None
 
 
 def stage_row(stage: DealStage) -> tuple[Any, ...]:
