@@ -368,4 +368,6 @@ def test_the_parsers_enums_are_the_specs() -> None:
     assert tuple(schemas["IngestionSourceOptions"]["enum"]) == quality.INGESTION_SOURCES
     assert tuple(schemas["SourcePlatformOptions"]["enum"]) == quality.SOURCE_PLATFORMS
     assert tuple(schemas["LookbackPeriodOptions"]["enum"]) == quality.LOOKBACK_PERIODS
-    assert set(quality.SHOWN_KEYS) <= set(schemas["QualityComponents"]["properties"])
+    assert set(quality.SHOWN_EQS_KEYS) <= set(schemas["QualityComponents"]["properties"])
+    # The match keys counted are user_data fields of the events request (ops.capi_ledger.match_keys holds those).
+    assert set(quality.SHOWN_KEYS) <= set(schemas["ConversionEventsUserDataProperties"]["properties"])
