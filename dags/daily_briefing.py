@@ -83,8 +83,8 @@ SETTING_PARAMS = {
     "stale_deal_hours": ("integer", "Hours without a deal change (to the end of the day) before deals are stale."),
     "min_epik_coverage": ("number", "epik coverage of Pinterest-won deals below which health warns."),
     "max_unresolved_share": ("number", "Share of Pinterest-paid leads without a campaign above which health warns."),
-    "min_key_coverage": ("number", "Share of an event type's events carrying the click id or email (Pinterest's "
-                         "Event Quality Score) below which health advises."),
+    "min_key_coverage": ("number", "Share of the week's sent Conversions API events carrying the click id, an "
+                         "email or a phone below which health advises."),
     "max_campaigns": ("integer", "Campaign lines written (by the week's spend); the rest are counted."),
 }
 

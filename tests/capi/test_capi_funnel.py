@@ -23,6 +23,7 @@ from tests.capi.capi_worlds import (
     received_counts,
 )
 from tests.capi.test_capi_pipeline import Pipeline, paid
+from tests.capi.test_capi_quality import week_keys
 from tests.hubspot.deal_worlds import CUSTOM, FAST, TOKEN, _property, contact, hubspot_connection
 from tests.reconcile.conftest import HUBSPOT_CONF, MIDNIGHT
 from tests.reconcile.reconcile_worlds import at, world
@@ -65,6 +66,11 @@ def funnel_of(serve_world, extract, reconcile, run_dag, monkeypatch):
 def clean_capi(warehouse: psycopg.Connection):
     warehouse.execute("TRUNCATE ops.capi_outbox, ops.capi_ledger")
     yield
+
+
+def sent_keys(conn: psycopg.Connection) -> Any:
+    """The match keys of the events sent in the week to today (the ledger's clock), as the briefing reads them."""
+    return week_keys(conn, conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date").fetchone()[0])
 
 
 def states(conn: psycopg.Connection) -> dict[str, tuple[str, str, str | None]]:
@@ -118,6 +124,8 @@ def test_a_crm_migration_yields_no_second_lead_nor_a_lead_for_an_old_deal(funnel
     )
     pipeline.capi()
     assert received_counts(pipeline.server) == {f"lead_hubspot:{NEW}": 1}
+    keys = sent_keys(warehouse)
+    assert (keys.events, keys.unrecorded, dict(keys.carrying)["click_id"], dict(keys.carrying)["em"]) == (1, 0, 1, 1)
 
     answer = httpx.post(f"{pipeline.server.url}/_sandbox/hubspot/deals/re-id", json={"firstId": 900_000}, timeout=30)
     answer.raise_for_status()
@@ -134,6 +142,7 @@ def test_a_crm_migration_yields_no_second_lead_nor_a_lead_for_an_old_deal(funnel
     assert set(dict(warehouse.execute("SELECT deal_id, 1 FROM ops.capi_outbox"))) <= {
         int(new) for new in answer.json()["ids"].values()
     }, "the outbox follows the new deal ids"
+    assert sent_keys(warehouse) == keys, "the week's match keys count the lineage's one lead, as before"
 
 
 SURVIVOR, MERGED = 601, 602
@@ -149,6 +158,8 @@ def test_a_merge_yields_no_second_lead_for_the_lineage(funnel_of, warehouse) -> 
     pipeline.capi()
     assert received_counts(pipeline.server) == {f"lead_hubspot:{MERGED}": 1}
     assert states(warehouse)[f"lead_hubspot:{SURVIVOR}"] == ("lead", "skipped", "no_identifier")
+    keys = sent_keys(warehouse)
+    assert (keys.events, dict(keys.carrying)["em"]) == (1, 1)
 
     pipeline.mutate("deals/merge", {"primaryObjectId": str(SURVIVOR), "objectIdToMerge": str(MERGED)})
     pipeline.extract_changes()
@@ -159,6 +170,7 @@ def test_a_merge_yields_no_second_lead_for_the_lineage(funnel_of, warehouse) -> 
     survivor = ledger(warehouse)[f"lead_hubspot:{SURVIVOR}"]
     assert (survivor["state"], survivor["reason"]) == ("skipped", "lineage_already_reported")
     assert f"lead_hubspot:{MERGED}" in survivor["error_message"]
+    assert sent_keys(warehouse) == keys, "the week's match keys count the lineage's one lead, as before"
 
 
 def test_a_tag_id_shared_by_two_lineages_goes_to_the_earliest_lead_only(funnel_of, warehouse) -> None:

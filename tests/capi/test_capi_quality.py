@@ -16,14 +16,17 @@ import pytest
 
 from pin2deal.briefing.pipeline import facts_from_frames, read_frames
 from pin2deal.briefing.rewrite import judge
-from pin2deal.briefing.rules import render, short_day
+from pin2deal.briefing.rules import MatchKeys, render, short_day, span
 from pin2deal.capi import quality
 from pin2deal.capi.send import UNREADABLE_ANSWER
+from sandbox.settings import FaultRates
 from tests.capi.capi_worlds import arrange_outbox, contact, events_fault, ledger, outbox_row, script_faults
 from tests.pinterest.pinterest_worlds import ACCOUNT_ID
 
 UTC = ZoneInfo("UTC")
 EPIK_ADVICE = "keep the epik URL parameter in the deal property mapped as epik, so events carry Pinterest's click id"
+PHONE_ADVICE = "map the contact phone property, so events carry a phone"
+DEVICE = {"ip_address": "203.0.113.9", "user_agent": "Mozilla/5.0 (X11)"}  # what lets an event go without an email
 
 
 @pytest.fixture(autouse=True)
@@ -125,25 +128,98 @@ def test_the_briefing_and_the_page_show_score_coverage_advice_and_warnings(
     briefing = render(facts_from_frames(read_frames(warehouse, day, UTC), day, UTC))
 
     health = dict(briefing.sections)["Health"]
+    week = span(day - dt.timedelta(days=6), day)
+    # Pinterest's line gives its rating only; the coverage is our own count of the week's sent events (all 5).
     score_line = (
-        f"Pinterest's Event Quality Score of our offline Conversions API events (14 days to {short_day(day)}): "
-        "fair; click id on 40% and email on 80% of checkout events."
+        f"Pinterest's Event Quality Score of our offline Conversions API events (14 days to {short_day(day)}): fair."
     )
-    advice = f"click id on 40% of checkout events - low: {EPIK_ADVICE}."
-    assert score_line in health and advice in health
+    keys_line = (
+        f"Match keys of the Conversions API events sent {week}: 5 sent; click id on 40%, email on 80%, phone on 100%."
+    )
+    advice = f"click id on 40% of the events sent {week} - low: {EPIK_ADVICE}."
+    assert score_line in health and keys_line in health and advice in health, health
+    assert not any("email on 80% - low" in line or "phone on 100% of" in line for line in health)
     assert f'Pinterest\'s warnings on the week\'s events: 4 events: "{message}".' in health
     assert advice in briefing.warnings  # a rewrite must keep it word for word
     # The rewrite guard binds the new figures: the text passes as is, a changed coverage or a dropped advice fails.
     assert judge(briefing, briefing.markdown).accepted
-    assert not judge(briefing, briefing.markdown.replace("click id on 40% and", "click id on 60% and")).accepted
+    assert not judge(briefing, briefing.markdown.replace("click id on 40%,", "click id on 60%,")).accepted
     assert not judge(briefing, briefing.markdown.replace("4 events: ", "3 events: ")).accepted
     assert not judge(briefing, briefing.markdown.replace(f"- {advice}\n", "")).accepted
 
     page = render_page(warehouse, day)
     assert '<td class="eqs-status">FAIR</td>' in page
-    assert '<td class="num">40%</td><td class="num">80%</td>' in page
+    assert '<td class="num">5</td><td class="num">40%</td><td class="num">80%</td><td class="num">100%</td>' in page
     assert f"click id: {EPIK_ADVICE}".replace("'", "&#39;") in page
     assert f"<td>{message}</td><td class=\"num\">4</td>" in page
+
+
+def week_keys(conn: psycopg.Connection, day: dt.date) -> Any:
+    """The briefing's read of the week's sent events' match keys (``Health.match_keys``)."""
+    return facts_from_frames(read_frames(conn, day, UTC), day, UTC).health.match_keys
+
+
+def test_the_match_keys_of_the_weeks_sent_events_reach_the_briefing_and_the_page_with_the_phone_advice(
+    capi_sandbox, warehouse, send_conversions
+) -> None:
+    """Five checkouts sent: click id on 2, email on 4 (deal 5 goes on IP and user agent), phone on 1. An event
+    sent before the ledger kept match keys is left out, never read as one without any; a dry run and a test run
+    send nothing and count nothing; a lost answer re-sent by the retry, and a re-run, count each event once."""
+    server = capi_sandbox(faults=FaultRates(hang_seconds=30))
+    won = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    arrange_outbox(warehouse, [outbox_row(9, won)])
+    assert send_conversions()["sent"] == 1
+    warehouse.execute("UPDATE ops.capi_ledger SET match_keys = NULL")  # as migration 076 leaves the older rows
+    no_phone = {"phone_e164": None, "phone": None}
+    rows = [
+        outbox_row(1, won),
+        outbox_row(2, won, contacts=[contact(2, **no_phone)]),
+        outbox_row(3, won, epik=None, contacts=[contact(3, **no_phone)]),
+        outbox_row(4, won, epik=None, contacts=[contact(4, **no_phone)]),
+        outbox_row(5, won, epik=None, contacts=[contact(5, email=None, **no_phone)], **DEVICE),
+    ]
+    arrange_outbox(warehouse, rows)
+    assert send_conversions(run_id="manual__dry", dry_run=True)["sent"] == 0
+    assert send_conversions(run_id="manual__test", test_mode=True)["sent"] == 0
+    script_faults(server, ["lost_answer"])  # processed, the answer lost: the retry sends the 5 again
+    summary = send_conversions(run_id="manual__2")
+    assert (summary["sent"], summary["possible_repeats"]) == (5, 5)
+    assert send_conversions(run_id="manual__3")["processed"] == 0
+    keys = {event_id: entry["match_keys"] for event_id, entry in ledger(warehouse).items()}
+    assert keys["won_hubspot:9"] is None
+    assert keys["won_hubspot:1"] == ["click_id", "country", "em", "external_id", "fn", "ln", "ph"]
+    assert keys["won_hubspot:5"] == [
+        "client_ip_address", "client_user_agent", "country", "external_id", "fn", "ln",
+    ]  # fmt: skip
+    day = server.app.state.sandbox.today
+    week = span(day - dt.timedelta(days=6), day)
+
+    briefing = render(facts_from_frames(read_frames(warehouse, day, UTC), day, UTC))
+
+    health = dict(briefing.sections)["Health"]
+    assert (
+        f"Match keys of the Conversions API events sent {week}: 5 sent; click id on 40%, email on 80%, phone on 20%; "
+        "1 sent before match keys were recorded, left out."
+    ) in health, health
+    phone = f"phone on 20% of the events sent {week} - low: {PHONE_ADVICE}."
+    click = f"click id on 40% of the events sent {week} - low: {EPIK_ADVICE}."
+    assert [line for line in health if " - low: " in line] == [click, phone]
+    assert phone in briefing.warnings and click in briefing.warnings
+    assert judge(briefing, briefing.markdown).accepted
+    for changed in ("phone on 30%;", "email on 20%, phone on 80%;", "6 sent;"):
+        original = {"phone on 30%;": "phone on 20%;", "email on 20%, phone on 80%;": "email on 80%, phone on 20%;",
+                    "6 sent;": "5 sent;"}[changed]  # fmt: skip
+        assert not judge(briefing, briefing.markdown.replace(original, changed)).accepted, changed
+    assert not judge(briefing, briefing.markdown.replace(phone, "phone is low.")).accepted
+
+    page = render_page(warehouse, day)
+    table = '<td class="num">5</td><td class="num">40%</td><td class="num">80%</td><td class="num">20%</td>'
+    assert table in page
+    assert f"phone: {PHONE_ADVICE}" in page
+    assert "1 events sent before match keys were recorded are left out." in page
+
+    # A week that ends before the sends holds none of them.
+    assert week_keys(warehouse, day - dt.timedelta(days=8)) == MatchKeys(0, 0, (("click_id", 0), ("em", 0), ("ph", 0)))
 
 
 def render_page(conn: psycopg.Connection, day: dt.date) -> str:
@@ -292,4 +368,6 @@ def test_the_parsers_enums_are_the_specs() -> None:
     assert tuple(schemas["IngestionSourceOptions"]["enum"]) == quality.INGESTION_SOURCES
     assert tuple(schemas["SourcePlatformOptions"]["enum"]) == quality.SOURCE_PLATFORMS
     assert tuple(schemas["LookbackPeriodOptions"]["enum"]) == quality.LOOKBACK_PERIODS
-    assert set(quality.SHOWN_KEYS) <= set(schemas["QualityComponents"]["properties"])
+    assert set(quality.SHOWN_EQS_KEYS) <= set(schemas["QualityComponents"]["properties"])
+    # The match keys counted are user_data fields of the events request (ops.capi_ledger.match_keys holds those).
+    assert set(quality.SHOWN_KEYS) <= set(schemas["ConversionEventsUserDataProperties"]["properties"])

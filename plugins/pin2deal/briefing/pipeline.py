@@ -33,6 +33,7 @@ from pin2deal.briefing.rules import (
     EntityFacts,
     EventQuality,
     Health,
+    MatchKeys,
     Window,
     render,
 )
@@ -80,6 +81,7 @@ class Frames:
     time_to_close: dict[str, float]  # campaign id -> median days to close of the week's won deals
     event_quality: tuple[EventQuality, ...] = ()
     capi_warnings: tuple[tuple[str, int], ...] = ()
+    match_keys: MatchKeys | None = None  # None: no ledger
     typical_days_to_close: float | None = None  # the account's paid deals won in the 90 days: median days to close
     forecasts: pd.DataFrame | None = None  # campaigns younger than that, summed (include/sql/briefing/forecast.sql)
 
@@ -104,15 +106,25 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         freshness = frame(conn, "freshness", {"week_first": day - dt.timedelta(days=6), "last": day}).iloc[0]
         conversions = None
         capi_warnings: tuple[tuple[str, int], ...] = ()
+        match_keys = None
         if conn.execute("SELECT to_regclass('ops.capi_ledger')").fetchone()[0] is not None:
             counted = frame(conn, "conversions", {"day": day, "timezone": timezone.key})
             conversions = {row.state: int(row.events) for row in counted.itertuples()}
             week = {"first": day - dt.timedelta(days=6), "last": day, "timezone": timezone.key}
             warned = frame(conn, "capi_warnings", week)
             capi_warnings = tuple((row.warning_message, int(row.events)) for row in warned.itertuples())
+            keyed = frame(conn, "match_keys", week | {"keys": list(SHOWN_KEYS)})
+            match_keys = MatchKeys(
+                int(keyed["events"].iloc[0]),
+                int(keyed["unrecorded"].iloc[0]),
+                tuple((row.key, int(row.carrying)) for row in keyed.itertuples()),
+            )
         event_quality: tuple[EventQuality, ...] = ()
         if conn.execute("SELECT to_regclass('raw.pinterest_event_quality')").fetchone()[0] is not None:
-            event_quality = _event_quality(frame(conn, "event_quality", {"day": day, "keys": list(SHOWN_KEYS)}))
+            event_quality = tuple(
+                EventQuality(row.source_platform, row.overall_status, row.lookback_period, row.read_day)
+                for row in frame(conn, "event_quality", {"day": day}).itertuples()
+            )
         time_to_close = {}
         typical_days, forecasts = None, None
         # The rule's view is defined by the first reconcile: before it, no deal has a time to close.
@@ -141,24 +153,10 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         time_to_close,
         event_quality,
         capi_warnings,
+        match_keys,
         typical_days,
         forecasts,
     )
-
-
-def _event_quality(rows: pd.DataFrame) -> tuple[EventQuality, ...]:
-    """One ``EventQuality`` per account and source platform of the latest read (rows: one per event type and key)."""
-    qualities = []
-    for (_, platform), group in rows.groupby(["ad_account_id", "source_platform"], sort=True) if len(rows) else []:
-        first = group.iloc[0]
-        keyed = group.dropna(subset=["quality_key"])
-        coverage = tuple(
-            (row.event_type, row.quality_key, Decimal(row.coverage)) for row in keyed.itertuples()
-        )
-        qualities.append(
-            EventQuality(platform, first["overall_status"], first["lookback_period"], first["read_day"], coverage)
-        )
-    return tuple(qualities)
 
 
 # ------------------------------------------------------------------------------------------------------ windows
@@ -309,6 +307,7 @@ def _health(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Health:
         conversions=frames.conversions,
         event_quality=frames.event_quality,
         capi_warnings=frames.capi_warnings,
+        match_keys=frames.match_keys,
         newest_spend_day=fresh.get("newest_spend_day"),
         provisional_days=tuple(fresh.get("provisional_days") or ()),
         newest_deal_change=None if newest_change is None else newest_change.astimezone(timezone),

@@ -5,16 +5,18 @@ reads both texts line by line:
 
 - a **figure** is a number with its unit (a currency symbol or code, ``%``, or none) and its **measure**, what it
   counts: a known word right after it (``3 won``, ``12 leads``, ``2 sent``, ``9 days``, ``$600 spent``), else right
-  before it (``CAC $280``, ``spend $52.50``, ``ROAS 2.86``, ``28-day: $310``), else the words on either side (so a
-  number the guard cannot name keeps its neighbours); a threshold's "at least", "needs", "within" or "by" is part
-  of its measure. A date (``30 Jun``, ``Mon 30 Jun 2025``, ``24-30 Jun 2025``) or a time of day is a figure too;
+  before it (``CAC $280``, ``spend $52.50``, ``ROAS 2.86``, ``28-day: $310``, a match key's ``email on 80%``),
+  else the words on either side (so a number the guard cannot name keeps its neighbours); a threshold's "at
+  least", "needs", "within" or "by" is part of its measure. A date (``30 Jun``, ``Mon 30 Jun 2025``, ``24-30 Jun
+  2025``) or a time of day is a figure too;
 - a line's **subjects** are the accounts, campaigns, pins and other channels it names (``Briefing.names``, quoted
   or not, any case); its **periods** are its dates and its section heading's;
 - each line of the rewrite that states a figure must be **backed** by one line of the template that names each of
   its subjects (a line naming none: by a line naming none), states each of its figures with the same value, unit
   and measure, and whose periods the rewrite's line still gives. So a number cannot move to another campaign,
   another line, another measure or another period;
-- every **warning** (``Briefing.warnings``: the stale-data notes, low epik coverage, a high unresolved share) is in
+- every **warning** (``Briefing.warnings``: the stale-data notes, low epik coverage, a high unresolved share, the
+  advice for a low match key) is in
   the rewrite word for word (Markdown emphasis and case aside), the stale-data notes before any figure of the
   briefing's body (only the title and the periods' line may come first);
 - a line of the rewrite saying a campaign is "on track" or "behind" (the forecast's judgement) must be backed by a
@@ -33,6 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from pin2deal.briefing.rules import Briefing
+from pin2deal.capi.quality import SHOWN_KEYS
 
 _SYMBOLS = r"CA\$|A\$|\$|€|£|¥|₹"
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -76,6 +79,8 @@ _COUNTS_BEFORE = {
     "cac": "CAC", "28-day": "28-day CAC", "28-day cac": "28-day CAC", "forecast cac": "forecast CAC", "spend": "spend",
     "spent": "spend", "roas": "ROAS", "revenue": "revenue", "rose": "rose", "fell": "fell", "won": "won",
 }  # fmt: skip
+# A match key's share of the events sent ("click id on 40%", "phone on 20%"): its own measure, per key.
+_COUNTS_BEFORE |= {f"{shown.label.split()[-1]} on": f"{shown.label} share" for shown in SHOWN_KEYS.values()}
 _QUALIFIERS = {"least", "most", "needs", "within", "by"}
 # A young campaign's judgement by its forecast CAC: a rewrite's line saying one must be backed by a line saying it.
 _VERDICTS = re.compile(r"\b(on track|behind)\b", re.IGNORECASE)

@@ -11,8 +11,8 @@ a ``BriefingSettings`` threshold, so a sentence is only written when the numbers
   ``channel_min_won`` won deals in the week and the CACs differ by at least ``channel_margin``;
 - the best and worst pin by CAC are chosen among pins with at least ``ad_min_won`` won deals in 28 days;
 - campaigns that spent in the week without a single lead are listed;
-- a key of Pinterest's Event Quality Score (click id, email) carried by fewer than ``min_key_coverage`` of an event
-  type's events gets one sentence of advice (``pin2deal.capi.quality.low_coverage``);
+- a match key (click id, email, phone) carried by fewer than ``min_key_coverage`` of the Conversions API events sent
+  in the week gets one sentence of advice (``pin2deal.capi.quality.low_coverage``);
 - a campaign younger than the account's typical time to close is "on track" or "behind" by its forecast CAC (open
   deals weighted by their stage's probability) against the account's 28-day CAC, within ``forecast_margin``; always
   named a forecast, never an actual CAC.
@@ -48,7 +48,7 @@ class BriefingSettings:
     stale_deal_hours: int = 48  # hours without any deal change (to the end of the briefing day) before stale
     min_epik_coverage: float = 0.5  # share of Pinterest-won deals carrying an epik below which health warns
     max_unresolved_share: float = 0.1  # share of Pinterest-paid leads without a campaign above which health warns
-    min_key_coverage: float = 0.5  # share of an event type's events carrying a shown EQS key below which health advises
+    min_key_coverage: float = 0.5  # share of the week's sent events carrying a shown match key below which it advises
     max_campaigns: int = 12  # campaign lines written (by the week's spend); the rest are counted
     forecast_margin: float = 0.1  # a young campaign's forecast CAC this much above the account's 28-day CAC: behind
 
@@ -161,7 +161,15 @@ class EventQuality:
     overall_status: str  # NEEDS_IMPROVEMENT, FAIR, GOOD
     lookback_period: str  # 1d, 14d
     read_day: dt.date
-    coverage: tuple[tuple[str, str, Decimal], ...] = ()  # (event type, quality key, percent), the shown keys only
+
+
+@dataclass(frozen=True)
+class MatchKeys:
+    """The match keys of the Conversions API events sent in the week (all event kinds), from the ledger."""
+
+    events: int  # sent with their keys recorded
+    unrecorded: int  # sent, recorded before the ledger kept match keys (migration 076): left out of the shares
+    carrying: tuple[tuple[str, int], ...] = ()  # (user_data field of SHOWN_KEYS, events of ``events`` carrying it)
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,7 @@ class Health:
     conversions: dict[str, int] | None = None  # ledger status -> events of the briefing day; None: no ledger
     event_quality: tuple[EventQuality, ...] = ()  # nothing read yet (or Pinterest rates none of our events): ()
     capi_warnings: tuple[tuple[str, int], ...] = ()  # Pinterest's warning message -> events of the week, most first
+    match_keys: MatchKeys | None = None  # None: no ledger
     newest_spend_day: dt.date | None = None
     provisional_days: tuple[dt.date, ...] = ()  # spend days in the week Pinterest had not finalised
     newest_deal_change: dt.datetime | None = None  # in the account's time zone
@@ -596,36 +605,44 @@ MAX_WARNING_MESSAGES = 3  # Pinterest's warning messages written (most frequent 
 
 
 def _match_quality(facts: BriefingFacts, settings: BriefingSettings) -> list[tuple[str, bool]]:
-    """Pinterest's Event Quality Score lines, the advice for each low key (True: advice, kept by a rewrite), and the
-    week's warnings by message. Nothing when nothing was read and no event was warned about."""
+    """Pinterest's Event Quality Score lines (its rating only), the week's sent events' match keys (our own count: the
+    one coverage figure the briefing gives), the advice for each low key (True: advice, kept by a rewrite), and the
+    week's warnings by message. Nothing when nothing was read, sent or warned about."""
     h = facts.health
-    lines: list[tuple[str, bool]] = []
-    for quality in h.event_quality:
-        days = "1 day" if quality.lookback_period == "1d" else "14 days"
-        status = STATUS_WORDS.get(quality.overall_status, quality.overall_status)
-        by_type: dict[str, dict[str, Decimal]] = {}
-        for event_type, key, coverage in quality.coverage:
-            by_type.setdefault(event_type, {})[key] = coverage
-        parts = [
-            " and ".join(f"{SHOWN_KEYS[key][0]} on {percent(Decimal(by_type[event_type][key]) / 100)}"
-                         for key in SHOWN_KEYS if key in by_type[event_type])
-            + f" of {event_type} events"
-            for event_type in sorted(by_type)
-        ]  # fmt: skip
+    lines: list[tuple[str, bool]] = [
+        (
+            f"Pinterest's Event Quality Score of our {quality.source_platform.lower()} Conversions API events "
+            f"({'1 day' if quality.lookback_period == '1d' else '14 days'} to {short_day(quality.read_day)}): "
+            f"{STATUS_WORDS.get(quality.overall_status, quality.overall_status)}.",
+            False,
+        )
+        for quality in h.event_quality
+    ]
+    keys = h.match_keys
+    if keys and (keys.events or keys.unrecorded):
+        week = span(facts.week_start, facts.day)
+        carrying = dict(keys.carrying)
+        shares = {key: Decimal(carrying.get(key, 0)) / keys.events for key in SHOWN_KEYS} if keys.events else {}
+        left_out = (
+            f"{'; ' if keys.events else ''}{keys.unrecorded} sent before match keys were recorded, left out"
+            if keys.unrecorded
+            else ""
+        )
         lines.append(
             (
-                f"Pinterest's Event Quality Score of our {quality.source_platform.lower()} Conversions API events "
-                f"({days} to {short_day(quality.read_day)}): {status}"
-                + (f"; {'; '.join(parts)}." if parts else "."),
+                f"Match keys of the Conversions API events sent {week}: "
+                + (f"{keys.events} sent; " if keys.events else "")
+                + ", ".join(f"{SHOWN_KEYS[key].label} on {percent(share)}" for key, share in shares.items())
+                + f"{left_out}.",
                 False,
             )
         )
-        for event_type in sorted(by_type):
-            for key, coverage in by_type[event_type].items():
-                advice = low_coverage(key, coverage, settings.min_key_coverage)
-                if advice:
-                    share = percent(Decimal(coverage) / 100)
-                    lines.append((f"{SHOWN_KEYS[key][0]} on {share} of {event_type} events - low: {advice}.", True))
+        for key, share in shares.items():
+            advice = low_coverage(key, share, settings.min_key_coverage)
+            if advice:
+                lines.append(
+                    (f"{SHOWN_KEYS[key].label} on {percent(share)} of the events sent {week} - low: {advice}.", True)
+                )
     if h.capi_warnings:
         shown = h.capi_warnings[:MAX_WARNING_MESSAGES]
         more = len(h.capi_warnings) - len(shown)

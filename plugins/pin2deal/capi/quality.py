@@ -1,5 +1,5 @@
 """The match-quality loop: Pinterest's Event Quality Score (EQS) of our conversion events, read into the warehouse,
-and the advice the briefing and the pin2deal page give when a key is missing from too many events.
+and the advice the briefing and the pin2deal page give when a key is missing from too many of the events we sent.
 
 ``read_event_quality`` reads ``GET /v5/ad_accounts/{id}/conversion_eqs`` once (through ``PinterestAdsHook``: its
 OAuth refresh, budget and retries), parses the answer by the spec's ``EventQualityScore`` schema and replaces the
@@ -8,7 +8,9 @@ read of the account, UTC day (the API's clock) and lookback in ``raw.pinterest_e
 object of the answer that breaks the schema is left out and flagged in ``ops.record_issues``
 (``pinterest.event_quality``) naming it and its field; the others are stored.
 
-``low_coverage`` is the one rule that says a key's coverage is low, and what to do about it.
+``low_coverage`` is the one rule that says a key's coverage is low, and what to do about it; the coverage it judges is
+our own count of the week's sent events carrying the key (``ops.capi_ledger.match_keys``, docs/capi.md "Match
+quality"), as Pinterest's EQS looks back 1 or 14 days only and rates no phone.
 """
 
 from __future__ import annotations
@@ -38,18 +40,35 @@ SOURCE_PLATFORMS = (
     "WEB", "MOBILE", "MOBILE_ANDROID", "MOBILE_IOS", "OFFLINE", "PINTEREST_WEB", "PINTEREST_ANDROID",
     "PINTEREST_IOS", "POINT_OF_SALE",
 )  # fmt: skip
-# The keys the briefing and the page show (the quality_components name, how it is called in words), and what to do
-# when too few events carry it: the advice is said once, in these words, wherever coverage is shown.
-SHOWN_KEYS: dict[str, tuple[str, str]] = {
-    "click_id_epik": (
+
+
+@dataclass(frozen=True)
+class ShownKey:
+    """A match key the briefing and the page count among the week's sent events: how it is called in words, what to
+    do when too few events carry it, and its ``quality_components`` name in Pinterest's EQS (None: not rated there)."""
+
+    label: str
+    advice: str
+    eqs_key: str | None = None
+
+
+# Keyed by the user_data field name (ops.capi_ledger.match_keys); the advice is said once, in these words, wherever
+# coverage is shown.
+SHOWN_KEYS: dict[str, ShownKey] = {
+    "click_id": ShownKey(
         "click id",
         "keep the epik URL parameter in the deal property mapped as epik, so events carry Pinterest's click id",
+        "click_id_epik",
     ),
-    "hashed_email": (
+    "em": ShownKey(
         "email",
         "associate each deal with its contact and map the contact email property, so events carry an email",
+        "hashed_email",
     ),
+    "ph": ShownKey("phone", "map the contact phone property, so events carry a phone"),
 }
+# The EQS components whose issues the page shows beside the score.
+SHOWN_EQS_KEYS = tuple(shown.eqs_key for shown in SHOWN_KEYS.values() if shown.eqs_key)
 
 
 @functools.cache
@@ -226,8 +245,9 @@ def read_event_quality(hook: PinterestAdsHook, conn: Connection, lookback: str, 
     }
 
 
-def low_coverage(quality_key: str, coverage: Decimal | float, minimum: float) -> str | None:
-    """The advice for a shown key whose coverage (percent) is below ``minimum`` (a share, 0.5 = 50%), else None."""
-    if quality_key not in SHOWN_KEYS or Decimal(str(coverage)) >= Decimal(str(minimum)) * 100:
+def low_coverage(key: str, share: Decimal | float, minimum: float) -> str | None:
+    """The advice for a shown key (a user_data field name) carried by a share of the events below ``minimum``
+    (shares, 0.5 = 50%), else None."""
+    if key not in SHOWN_KEYS or Decimal(str(share)) >= Decimal(str(minimum)):
         return None
-    return SHOWN_KEYS[quality_key][1]
+    return SHOWN_KEYS[key].advice

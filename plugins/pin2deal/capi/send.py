@@ -9,13 +9,14 @@ The protocol (docs/capi.md has the states and the crash window):
    the kinds the run sends, ordered by kind, read through a server-side cursor, one batch at a time, so an hour with
    nothing changed reads nothing and memory holds one batch whatever the outbox size;
 3. per row, ``payload.decide``: an event, or a skip with its reason (recorded at once, final for these inputs);
-4. per batch of up to 1,000 events of one kind: the **intent** (state ``in_flight`` under a new request id) is
-   committed, then the request is sent (transient failures retried inside by the hook), then the **outcome** of
-   every event (``sent``/``failed`` from ``events[].status`` of a 200 or a 422) is committed. A worker killed
-   between the two commits leaves ``in_flight`` rows: the next run sends them again, same ``event_id`` and
-   ``order_id``, and flags them ``possible_repeat``. An answer that does not list every event's verdict is decided
-   on its status: a 200 (Pinterest processed every event) ``sent``, a 422 (some were not, which is unknown)
-   ``failed``, both with reason ``unreadable_answer``;
+4. per batch of up to 1,000 events of one kind: the **intent** (state ``in_flight`` under a new request id, with
+   each event's payload hash and match keys, the names of its ``user_data`` fields) is committed, then the request
+   is sent (transient failures retried inside by the hook), then the **outcome** of every event (``sent``/``failed``
+   from ``events[].status`` of a 200 or a 422) is committed. A worker killed between the two commits leaves
+   ``in_flight`` rows: the next run sends them again, same ``event_id`` and ``order_id``, and flags them
+   ``possible_repeat``. An answer that does not list every event's verdict is decided on its status: a 200
+   (Pinterest processed every event) ``sent``, a 422 (some were not, which is unknown) ``failed``, both with reason
+   ``unreadable_answer``;
 5. a whole-request 400 splits the batch in halves until the refused events are isolated, so one bad event never
    blocks the others; an event refused alone stays ``pending`` until the run ends, then is ``failed``/
    ``bad_request``, unless more than ``MAX_ISOLATED_BAD_REQUESTS`` were refused alone: then the API refuses the
@@ -181,6 +182,7 @@ class Prepared:
     encoded: str  # the event's canonical JSON, exactly the bytes sent
     payload_hash: str
     data_warning: str | None = None  # what the event leaves out and why
+    match_keys: tuple[str, ...] = ()  # the names of its user_data fields (click_id, em, ph, ...), kept in the ledger
 
 
 class ConversionsSender:
@@ -254,7 +256,9 @@ class ConversionsSender:
                 if decision.event is None:
                     skips.append((row, decision, None))
                     continue
-                prepared = Prepared(row, *encode_event(decision.event), decision.warning)
+                prepared = Prepared(
+                    row, *encode_event(decision.event), decision.warning, tuple(sorted(decision.event["user_data"]))
+                )
                 if self.summary.dry_run:
                     dry = Decision(None, DRY_RUN, "dry run: built and validated, not sent", decision.warning)
                     skips.append((row, dry, prepared.payload_hash))
@@ -323,6 +327,7 @@ class ConversionsSender:
                     "event_ids": [p.row["event_id"] for p in batch],
                     "payload_hashes": [p.payload_hash for p in batch],
                     "data_warnings": [p.data_warning for p in batch],
+                    "match_keys": [",".join(p.match_keys) for p in batch],
                 },
             )
 

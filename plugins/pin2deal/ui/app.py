@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.responses import HTMLResponse
 
 from pin2deal.briefing.rules import BriefingSettings
-from pin2deal.capi.quality import SHOWN_KEYS, low_coverage
+from pin2deal.capi.quality import SHOWN_EQS_KEYS, SHOWN_KEYS, low_coverage
 from pin2deal.paths import SQL_DIR
 
 UI_SQL = SQL_DIR / "ui"
@@ -146,10 +146,13 @@ def read_page(
         conversions.rows = _rows(conn, "conversions")
     event_quality = part("event_quality", owner_link(*OWNERS["event_quality"]))
     if event_quality.available:
-        event_quality.rows = quality_rows(_rows(conn, "event_quality", keys=list(SHOWN_KEYS)))
+        event_quality.rows = quality_rows(_rows(conn, "event_quality", keys=list(SHOWN_EQS_KEYS)))
     warnings: list[dict[str, Any]] = []
+    match_keys: dict[str, Any] | None = None
     if conversions.available:
         warnings = _rows(conn, "capi_warnings", first=first, last=last)
+        week = last - dt.timedelta(days=6)
+        match_keys = match_key_shares(_rows(conn, "match_keys", first=week, last=last, keys=list(SHOWN_KEYS)), week)
     issues = part("issues", {"href": "/dags", "label": "DAGs"})
     if issues.available:
         issues.rows = [{**row, "owner": issue_owner(row["source"])} for row in _rows(conn, "record_issues")]
@@ -165,15 +168,15 @@ def read_page(
         conversions=conversions,
         event_quality=event_quality,
         capi_warnings=warnings,
+        match_keys=match_keys,
         issues=issues,
     )
     return page
 
 
 def quality_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The latest EQS read, one row per source platform and event type: the shown keys' coverage (percent), the
-    advice for each low one (the briefing's rule and threshold) and Pinterest's issues with them."""
-    minimum = BriefingSettings().min_key_coverage
+    """The latest EQS read, one row per source platform and event type: Pinterest's rating and its issues with the
+    shown keys. The coverage the page gives is its own count of the events sent (``match_key_shares``)."""
     shown: dict[tuple[str, str, str | None], dict[str, Any]] = {}
     for row in rows:
         key = (row["ad_account_id"], row["source_platform"], row["event_type"])
@@ -185,20 +188,26 @@ def quality_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "read_day": row["read_day"],
                 "lookback_period": row["lookback_period"],
                 "event_type": row["event_type"],
-                "coverage": {},
-                "advice": [],
                 "issues": [],
             },
         )
-        if row["quality_key"] is None:
-            continue
-        label = SHOWN_KEYS[row["quality_key"]][0]
-        entry["coverage"][label] = row["coverage"]
-        advice = low_coverage(row["quality_key"], row["coverage"], minimum)
-        if advice:
-            entry["advice"].append(f"{label}: {advice}")
-        entry["issues"] += [issue["reason"] for issue in row["issues"]]
+        entry["issues"] += [issue["reason"] for issue in row["issues"] or []]
     return list(shown.values())
+
+
+def match_key_shares(rows: list[dict[str, Any]], first: dt.date) -> dict[str, Any]:
+    """The events sent in the 7 days from ``first`` (one row per shown key): how many, the share carrying each key,
+    the advice for each low one (the briefing's rule and default threshold), and how many were left out (sent
+    before the ledger kept match keys)."""
+    minimum = BriefingSettings().min_key_coverage
+    events, unrecorded = (rows[0]["events"], rows[0]["unrecorded"]) if rows else (0, 0)
+    shares = {row["key"]: Decimal(row["carrying"]) / events for row in rows} if events else {}
+    advice = [
+        f"{SHOWN_KEYS[key].label}: {text}"
+        for key, share in shares.items()
+        if (text := low_coverage(key, share, minimum))
+    ]
+    return {"first": first, "events": events, "unrecorded": unrecorded, "shares": shares, "advice": advice}
 
 
 def _snapshot():
