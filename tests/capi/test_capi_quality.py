@@ -216,7 +216,7 @@ def test_the_match_keys_of_the_weeks_sent_events_reach_the_briefing_and_the_page
     table = '<td class="num">5</td><td class="num">40%</td><td class="num">80%</td><td class="num">20%</td>'
     assert table in page
     assert f"phone: {PHONE_ADVICE}" in page
-    assert "1 events sent before match keys were recorded are left out." in page
+    assert "1 event sent before match keys were recorded is left out." in page
 
     # A week that ends before the sends holds none of them.
     assert week_keys(warehouse, day - dt.timedelta(days=8)) == MatchKeys(0, 0, (("click_id", 0), ("em", 0), ("ph", 0)))
