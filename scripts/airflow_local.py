@@ -103,7 +103,10 @@ def airflow_env(
         **connections,
         "AIRFLOW_CONN_PIN2DEAL_WAREHOUSE": warehouse_url,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        # psycopg2, as Airflow's official docker-compose.yaml: Airflow 3.3 recognises a busy scheduler critical section
+        # by the driver error's ``pgcode``, which psycopg 3's errors lack, so under psycopg 3 the scheduler exits
+        # when another session holds the pool rows (e.g. ``airflow pools set`` during its loop).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),

@@ -85,7 +85,7 @@ def test_the_readme_install_gives_a_working_provider_page_and_pipeline(
         **machine,
         "PATH": os.pathsep.join([str(users_airflow / "bin"), *path]),
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # pip resolves the wheel's ranges to the versions this repository tests (as a deployment's constraints do)
         "PIP_CONSTRAINT": str(ROOT / "constraints.txt"),

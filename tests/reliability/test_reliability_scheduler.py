@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -78,6 +79,24 @@ def _mark(warehouse: psycopg.Connection) -> dt.datetime:
         "SELECT (position ->> 'read_to')::timestamptz FROM ops.watermarks "
         "WHERE source = 'hubspot.deals' AND scope = 'high_water_mark'"
     ).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_the_scheduler_outlives_another_session_holding_its_pool_rows(
+    airflow_deployment: e2e.AirflowDeployment,
+) -> None:
+    """Each scheduler loop locks the pool rows NOWAIT and skips the loop when another session holds them (``airflow
+    pools set``, a second scheduler). Airflow 3.3 recognises that error by the driver's ``pgcode``, which psycopg 3's
+    errors lack: with the metadata database on ``postgresql+psycopg://`` the scheduler exited instead (seen in CI,
+    the backfill test's ``pools set`` meeting a loop). The deployment's driver must be one it recognises."""
+    deployment = airflow_deployment
+    deployment.wait_for_dag(DAGS[0])
+    with psycopg.connect(deployment.metadata_url) as conn:
+        assert conn.execute("SELECT pool FROM slot_pool FOR UPDATE").fetchall()
+        time.sleep(8)  # the 1-second scheduler heartbeat: several loops meet the held rows
+    time.sleep(2)
+    exited = [(process.args, process.returncode) for process in deployment.processes if process.poll() is not None]
+    assert not exited, f"{exited}; see {deployment.home}"
 
 
 @pytest.mark.slow
