@@ -1,6 +1,6 @@
 -- Pinterest's Event Quality Score of our Conversions API events, its latest read (the 14-day one when both
 -- lookbacks were read that day): per source platform and event type, Pinterest's issues with the keys the page
--- shows (%(keys)s, their EQS names). The page's coverage is its own count of the events sent (match_keys.sql). raw.pinterest_event_quality* (migration 075), read by pinterest_capi's read_event_quality.
+-- shows (%(keys)s, their EQS names). The page's coverage is its own count of the events sent (capi/match_keys.sql). raw.pinterest_event_quality* (migration 075), read by pinterest_capi's read_event_quality.
 WITH latest AS (
     SELECT DISTINCT ON (ad_account_id) ad_account_id, read_day, lookback_period
     FROM raw.pinterest_event_quality

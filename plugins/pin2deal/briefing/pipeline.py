@@ -37,7 +37,7 @@ from pin2deal.briefing.rules import (
     Window,
     render,
 )
-from pin2deal.capi.quality import SHOWN_KEYS
+from pin2deal.capi.quality import sent_match_keys, warnings_by_message
 from pin2deal.paths import PROJECT_ROOT, SQL_DIR
 
 BRIEFING_SQL = SQL_DIR / "briefing"
@@ -110,15 +110,9 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         if conn.execute("SELECT to_regclass('ops.capi_ledger')").fetchone()[0] is not None:
             counted = frame(conn, "conversions", {"day": day, "timezone": timezone.key})
             conversions = {row.state: int(row.events) for row in counted.itertuples()}
-            week = {"first": day - dt.timedelta(days=6), "last": day, "timezone": timezone.key}
-            warned = frame(conn, "capi_warnings", week)
-            capi_warnings = tuple((row.warning_message, int(row.events)) for row in warned.itertuples())
-            keyed = frame(conn, "match_keys", week | {"keys": list(SHOWN_KEYS)})
-            match_keys = MatchKeys(
-                int(keyed["events"].iloc[0]),
-                int(keyed["unrecorded"].iloc[0]),
-                tuple((row.key, int(row.carrying)) for row in keyed.itertuples()),
-            )
+            week = (day - dt.timedelta(days=6), day, timezone.key)
+            capi_warnings = tuple(warnings_by_message(conn, *week))
+            match_keys = MatchKeys(*sent_match_keys(conn, *week))
         event_quality: tuple[EventQuality, ...] = ()
         if conn.execute("SELECT to_regclass('raw.pinterest_event_quality')").fetchone()[0] is not None:
             event_quality = tuple(

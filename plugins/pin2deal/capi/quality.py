@@ -251,3 +251,23 @@ def low_coverage(key: str, share: Decimal | float, minimum: float) -> str | None
     if key not in SHOWN_KEYS or Decimal(str(share)) >= Decimal(str(minimum)):
         return None
     return SHOWN_KEYS[key].advice
+
+
+def sent_match_keys(
+    conn: Connection, first: dt.date, last: dt.date, timezone: str
+) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+    """The events sent from ``first`` to ``last`` (days in ``timezone``), read once for the briefing and the page:
+    how many with their match keys recorded, how many sent before the ledger kept them, and per shown key
+    (SHOWN_KEYS order) how many of the recorded ones carried it."""
+    rows = conn.execute(
+        quality_sql("match_keys"), {"first": first, "last": last, "timezone": timezone, "keys": list(SHOWN_KEYS)}
+    ).fetchall()
+    events, unrecorded = (int(rows[0][1]), int(rows[0][2])) if rows else (0, 0)
+    return events, unrecorded, tuple((key, int(carrying)) for key, _, _, carrying in rows)
+
+
+def warnings_by_message(conn: Connection, first: dt.date, last: dt.date, timezone: str) -> list[tuple[str, int]]:
+    """Pinterest's warnings on the events decided from ``first`` to ``last`` (days in ``timezone``), most frequent
+    first: (warning_message, events)."""
+    rows = conn.execute(quality_sql("warnings_by_message"), {"first": first, "last": last, "timezone": timezone})
+    return [(message, int(events)) for message, events in rows.fetchall()]

@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.responses import HTMLResponse
 
 from pin2deal.briefing.rules import BriefingSettings
-from pin2deal.capi.quality import SHOWN_EQS_KEYS, SHOWN_KEYS, low_coverage
+from pin2deal.capi.quality import SHOWN_EQS_KEYS, SHOWN_KEYS, low_coverage, sent_match_keys, warnings_by_message
 from pin2deal.paths import SQL_DIR
 
 UI_SQL = SQL_DIR / "ui"
@@ -150,9 +150,12 @@ def read_page(
     warnings: list[dict[str, Any]] = []
     match_keys: dict[str, Any] | None = None
     if conversions.available:
-        warnings = _rows(conn, "capi_warnings", first=first, last=last)
+        warnings = [
+            {"warning_message": message, "events": events}
+            for message, events in warnings_by_message(conn, first, last, "UTC")
+        ]
         week = last - dt.timedelta(days=6)
-        match_keys = match_key_shares(_rows(conn, "match_keys", first=week, last=last, keys=list(SHOWN_KEYS)), week)
+        match_keys = match_key_shares(sent_match_keys(conn, week, last, "UTC"), week)
     issues = part("issues", {"href": "/dags", "label": "DAGs"})
     if issues.available:
         issues.rows = [{**row, "owner": issue_owner(row["source"])} for row in _rows(conn, "record_issues")]
@@ -195,13 +198,13 @@ def quality_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(shown.values())
 
 
-def match_key_shares(rows: list[dict[str, Any]], first: dt.date) -> dict[str, Any]:
-    """The events sent in the 7 days from ``first`` (one row per shown key): how many, the share carrying each key,
-    the advice for each low one (the briefing's rule and default threshold), and how many were left out (sent
+def match_key_shares(sent: tuple[int, int, tuple[tuple[str, int], ...]], first: dt.date) -> dict[str, Any]:
+    """The events sent in the 7 days from ``first`` (``quality.sent_match_keys``): how many, the share carrying each
+    key, the advice for each low one (the briefing's rule and default threshold), and how many were left out (sent
     before the ledger kept match keys)."""
     minimum = BriefingSettings().min_key_coverage
-    events, unrecorded = (rows[0]["events"], rows[0]["unrecorded"]) if rows else (0, 0)
-    shares = {row["key"]: Decimal(row["carrying"]) / events for row in rows} if events else {}
+    events, unrecorded, carrying = sent
+    shares = {key: Decimal(count) / events for key, count in carrying} if events else {}
     advice = [
         f"{SHOWN_KEYS[key].label}: {text}"
         for key, share in shares.items()

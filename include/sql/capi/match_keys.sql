@@ -1,7 +1,8 @@
--- The match keys of the Conversions API events sent in the briefing's week (account days, by the moment each was
--- recorded sent), all event kinds together: how many were sent with their keys recorded (ops.capi_ledger.match_keys,
--- migration 076), how many before that (NULL keys: left out of the shares, never read as events without a key), and
--- per shown key (%(keys)s, user_data field names) how many of the recorded ones carried it. One row per key.
+-- The match keys of the Conversions API events sent from the day `first` to the day `last` in `timezone` (the briefing:
+-- its week in the account's days; the page: its 7 UTC days), by the moment each was recorded sent, all event kinds
+-- together: how many were sent with their keys recorded (ops.capi_ledger.match_keys, migration 076), how many before
+-- that (NULL keys: left out of the shares, never read as events without a key), and per shown key (%(keys)s,
+-- user_data field names) how many of the recorded ones carried it. One row per key. pin2deal.capi.quality reads it.
 WITH sent AS (
     SELECT match_keys
     FROM ops.capi_ledger
