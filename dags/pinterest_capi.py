@@ -5,6 +5,8 @@ events."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
@@ -13,10 +15,11 @@ from pin2deal.dag_defaults import DEFAULT_ARGS, FAILED_TASK_ADVICE, MART_ATTRIBU
 from pin2deal.operators.pinterest_capi import PinterestConversionsOperator, PinterestEventQualityOperator
 from pin2deal.tasks import fill_capi_outbox, migrate_warehouse
 
-# HubSpot deal stage id -> Pinterest event name: the lineage's first entry into the stage is sent once as that
-# event (docs/capi.md, "Stage events"), e.g. {"appointmentscheduled": "signup"}. None by default: leads and
-# checkouts only. Each mapped stage is the event kind "stage:<stage id>" of event_kinds and enable_event_kinds.
-STAGE_EVENTS: dict[str, str] = {}
+# HubSpot deal stage id -> Pinterest event name, as a JSON object in PIN2DEAL_CAPI_STAGE_EVENTS (a deployment sets
+# it without editing this file): the lineage's first entry into the stage is sent once as that event (docs/capi.md,
+# "Stage events"), e.g. {"appointmentscheduled": "signup"}. None by default: leads and checkouts only. Each mapped
+# stage is the event kind "stage:<stage id>" of event_kinds and enable_event_kinds.
+STAGE_EVENTS: dict[str, str] = json.loads(os.environ.get("PIN2DEAL_CAPI_STAGE_EVENTS") or "{}")
 
 DOC = (
     """
@@ -51,8 +54,8 @@ stage it entered in `ops.capi_outbox`, with the event's inputs, for the deals ch
 input re-opens the event. Returns the deals changed and the outbox rows awaiting a decision.
 
 **If it fails**: `mart.deal_attribution` is missing (let `attribution_reconcile` run first), "stage_events: stage
-... is not a stage of the portal's deal pipelines" names a mapped stage HubSpot does not have (fix `STAGE_EVENTS`
-in the DAG file), or the log names the SQL error; clear the task.
+... is not a stage of the portal's deal pipelines" names a mapped stage HubSpot does not have (fix
+`PIN2DEAL_CAPI_STAGE_EVENTS`), or the log names the SQL error; clear the task.
 """,
     "send_conversions": """
 Sends a `lead`, `checkout` or stage event for every undecided outbox row, up to 1,000 per request of one kind, and

@@ -7,6 +7,7 @@ not have stops the run, naming it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from tests.capi.capi_worlds import (
 )
 from tests.capi.test_capi_funnel import LATER_TODAY, TODAY, lead_time, states
 from tests.capi.test_capi_pipeline import paid
+from tests.conftest import ROOT
 from tests.hubspot.deal_worlds import contact
 from tests.reconcile.conftest import HUBSPOT_CONF, MIDNIGHT
 from tests.reconcile.reconcile_worlds import at
@@ -257,3 +259,15 @@ def test_a_stage_kind_has_its_own_settings_and_a_run_can_turn_it_on(capi_sandbox
     assert next(e for e in received(server) if e["event_id"] == stage_id(1))["event"]["event_name"] == "signup"
     with pytest.raises(ValueError, match=r"enable_event_kinds: \['stage:demo'\] are not event kinds"):
         send_conversions("manual__3", stage_events=SIGNUP, enable_event_kinds=["stage:demo"])
+
+
+def test_a_deployment_maps_stages_through_its_environment(airflow_db, monkeypatch) -> None:
+    """``PIN2DEAL_CAPI_STAGE_EVENTS`` (JSON) reaches both tasks and the run param's kinds when the DAG file is parsed:
+    a provider install, which cannot edit the packaged DAG file, maps its stages there."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("PIN2DEAL_CAPI_STAGE_EVENTS", json.dumps(SIGNUP))
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "pinterest_capi.py")).get_dag("pinterest_capi")
+    assert dag.get_task("fill_capi_outbox").op_kwargs["stage_events"] == SIGNUP
+    assert dag.get_task("send_conversions").stage_events == SIGNUP
+    assert KIND in dag.params.get_param("enable_event_kinds").schema["items"]["enum"]
