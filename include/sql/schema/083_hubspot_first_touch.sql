@@ -1,4 +1,4 @@
--- The first touch (issue 23 §1, docs/attribution.md "Touch models"): the first-touch roles of the hubspot_default
+-- The first touch (issue 23 §1, docs/reconcile.md "Touch models"): the first-touch roles of the hubspot_default
 -- mapping (first_touch_epik, first_touch_utm_source, ...), typed by the extraction as their last-touch roles are
 -- (epik validated, the raw value kept; the others trimmed). NULL when the role is not mapped or the deal has no
 -- value. Deals loaded before this migration gain them when re-read (a full refresh).

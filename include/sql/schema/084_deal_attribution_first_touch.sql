@@ -1,4 +1,4 @@
--- Both touch models on every deal (issue 23 §1, docs/attribution.md "Touch models"): mart.deal_attribution's
+-- Both touch models on every deal (issue 23 §1, docs/reconcile.md "Touch models"): mart.deal_attribution's
 -- channel, campaign, ad group, ad and how each was resolved are the last touch's; these are the first touch's,
 -- resolved by the same rules from the deal's first-touch properties, or equal to the last touch's when the deal has
 -- none that differ. Rows written before this migration have NULL here: the next reconcile rebuilds every mart (its
