@@ -85,6 +85,8 @@ SELECT mart.use_generation(0);
 CREATE TEMP TABLE changed_{{ rule }} ON COMMIT DROP AS
 SELECT rule.* FROM mart.{{ rule }} AS rule
 WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]);
+-- Statistics, or the planner takes a model's share of a few rows and loops over the table once per deal.
+ANALYZE changed_{{ rule }};
 {% endfor %}
 SET LOCAL enable_nestloop = on;
 {% endif %}
