@@ -12,7 +12,9 @@ in a fresh warehouse database:
   that delivered), 10 % Pinterest organic, the rest Google, Facebook and organic search; every deal enters the
   qualified stage when created (the stage funnel's entries), 25 % won 1-60 days after creation (advancing from
   it to the closed-won stage, later in the pipeline's order), a fifth in EUR; 0.5 % merged into another deal, 1 %
-  archived; 70 % with a contact. Stable keys are namespaced (``hubspot:<id>``).
+  archived; 70 % with a contact. Stable keys are namespaced (``hubspot:<id>``). First touch: on 10 % of the deals
+  (the Pinterest ones and half of the others among them) an earlier touch (a Pin of another campaign, by name);
+  another 10 % repeat their last touch in their first-touch properties.
 
 Then, timing every step as ``attribution_reconcile`` runs it (the same SQL files, rendered and split the same way,
 the checks included):
@@ -187,6 +189,17 @@ FROM (
         LEFT JOIN bench_flights AS flight USING (day)
     ) AS deal
 ) AS d;
+
+-- The first touch (docs/reconcile.md): a fifth of the Pinterest deals opened their journey on the next campaign
+-- (by name), a tenth of the others with an organic Pin; another tenth of all repeat their last touch.
+UPDATE raw.hubspot_deals
+SET first_touch_utm_source = 'pinterest',
+    first_touch_utm_campaign = 'campaign ' || (((deal_id / 7) %% %(campaigns)s) + 1)
+WHERE deal_id %% 10 = 1 AND (epik IS NOT NULL OR deal_id %% 20 = 1);
+UPDATE raw.hubspot_deals
+SET first_touch_epik = epik, first_touch_epik_raw = epik_raw, first_touch_utm_source = utm_source,
+    first_touch_utm_campaign = utm_campaign, first_touch_utm_content = utm_content
+WHERE deal_id %% 10 = 2;
 
 -- 0.5 %% merged into the next deal, with their own self key; the survivor lists them.
 UPDATE raw.hubspot_deals SET merged_into_deal_id = deal_id + 1 WHERE deal_id %% 200 = 3;

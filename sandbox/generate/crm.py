@@ -28,6 +28,12 @@ the world is drawn as before they existed. The consent property is a
 **contact** property (enumeration granted/denied, plus the legacy true/false of an old form), drawn from
 ``CONSENT_WEIGHTS``: denied = "denied" or "false".
 
+First touch: ``FIRST_TOUCH_SHARE`` of web deals carry ``first_touch_*`` properties (the site's tracking of the first
+visit); on ``FIRST_TOUCH_DIFFERS_SHARE`` of those the first touch is another than the last: an earlier paid click on
+an ad picked by spend (another campaign or another ad than the last click's; before a Google, Meta or email last
+touch too), or, before a paid last click, an organic Pin; the others repeat the last touch. Drawn from a random stream
+of their own per deal, so the rest of the world is as before they existed.
+
 Unset properties are left out of ``properties`` (the API shows a requested unset property as null).
 """
 
@@ -57,6 +63,8 @@ from sandbox.generate.knobs import (
     EMAIL_MISSING_SHARE,
     EPOCH_MS_SHARE,
     EUR_TO_USD,
+    FIRST_TOUCH_DIFFERS_SHARE,
+    FIRST_TOUCH_SHARE,
     HISTORY_DAYS,
     IP_UA_OTHER_SHARE,
     IP_UA_SHARE,
@@ -240,6 +248,7 @@ class _Crm:
         for stage, entered in entries:
             props[_STAGE_PROPERTY[stage]] = stamp(entered)
         self._attribution(props, channel, click, created)
+        self._first_touch(random.Random(f"{deal_id}:first_touch"), props, created)
         if created < self._migrated_before:
             tail = "".join(rng.choices(BASE62, k=12)) + "".join(rng.choices(string.ascii_uppercase, k=3))
             props[_P["legacy_deal_id"]] = "006" + tail
@@ -307,19 +316,14 @@ class _Crm:
         web = True
         if click is not None:
             clicked, ad = click
-            props[_P["epik"]] = _epik(rng, clicked)
+            touch = _click_touch(rng, clicked, ad)
+            utm = {role: touch.pop(role) for role in ("utm_source", "utm_medium", "utm_campaign", "utm_content")
+                   if role in touch}  # fmt: skip
+            props.update({_P[role]: value for role, value in touch.items()})
             if ad.tracking != "none":
-                pinterest = "Pinterest" if rng.random() < 0.05 else "pinterest"
-                medium = {"macros": "paid", "utm_id": "cpc"}.get(ad.tracking, "paid_social")
-                utm = {"utm_source": pinterest, "utm_medium": medium, "utm_campaign": ad.utm_campaign}
-                utm["utm_content"] = ad.utm_content
                 source, data_1, data_2 = "PAID_SOCIAL", "Pinterest", ad.utm_campaign
             else:
                 source, data_1 = "SOCIAL_MEDIA", "Pinterest"
-            if ad.tracking == "macros":
-                props[_P["pinterest_campaign_id"]] = ad.campaign["id"]
-                props[_P["pinterest_ad_group_id"]] = ad.ad_group["id"]
-                props[_P["pinterest_ad_id"]] = ad.record["id"]
         elif channel == "pinterest_organic":
             campaign = rng.choice((None, None, "shop_the_look", "idea_pins_living_room"))
             utm = {"utm_source": "Pinterest" if rng.random() < 0.05 else "pinterest", "utm_campaign": campaign}
@@ -358,6 +362,24 @@ class _Crm:
         if web and rng.random() < (IP_UA_SHARE if click is not None else IP_UA_OTHER_SHARE):
             props[_P["ip_address"]] = _ip(rng)
             props[_P["user_agent"]] = rng.choice(USER_AGENTS)
+
+    def _first_touch(self, rng: random.Random, props: dict[str, str | None], created: int) -> None:
+        """The deal's first touch (module docstring), from its own random stream ``rng``."""
+        if props.get("hs_analytics_source") == "OFFLINE" or rng.random() >= FIRST_TOUCH_SHARE:
+            return
+        last = {role: props.get(_P[role]) for role in _TOUCH_ROLES}
+        first = last
+        if rng.random() < FIRST_TOUCH_DIFFERS_SHARE:
+            click = self.pinterest.click(rng)
+            if last["epik"] is not None and (click is None or rng.random() < 0.4):
+                campaign = rng.choice(("shop_the_look", "idea_pins_living_room", None))
+                first = {"utm_source": "pinterest", "utm_medium": "social", "utm_campaign": campaign}
+            elif click is not None:
+                clicked = created - rng.randint(2, 40) * DAY_MS - rng.randrange(DAY_MS)
+                first = _click_touch(rng, clicked, click[1])
+        for role, value in first.items():
+            if value is not None:
+                props[_P[f"first_touch_{role}"]] = value
 
     def _merge_and_archive(self) -> None:
         """Survivors of merges (merged-away ids vanish) and archived deals; archiving bumps the dates."""
@@ -462,6 +484,25 @@ def _parse_ms(text: str) -> int:
         return int(text)
     moment = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1000 + 0.5)
+
+
+_TOUCH_ROLES = (
+    "epik", "utm_source", "utm_medium", "utm_campaign", "utm_content", "pinterest_campaign_id",
+    "pinterest_ad_group_id", "pinterest_ad_id",
+)  # fmt: skip
+
+
+def _click_touch(rng: random.Random, clicked_ms: int, ad: _Ad) -> dict[str, str | None]:
+    """The attribution roles a paid click on ``ad`` leaves on a deal (its tracking template decides which)."""
+    touch: dict[str, str | None] = {"epik": _epik(rng, clicked_ms)}
+    if ad.tracking != "none":
+        medium = {"macros": "paid", "utm_id": "cpc"}.get(ad.tracking, "paid_social")
+        touch.update(utm_source="Pinterest" if rng.random() < 0.05 else "pinterest", utm_medium=medium,
+                     utm_campaign=ad.utm_campaign, utm_content=ad.utm_content)  # fmt: skip
+    if ad.tracking == "macros":
+        touch.update(pinterest_campaign_id=ad.campaign["id"], pinterest_ad_group_id=ad.ad_group["id"],
+                     pinterest_ad_id=ad.record["id"])  # fmt: skip
+    return touch
 
 
 def _epik(rng: random.Random, clicked_ms: int) -> str:

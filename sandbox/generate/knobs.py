@@ -43,6 +43,9 @@ MERGED_DEAL_SHARE = 0.02
 ARCHIVED_DEAL_SHARE = 0.01
 MIGRATED_BEFORE_DAYS = 300
 IP_UA_SHARE, IP_UA_OTHER_SHARE = 0.60, 0.15
+# Web deals whose first touch is recorded (first_touch_* properties), and of those, the ones whose first touch is
+# another than the last (an earlier paid click, an organic Pin before a paid click); the rest repeat the last touch.
+FIRST_TOUCH_SHARE, FIRST_TOUCH_DIFFERS_SHARE = 0.40, 0.50
 DEAL_CONTACT_WEIGHTS = {"none": 0.05, "one": 0.72, "two": 0.15, "repeat": 0.08}
 COUNTRY_WEIGHTS = {"US": 0.72, "FR": 0.12, "DE": 0.11, "GB": 0.05}
 EMAIL_MISSING_SHARE, EMAIL_MESSY_SHARE, ADDITIONAL_EMAIL_SHARE = 0.08, 0.05, 0.05

@@ -20,6 +20,15 @@ PROPERTIES = {
     "ip_address": "form_ip_address",
     "user_agent": "form_user_agent",
     "legacy_deal_id": "legacy_crm_deal_id",
+    # the first touch, kept by the site's tracking in properties of the portal's own
+    "first_touch_epik": "first_pinterest_epik",
+    "first_touch_utm_source": "first_utm_source",
+    "first_touch_utm_medium": "first_utm_medium",
+    "first_touch_utm_campaign": "first_utm_campaign",
+    "first_touch_utm_content": "first_utm_content",
+    "first_touch_pinterest_campaign_id": "first_pinterest_campaign_id",
+    "first_touch_pinterest_ad_group_id": "first_pinterest_ad_group_id",
+    "first_touch_pinterest_ad_id": "first_pinterest_ad_id",
 }
 CONTACT_CUSTOM_PROPERTIES = ("ads_consent",)  # logical names living on contacts; the others live on deals
 
@@ -214,6 +223,7 @@ def _properties() -> dict[str, list[dict[str, Any]]]:
         "user_agent": "Form user agent",
         "legacy_deal_id": "Legacy CRM deal ID",
     }
+    labels.update({f"first_touch_{role}": f"First touch: {labels[role]}" for role in list(labels)[:8]})
     deals += [
         _property(PROPERTIES[logical], label, *text, "pinterest_attribution", custom=True)
         for logical, label in labels.items()

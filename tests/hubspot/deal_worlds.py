@@ -18,6 +18,11 @@ CUSTOM = {
     "pinterest_ad_group_id": "pinterest_ad_group_id", "pinterest_ad_id": "pinterest_ad_id",
     "ads_consent": "ads_consent", "ip_address": "form_ip_address", "user_agent": "form_user_agent",
     "legacy_deal_id": "legacy_crm_deal_id",
+    # the first touch, in properties of the portal's own (first_touch_utm_source -> first_utm_source, ...)
+    **{f"first_touch_{role}": f"first_{role.removeprefix('pinterest_')}" for role in (
+        "epik", "utm_source", "utm_medium", "utm_campaign", "utm_content", "pinterest_campaign_id",
+        "pinterest_ad_group_id", "pinterest_ad_id",
+    )},
 }  # fmt: skip
 CONFIG = {
     "hubspot_token": TOKEN, "pinterest_ads_token": "pina-test", "pinterest_conversions_token": "pinc-test",

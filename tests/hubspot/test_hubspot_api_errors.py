@@ -44,6 +44,14 @@ def test_a_missing_custom_property_fails_naming_it(hubspot_world, run_dag, wareh
     assert warehouse.execute("SELECT count(*) FROM raw.hubspot_deals").fetchone() == (0,)
 
 
+def test_a_mapped_first_touch_property_missing_fails_naming_it_and_its_role(hubspot_world) -> None:
+    """The first-touch roles are optional; one that is mapped is checked as the last-touch roles are."""
+    hubspot_world([deal(1, HOUR_MS)], drop_deal_property=CUSTOM["first_touch_utm_campaign"])
+
+    with pytest.raises(HubSpotPropertyMissing, match=r"'first_utm_campaign' \(role first_touch_utm_campaign\)"):
+        HubSpotHook().check_custom_properties()
+
+
 def test_a_mapped_contact_role_missing_on_contacts_fails_naming_it(hubspot_world) -> None:
     """Gender is read only when mapped; mapped to a property contacts do not have (here a deal's), it fails."""
     hubspot_world([deal(1, HOUR_MS)], extra={"properties": {**CUSTOM, "gender": CUSTOM["epik"]}})

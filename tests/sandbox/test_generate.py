@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
+from pin2deal.hooks.hubspot_api import ATTRIBUTION_ROLES
 from sandbox import generate as gen
 from sandbox.dataset import Dataset
 from sandbox.pinterest.spec import default_spec_path
@@ -129,6 +130,7 @@ def test_config_has_tokens_account_and_every_logical_property(world: Dataset) ->
         "ip_address",
         "user_agent",
         "legacy_deal_id",
+        *(f"first_touch_{role}" for role in ATTRIBUTION_ROLES),
     }
 
 
@@ -340,6 +342,35 @@ def test_paid_deals_follow_ads_that_delivered_and_resolve_like_design_says(world
             assert content in ads or content in (g["name"] for g in groups.values()), content
     assert all(resolution[kind] > 10 for kind in ("macro", "utm id", "exact name", "name variant", "unresolved"))
     assert resolution["no utm"] > 0
+
+
+def test_first_touch_properties_differ_from_the_last_touch_on_a_share_of_deals(world: Dataset) -> None:
+    """Some deals repeat their last touch as their first; others opened with another paid click (another campaign
+    or another ad), with an organic Pin before a paid click, or with a paid click before another channel's."""
+    p = world.config["properties"]
+    kinds = Counter()
+    for deal in world.deals:
+        values = props(deal)
+        first = {role: values.get(p[f"first_touch_{role}"]) for role in ATTRIBUTION_ROLES}
+        last = {role: values.get(p[role]) for role in ATTRIBUTION_ROLES}
+        if not any(first.values()):
+            kinds["none"] += 1
+        elif first == last:
+            kinds["same"] += 1
+        elif last["epik"] and first["epik"]:
+            same = first["pinterest_campaign_id"] == last["pinterest_campaign_id"] is not None
+            kinds["another ad" if same else "another click"] += 1
+        elif last["epik"]:
+            assert first["utm_source"] == "pinterest" and not first["pinterest_campaign_id"]
+            kinds["organic, then paid"] += 1
+        else:
+            assert first["epik"] and not last["epik"]
+            kinds["paid, then another channel"] += 1
+    deals = len(world.deals)
+    assert 0.1 < (deals - kinds["none"]) / deals < 0.5, kinds
+    differing = ("another click", "organic, then paid", "paid, then another channel")
+    assert kinds["same"] > 10 and all(kinds[kind] > 10 for kind in differing), kinds
+    assert kinds["another ad"] > 0, kinds
 
 
 def test_contacts_are_associated_shared_and_sometimes_missing(world: Dataset) -> None:

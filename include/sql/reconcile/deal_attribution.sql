@@ -85,6 +85,8 @@ SELECT mart.use_generation(0);
 CREATE TEMP TABLE changed_{{ rule }} ON COMMIT DROP AS
 SELECT rule.* FROM mart.{{ rule }} AS rule
 WHERE rule.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]);
+-- Statistics, or the planner takes a model's share of a few rows and loops over the table once per deal.
+ANALYZE changed_{{ rule }};
 {% endfor %}
 SET LOCAL enable_nestloop = on;
 {% endif %}
@@ -140,7 +142,9 @@ INSERT INTO mart.deal_attribution (
     campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, pipeline, dealstage, is_won, lead_at, lead_day,
     won_at, won_day, time_to_close, amount, currency, amount_home, home_currency, source_modified_at,
     report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count, stage_closed,
-    stage_probability
+    stage_probability, first_touch_channel, first_touch_channel_name, first_touch_ad_account_id,
+    first_touch_campaign_id, first_touch_ad_group_id, first_touch_ad_id, first_touch_campaign_resolved_by,
+    first_touch_ad_group_resolved_by, first_touch_ad_resolved_by, first_touch_differs
 )
 SELECT moment.stable_key,
        deal.deal_id,
@@ -175,15 +179,51 @@ SELECT moment.stable_key,
        COALESCE(contacts.count, 0) AS contact_count,
        moment.lineage_deal_count,
        stage.is_closed AS stage_closed,
-       stage.probability AS stage_probability
+       stage.probability AS stage_probability,
+       first_touch.channel AS first_touch_channel,
+       first_touch.channel_name AS first_touch_channel_name,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.ad_account_id END AS first_touch_ad_account_id,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.campaign_id END AS first_touch_campaign_id,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.ad_group_id END AS first_touch_ad_group_id,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.ad_id END AS first_touch_ad_id,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.campaign_resolved_by END AS first_touch_campaign_resolved_by,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.ad_group_resolved_by END AS first_touch_ad_group_resolved_by,
+       CASE WHEN first_touch.is_pinterest THEN first_touch.ad_resolved_by END AS first_touch_ad_resolved_by,
+       first_touch.differs AS first_touch_differs
 FROM reconcile_moments AS moment
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = moment.deal_id
 -- The stage's metadata as last read (the forecast rule, forecast.sql): kept on the row, so that an incremental run
 -- subtracts what the row added.
 LEFT JOIN raw.hubspot_pipeline_stages AS stage ON stage.pipeline_id = deal.pipeline AND stage.stage_id = deal.dealstage
-JOIN {{ rules }}deal_channel AS channel ON channel.deal_id = moment.deal_id
-JOIN {{ rules }}deal_resolution AS resolution ON resolution.deal_id = moment.deal_id
+JOIN {{ rules }}deal_channel AS channel ON channel.deal_id = moment.deal_id AND channel.model = 'last_touch'
+JOIN {{ rules }}deal_resolution AS resolution
+  ON resolution.deal_id = moment.deal_id AND resolution.model = 'last_touch'
 CROSS JOIN LATERAL (SELECT channel.channel IN ('pinterest_paid', 'pinterest_organic') AS pinterest) AS kind
+-- The first touch (touch.sql): decided by the rules only for a deal whose first touch has values of its own that
+-- differ from its last touch's; every other deal's first touch is its last.
+LEFT JOIN {{ rules }}deal_channel AS first_channel
+       ON first_channel.deal_id = moment.deal_id AND first_channel.model = 'first_touch'
+LEFT JOIN {{ rules }}deal_resolution AS first_resolution
+       ON first_resolution.deal_id = moment.deal_id AND first_resolution.model = 'first_touch'
+CROSS JOIN LATERAL (
+    SELECT own.differs,
+           CASE WHEN own.differs THEN first_channel.channel ELSE channel.channel END AS channel,
+           CASE WHEN own.differs THEN first_channel.channel_name ELSE channel.channel_name END AS channel_name,
+           CASE WHEN own.differs THEN first_channel.channel ELSE channel.channel END
+               IN ('pinterest_paid', 'pinterest_organic') AS is_pinterest,
+           CASE WHEN own.differs THEN first_resolution.ad_account_id ELSE resolution.ad_account_id END
+               AS ad_account_id,
+           CASE WHEN own.differs THEN first_resolution.campaign_id ELSE resolution.campaign_id END AS campaign_id,
+           CASE WHEN own.differs THEN first_resolution.ad_group_id ELSE resolution.ad_group_id END AS ad_group_id,
+           CASE WHEN own.differs THEN first_resolution.ad_id ELSE resolution.ad_id END AS ad_id,
+           CASE WHEN own.differs THEN first_resolution.campaign_resolved_by ELSE resolution.campaign_resolved_by END
+               AS campaign_resolved_by,
+           CASE WHEN own.differs THEN first_resolution.ad_group_resolved_by ELSE resolution.ad_group_resolved_by END
+               AS ad_group_resolved_by,
+           CASE WHEN own.differs THEN first_resolution.ad_resolved_by ELSE resolution.ad_resolved_by END
+               AS ad_resolved_by
+    FROM (SELECT first_channel.deal_id IS NOT NULL AS differs) AS own
+) AS first_touch
 -- The ad account whose days the deal is counted in: its campaign's, else the warehouse's (first) ad account.
 LEFT JOIN raw.pinterest_ad_accounts AS own_account
        ON kind.pinterest AND own_account.ad_account_id = resolution.ad_account_id

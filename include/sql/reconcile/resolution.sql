@@ -50,7 +50,7 @@ pins AS (
 ),
 by_id AS (
     -- The entities each id names, with the campaign (and ad group) each belongs to; the campaign name's holder.
-    SELECT deal.deal_id,
+    SELECT deal.deal_id, deal.model,
            COALESCE(deal.created_at, '-infinity') AS created_at,
            mart.normalize_name(deal.utm_content) AS content_name,
            COALESCE(campaign_macro.campaign_id, ad_group_macro.campaign_id, ad_macro.campaign_id) AS campaign_macro,
@@ -64,7 +64,7 @@ by_id AS (
            COALESCE(ad_utm.ad_id, pin_ad.ad_id) AS ad_utm,
            COALESCE(ad_utm.ad_group_id, pin_ad.ad_group_id) AS ad_utm_ad_group,
            COALESCE(ad_utm.campaign_id, pin_ad.campaign_id) AS ad_utm_campaign
-    FROM raw.hubspot_deals AS deal
+    FROM mart.deal_touch AS deal
     LEFT JOIN raw.pinterest_campaigns AS campaign_macro ON campaign_macro.campaign_id = deal.pinterest_campaign_id
     LEFT JOIN raw.pinterest_ad_groups AS ad_group_macro ON ad_group_macro.ad_group_id = deal.pinterest_ad_group_id
     LEFT JOIN raw.pinterest_ads AS ad_macro ON ad_macro.ad_id = deal.pinterest_ad_id
@@ -82,7 +82,7 @@ by_id AS (
 -- Each level is decided once per deal, in order (OFFSET 0 keeps the planner from pasting a decision's expression into
 -- every place that uses it).
 SELECT by_id.deal_id, account.ad_account_id, campaign.campaign_id, campaign.campaign_resolved_by,
-       ad_group.ad_group_id, ad_group.ad_group_resolved_by, ad.ad_id, ad.ad_resolved_by
+       ad_group.ad_group_id, ad_group.ad_group_resolved_by, ad.ad_id, ad.ad_resolved_by, by_id.model
 FROM by_id
 CROSS JOIN LATERAL (
     SELECT COALESCE(by_id.campaign_macro, by_id.campaign_utm, by_id.campaign_name) AS campaign_id,

@@ -48,6 +48,12 @@ MODIFIED = "hs_lastmodifieddate"
 MODIFIED_PROPERTY = {"deals": MODIFIED, "contacts": "lastmodifieddate"}
 _SEARCH_KINDS = {"deals": "search", "contacts": "contact_search"}
 
+# The attribution roles (the last touch: the deal's current click id, UTMs and macros) and the first-touch role of each.
+ATTRIBUTION_ROLES = (
+    "epik", "utm_source", "utm_medium", "utm_campaign", "utm_content", "pinterest_campaign_id",
+    "pinterest_ad_group_id", "pinterest_ad_id",
+)  # fmt: skip
+FIRST_TOUCH_ROLES = {role: f"first_touch_{role}" for role in ATTRIBUTION_ROLES}
 # The properties pin2deal reads by role, deal properties unless a role is a contact's (below); values are the
 # portal's internal names (connection extra ``properties`` overrides any of them; an empty name switches a role off).
 DEFAULT_CUSTOM_PROPERTIES: dict[str, str] = {
@@ -63,6 +69,10 @@ DEFAULT_CUSTOM_PROPERTIES: dict[str, str] = {
     "ip_address": "ip_address",
     "user_agent": "user_agent",
     "legacy_deal_id": "legacy_deal_id",
+    # The first touch (the deal's first tracked visit), one role per attribution role above: portals keep it, if at
+    # all, in properties of their own, so each is read only when mapped. A deal with no first-touch value has its
+    # first touch at its last touch (docs/reconcile.md).
+    **{role: "" for role in FIRST_TOUCH_ROLES.values()},
     # The event id the site's Pinterest tag sent with the lead (the Conversions API's lead reuses it): no standard
     # property holds one, so it is read only when mapped.
     "lead_event_id": "",

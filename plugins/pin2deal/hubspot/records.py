@@ -17,7 +17,13 @@ from typing import Any
 import msgspec
 from psycopg.types.json import Jsonb
 
-from pin2deal.hooks.hubspot_api import CONTACT_OR_DEAL_ROLES, CONTACT_ROLES, CrmObject, DealStage
+from pin2deal.hooks.hubspot_api import (
+    CONTACT_OR_DEAL_ROLES,
+    CONTACT_ROLES,
+    FIRST_TOUCH_ROLES,
+    CrmObject,
+    DealStage,
+)
 from pin2deal.normalize import (
     InvalidValue,
     blank,
@@ -93,8 +99,11 @@ DEAL_COLUMNS = (
     "created_at", "closed_at", "modified_at", "pipeline", "dealstage", "hs_is_closed_won", "stage_entered_at",
     "epik", "epik_raw", *_TEXT_ROLES[:7], "analytics_source", "analytics_source_data_1", "analytics_source_data_2",
     "ip_address", "user_agent", "ads_consent", "legacy_deal_id", "merged_object_ids", "archived", "archived_at",
-    "hubspot_created_at", "hubspot_updated_at", "lead_event_id",
+    "hubspot_created_at", "hubspot_updated_at", "lead_event_id", "first_touch_epik", "first_touch_epik_raw",
+    *(FIRST_TOUCH_ROLES[role] for role in _TEXT_ROLES[:7]),
 )  # fmt: skip
+# The first-touch text roles, copied like their last-touch roles to a column of the role's name.
+_FIRST_TOUCH_TEXT_ROLES = tuple(FIRST_TOUCH_ROLES[role] for role in _TEXT_ROLES[:7])
 LEGACY_DEAL_ID_COLUMN = DEAL_COLUMNS.index("legacy_deal_id")
 CONTACT_COLUMNS = (
     "contact_id", "properties", "email", "email_normalized", "phone", "mobilephone", "phone_e164", "first_name",
@@ -182,6 +191,8 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
     epik_name, consent_name = custom.get("epik"), custom.get("ads_consent")
     epik_field, consent_field = epik_name or "epik", consent_name or "ads_consent"
     text_names = [custom.get(role) for role in _TEXT_ROLES]
+    first_epik_name = custom.get(FIRST_TOUCH_ROLES["epik"])
+    first_text_names = [custom.get(role) for role in _FIRST_TOUCH_TEXT_ROLES]
     entered_names = typing.entered_properties
     rows: list[tuple[Any, ...]] = []
     issues: list[Issue] = []
@@ -199,6 +210,7 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
                     entered[stage_id] = moment.isoformat()
         epik_raw = get(epik_name) if epik_name else None
         texts = [_stripped(get(name)) if name else None for name in text_names]
+        first_epik_raw = get(first_epik_name) if first_epik_name else None
         rows.append((
             deal_id, Jsonb(props, _json), _typed(parse_decimal, amount_raw, deal_id, "amount", issues), amount_raw,
             _typed(parse_currency, get("deal_currency_code"), deal_id, "deal_currency_code", issues),
@@ -215,6 +227,8 @@ def deal_rows(deals: Iterable[CrmObject], typing: DealTyping) -> tuple[list[tupl
             texts[_LEGACY], _typed(parse_id_list, get("hs_merged_object_ids"), deal_id, "hs_merged_object_ids", issues)
             or [], deal.archived, _utc(deal.archived_at), _utc(deal.created_at), _utc(deal.updated_at),
             texts[_LEAD_EVENT],
+            _typed(validate_epik, first_epik_raw, deal_id, first_epik_name, issues), first_epik_raw,
+            *(_stripped(get(name)) if name else None for name in first_text_names),
         ))  # fmt: skip
     return rows, issues
 

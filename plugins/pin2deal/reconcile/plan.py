@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 RECONCILE_DIR = SQL_DIR / "reconcile"
 # The rule files, in the order they are (re)defined: views and functions that later ones and the build steps use.
 RULE_FILES = (
-    "periods.sql", "cac.sql", "roas.sql", "forecast.sql", "counted.sql", "won.sql", "lead.sql", "channel.sql",
-    "resolution.sql", "contributions.sql", "channel_contributions.sql", "time_to_close.sql",
+    "periods.sql", "cac.sql", "roas.sql", "forecast.sql", "counted.sql", "won.sql", "lead.sql", "touch.sql",
+    "channel.sql", "resolution.sql", "contributions.sql", "channel_contributions.sql", "time_to_close.sql",
 )  # fmt: skip
 CHANNEL_SPEND_COLUMNS = ("channel", "campaign", "day", "spend", "currency", "source_file", "source_line")
 

@@ -1,0 +1,190 @@
+"""Both touch models on every deal (docs/reconcile.md, "Touch models"), through the real DAGs on a small
+hand-computed world: each deal's last touch (its current click id, UTMs and macros) and first touch (the first_touch_*
+roles) resolved by the same rules; a deal without first-touch values of its own has its first touch at its last; a
+bad first-touch value is flagged while the rest loads; a CRM migration, a merge and a deletion move no lineage and
+count none twice under either model; an incremental run equals a rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.hubspot.deal_worlds import CUSTOM, FAST, TOKEN, hubspot_connection
+from tests.reconcile.reconcile_worlds import (
+    A111,
+    A112,
+    A211,
+    AD_GROUPS,
+    ADS,
+    C1,
+    C2,
+    CAMPAIGNS,
+    CONFIG,
+    DELIVERY,
+    G11,
+    G21,
+    dataset,
+    deal,
+    epik,
+    macros,
+    paid,
+)
+from tests.reconcile.test_attribution_reconcile_dag import mutate, snapshot
+
+T1, T2, T3, T4, T5, T6 = range(3001, 3007)
+
+
+def first_macros(campaign: str, ad_group: str, ad: str) -> dict[str, str]:
+    return {f"first_touch_{role}": value for role, value in macros(campaign, ad_group, ad).items()}
+
+
+DEALS = [
+    # a click on C1's Velvet pin last; the journey opened with a click on C2's Teak pin
+    paid(T1, "2025-05-06", won="2025-05-20", **macros(C1, G11, A111), first_touch_epik=f"{epik(T1)}.first",
+         **first_macros(C2, G21, A211)),
+    # no first-touch values: the first touch is the last
+    paid(T2, "2025-05-07", won="2025-05-21", utm_campaign="spring sofas"),
+    # organic first (a Pin of "Summer Patio" without a click id), a paid click on C1's Linen pin last
+    paid(T3, "2025-05-08", won="2025-05-22", **macros(C1, G11, A112), first_touch_utm_source="pinterest",
+         first_touch_utm_campaign="Summer Patio"),
+    # the reverse: a paid click on C1's Linen pin first, Google search last
+    deal(T4, "2025-05-09", won="2025-05-23", utm_source="google", utm_campaign="brand_search_us",
+         first_touch_epik=f"{epik(T4)}.first", **first_macros(C1, G11, A112)),
+    # first-touch values equal to the last touch's: resolved once (merged into T6 later: HubSpot's merge gives T6
+    # what T5 has and T6 lacks, here only a last-touch utm_campaign, which T6's macros outrank)
+    paid(T5, "2025-05-12", utm_campaign=C2, first_touch_epik=epik(T5), first_touch_utm_source="pinterest",
+         first_touch_utm_campaign=C2),
+    # a malformed first-touch click id (flagged; it still came from a click), its first campaign by name
+    paid(T6, "2025-05-13", **macros(C2, G21, A211), first_touch_epik="dj0y JnU9 first",
+         first_touch_utm_source="pinterest", first_touch_utm_campaign="spring sofas"),
+]  # fmt: skip
+TOUCHES = (
+    "channel, campaign_id, ad_group_id, ad_id, campaign_resolved_by, ad_group_resolved_by, ad_resolved_by, "
+    "first_touch_channel, first_touch_campaign_id, first_touch_ad_group_id, first_touch_ad_id, "
+    "first_touch_campaign_resolved_by, first_touch_ad_group_resolved_by, first_touch_ad_resolved_by, "
+    "first_touch_differs"
+)
+
+
+def touch_world(deals: list[dict[str, Any]] = DEALS) -> Any:
+    ads = {ad: ADS[ad] for ad in (A111, A112, A211)}
+    return dataset(
+        {cid: CAMPAIGNS[cid] for cid in (C1, C2)}, {group: AD_GROUPS[group] for group in (G11, G21)}, ads,
+        [row for row in DELIVERY if row[0] in ads], json.loads(json.dumps(deals)), config=CONFIG,
+    )  # fmt: skip
+
+
+def touches(warehouse: psycopg.Connection) -> dict[int, tuple]:
+    """stable key's deal number -> (last touch ..., first touch ..., differs)."""
+    return {
+        int(key.removeprefix("hubspot:")): tuple(rest)
+        for key, *rest in warehouse.execute(
+            f"SELECT stable_key, {TOUCHES} FROM mart.deal_attribution ORDER BY stable_key"
+        ).fetchall()
+    }
+
+
+def won_by(warehouse: psycopg.Connection, model: str) -> dict[str | None, int]:
+    """Won deals per campaign under a model (the last touch's columns, or the first touch's)."""
+    column = "campaign_id" if model == "last_touch" else "first_touch_campaign_id"
+    return dict(
+        warehouse.execute(
+            f"SELECT {column}, count(*) FROM mart.deal_attribution WHERE is_won GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    )
+
+
+PAID_C1_VELVET = ("pinterest_paid", C1, G11, A111, "macro_id", "macro_id", "macro_id")
+PAID_C1_LINEN = ("pinterest_paid", C1, G11, A112, "macro_id", "macro_id", "macro_id")
+PAID_C2_TEAK = ("pinterest_paid", C2, G21, A211, "macro_id", "macro_id", "macro_id")
+C1_BY_NAME = (C1, None, None, "utm_name", "unresolved", "unresolved")
+EXPECTED = {
+    T1: (*PAID_C1_VELVET, *PAID_C2_TEAK, True),
+    T2: ("pinterest_paid", *C1_BY_NAME, "pinterest_paid", *C1_BY_NAME, False),
+    T3: (*PAID_C1_LINEN, "pinterest_organic", C2, None, None, "utm_name", "unresolved", "unresolved", True),
+    T4: ("other", None, None, None, None, None, None, *PAID_C1_LINEN, True),
+    T5: (*(("pinterest_paid", C2, None, None, "utm_id", "unresolved", "unresolved") * 2), False),
+    T6: (*PAID_C2_TEAK, "pinterest_paid", *C1_BY_NAME, True),
+}
+
+
+def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_merge_and_deletion(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    warehouse: psycopg.Connection,
+) -> None:
+    crm = serve_world(touch_world())
+    extract()
+    assert reconcile()["mode"] == "full"
+    assert touches(warehouse) == EXPECTED
+    # Won in May by campaign: the last touch credits C1 with T1, T2 and T3 (T4 is Google's); the first touch credits
+    # C2 with the journeys it opened (T1, T3) and C1 with T2 and T4.
+    assert won_by(warehouse, "last_touch") == {C1: 3, None: 1}
+    assert won_by(warehouse, "first_touch") == {C1: 2, C2: 2}
+    # The bad first-touch click id: flagged naming the deal and its property, the deal's other values loaded.
+    assert warehouse.execute(
+        "SELECT record_key, field, reason, raw_value FROM ops.record_issues WHERE source = 'hubspot.deal'"
+    ).fetchall() == [(str(T6), "first_epik", "contains whitespace", "dj0y JnU9 first")]
+    assert warehouse.execute(
+        "SELECT first_touch_epik, first_touch_epik_raw, first_touch_utm_campaign, epik FROM raw.hubspot_deals "
+        "WHERE deal_id = %s",
+        (T6,),
+    ).fetchone() == (None, "dj0y JnU9 first", "spring sofas", epik(T6))
+    days = warehouse.execute("SELECT stable_key, lead_day, won_day FROM mart.deal_attribution ORDER BY 1").fetchall()
+
+    # A CRM migration re-creates T1 and T3 (the import copies their first-touch properties, plain custom ones) and T5
+    # is merged into T6: the next hourly extraction reads them. T2 is deleted: the full refresh after it reads that.
+    # Then an incremental reconcile.
+    mutate(crm, "deals/re-id", {"ids": [str(T1), str(T3)], "firstId": 900_000})
+    mutate(crm, "deals/merge", {"primaryObjectId": str(T6), "objectIdToMerge": str(T5)})
+    now = crm.app.state.sandbox.now()
+    run_dag("hubspot_deals", now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1),
+            conf={"full_refresh": False, "since": None})  # fmt: skip
+    mutate(crm, f"deals/{T2}/archive", {})
+    extract(pinterest=False)
+    assert reconcile()["mode"] == "incremental"
+    after = touches(warehouse)
+    assert after == {key: EXPECTED[key] for key in (T1, T3, T4, T6)}
+    assert warehouse.execute(
+        "SELECT deal_id FROM mart.deal_attribution WHERE stable_key IN (%s, %s) ORDER BY deal_id",
+        (f"hubspot:{T1}", f"hubspot:{T3}"),
+    ).fetchall() == [(900_000,), (900_001,)]
+    assert won_by(warehouse, "last_touch") == {C1: 2, None: 1}
+    assert won_by(warehouse, "first_touch") == {C1: 1, C2: 2}
+    moved = warehouse.execute("SELECT stable_key, lead_day, won_day FROM mart.deal_attribution ORDER BY 1").fetchall()
+    # No day moved but the merge's documented one: T6's lineage leads from T5's earlier lead (12 May).
+    before = {key: (lead, won) for key, lead, won in days}
+    before[f"hubspot:{T6}"] = (before[f"hubspot:{T5}"][0], before[f"hubspot:{T6}"][1])
+    assert moved == [(key, *before[key]) for key in sorted(before) if key not in (f"hubspot:{T2}", f"hubspot:{T5}")]
+
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert snapshot(warehouse) == incremental
+
+
+def test_with_no_first_touch_role_mapped_the_first_touch_is_the_last(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    warehouse: psycopg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Today's single mapping stays valid: the deals' first-touch properties are neither read nor used."""
+    crm = serve_world(touch_world())
+    mapping = {role: name for role, name in CUSTOM.items() if not role.startswith("first_touch_")}
+    monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_DEFAULT", hubspot_connection(crm.url, TOKEN, properties=mapping, **FAST))
+    extract()
+    reconcile()
+    assert warehouse.execute(
+        "SELECT count(*) FROM raw.hubspot_deals WHERE num_nonnulls(first_touch_epik_raw, first_touch_utm_source, "
+        "first_touch_utm_campaign, first_touch_pinterest_campaign_id) > 0"
+    ).fetchone() == (0,)
+    last = {key: row[:7] for key, row in touches(warehouse).items()}
+    assert touches(warehouse) == {key: (*row, *row, False) for key, row in last.items()}
