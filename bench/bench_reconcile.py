@@ -70,7 +70,8 @@ WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_am
 # SQLExecuteQueryOperator without them), "step" (split, with the run's parameters, one transaction), "check" (a
 # blocking SQLCheckOperator: its one row must be all true), "warning" (SQLWarningCheckOperator: rows counted), "plan"
 # and "finish" (the operators' Python). A tuple of chains runs its chains at the same time, as the DAG runs
-# check_duplicate_stable_keys, reconcile_deals and reconcile_spend side by side, and the warning checks.
+# check_duplicate_stable_keys, reconcile_deals and reconcile_spend side by side, then rebuild_performance and
+# rebuild_funnel, and the warning checks.
 Step = tuple[str, str | None, str]
 Chain = tuple[Step, ...]
 STEPS: list[Step | tuple[Chain, ...]] = [
@@ -81,6 +82,10 @@ STEPS: list[Step | tuple[Chain, ...]] = [
         (("check_duplicate_stable_keys", "checks/duplicate_stable_keys.sql", "check"),),
         (("reconcile_deals", "reconcile/deal_attribution.sql", "step"),),
         (("reconcile_spend", "reconcile/spend.sql", "step"),),
+    ),
+    (  # rebuild_funnel needs only reconcile_deals, which ends after reconcile_spend here: both start together
+        (("rebuild_performance", "reconcile/rebuild_performance.sql", "step"),),
+        (("rebuild_funnel", "reconcile/rebuild_funnel.sql", "step"),),
     ),
     ("publish_marts", "reconcile/publish_marts.sql", "step"),
     tuple(((name, f"checks/{name}.sql", "warning"),) for name in WARNING_CHECKS),
@@ -448,7 +453,7 @@ def baseline(url: str, text: str, parameters: dict[str, Any]) -> float:
 def explain(url: str, run_id: str, task: str, statement: str, plan: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of one statement of a full rebuild, after the statements before it, rolled back."""
     parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY, "cohort_window_days": COHORT_WINDOW_DAYS}
-    if task == "publish_marts":  # it reads the deal rows and the spend the earlier tasks wrote for its run
+    if task not in ("reconcile_deals", "reconcile_spend"):  # it reads the deal rows and the spend staged for its run
         for earlier in ("reconcile_deals", "reconcile_spend"):
             with psycopg.connect(url) as conn:
                 for before in statements(TASKS[earlier][1], plan):
