@@ -229,7 +229,6 @@ def test_a_rebuild_task_cleared_rewrites_its_marts_once_and_never_a_published_ge
     dagbag: Any,
     warehouse: psycopg.Connection,
     warehouse_url: str,
-    channel_spend_dir: Any,
 ) -> None:
     """rebuild_performance and rebuild_funnel write a rebuild's generation outside publish_marts' transaction: run
     again for their run (cleared, or retried) they replace what they wrote, never add to it, and once their rebuild
