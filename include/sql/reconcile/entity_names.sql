@@ -8,7 +8,7 @@ WITH since AS (
     SELECT COALESCE(max(started_at) - interval '1 hour', '-infinity') AS moment
     FROM ops.reconcile_runs WHERE finished_at IS NOT NULL
 ),
-seen AS (
+seen AS MATERIALIZED (  -- each name normalised once (the filter below would normalise it again)
     SELECT 'campaign' AS level, campaign_id AS entity_id, mart.normalize_name(name) AS normalized_name, created_time,
            updated_time
     FROM raw.pinterest_campaigns WHERE loaded_at >= (SELECT moment FROM since)
