@@ -46,7 +46,7 @@ import os
 import time
 import uuid
 from collections.abc import Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,28 +69,43 @@ WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_am
 # The DAG's tasks, in order: (task, template, kind). kind: "file" (run whole, no parameters, as
 # SQLExecuteQueryOperator without them), "step" (split, with the run's parameters, one transaction), "check" (a
 # blocking SQLCheckOperator: its one row must be all true), "warning" (SQLWarningCheckOperator: rows counted), "plan"
-# and "finish" (the operators' Python). A tuple of chains runs its chains at the same time, as the DAG runs
-# check_duplicate_stable_keys, reconcile_deals and reconcile_spend side by side, and the warning checks.
+# and "finish" (the operators' Python). A tuple of chains runs its chains at the same time, as the DAG runs the
+# warning checks. A dict is the DAG's graph between plan_reconcile and publish_marts: each task starts as soon as
+# the tasks it follows have finished (check_duplicate_stable_keys, reconcile_deals and reconcile_spend at once;
+# rebuild_funnel after reconcile_deals; rebuild_performance after both).
 Step = tuple[str, str | None, str]
 Chain = tuple[Step, ...]
-STEPS: list[Step | tuple[Chain, ...]] = [
+Graph = dict[str, tuple[tuple[str, ...], Step]]
+STEPS: list[Step | tuple[Chain, ...] | Graph] = [
     *((f"define_rules/{name}", f"reconcile/{name}", "file") for name in RULE_FILES),
     ("remember_entity_names", "reconcile/entity_names.sql", "file"),
     ("plan_reconcile", None, "plan"),
-    (
-        (("check_duplicate_stable_keys", "checks/duplicate_stable_keys.sql", "check"),),
-        (("reconcile_deals", "reconcile/deal_attribution.sql", "step"),),
-        (("reconcile_spend", "reconcile/spend.sql", "step"),),
-    ),
+    {
+        "check_duplicate_stable_keys": (
+            (),
+            ("check_duplicate_stable_keys", "checks/duplicate_stable_keys.sql", "check"),
+        ),
+        "reconcile_deals": ((), ("reconcile_deals", "reconcile/deal_attribution.sql", "step")),
+        "reconcile_spend": ((), ("reconcile_spend", "reconcile/spend.sql", "step")),
+        "rebuild_funnel": (("reconcile_deals",), ("rebuild_funnel", "reconcile/rebuild_funnel.sql", "step")),
+        "rebuild_performance": (
+            ("reconcile_deals", "reconcile_spend"),
+            ("rebuild_performance", "reconcile/rebuild_performance.sql", "step"),
+        ),
+    },
     ("publish_marts", "reconcile/publish_marts.sql", "step"),
     tuple(((name, f"checks/{name}.sql", "warning"),) for name in WARNING_CHECKS),
     ("finish_reconcile", None, "finish"),
 ]
-TASKS = {
-    step[0]: step
-    for entry in STEPS
-    for step in ([step for chain in entry for step in chain] if isinstance(entry[0], tuple) else [entry])
-}
+
+
+def _steps(entry: Step | tuple[Chain, ...] | Graph) -> list[Step]:
+    if isinstance(entry, dict):
+        return [step for _, step in entry.values()]
+    return [step for chain in entry for step in chain] if isinstance(entry[0], tuple) else [entry]
+
+
+TASKS = {step[0]: step for entry in STEPS for step in _steps(entry)}
 
 FILL_SQL = """
 SET LOCAL work_mem = '256MB';
@@ -423,10 +438,27 @@ class Run:
         for step in chain:
             self.task(step)
 
+    def graph(self, graph: Graph) -> None:
+        """Each task as soon as the tasks it follows have finished (they come first in ``graph``)."""
+        futures: dict[str, Future] = {}
+
+        def after(upstream: tuple[str, ...], step: Step) -> None:
+            for task in upstream:
+                futures[task].result()
+            self.task(step)
+
+        with ThreadPoolExecutor(len(graph)) as pool:
+            for task, (upstream, step) in graph.items():
+                futures[task] = pool.submit(after, upstream, step)
+            for future in futures.values():
+                future.result()
+
     def run(self) -> float:
         started = time.perf_counter()
         for entry in STEPS:
-            if isinstance(entry[0], tuple):  # tasks the DAG runs at the same time
+            if isinstance(entry, dict):
+                self.graph(entry)
+            elif isinstance(entry[0], tuple):  # tasks the DAG runs at the same time
                 with ThreadPoolExecutor(len(entry)) as pool:
                     for future in [pool.submit(self.chain, chain) for chain in entry]:
                         future.result()
@@ -448,7 +480,7 @@ def baseline(url: str, text: str, parameters: dict[str, Any]) -> float:
 def explain(url: str, run_id: str, task: str, statement: str, plan: dict[str, Any]) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of one statement of a full rebuild, after the statements before it, rolled back."""
     parameters = {"run_id": run_id, "home_currency": HOME_CURRENCY, "cohort_window_days": COHORT_WINDOW_DAYS}
-    if task == "publish_marts":  # it reads the deal rows and the spend the earlier tasks wrote for its run
+    if task not in ("reconcile_deals", "reconcile_spend"):  # it reads the deal rows and the spend staged for its run
         for earlier in ("reconcile_deals", "reconcile_spend"):
             with psycopg.connect(url) as conn:
                 for before in statements(TASKS[earlier][1], plan):

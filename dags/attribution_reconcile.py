@@ -52,9 +52,14 @@ PINTEREST_ENTITIES = (
 )  # fmt: skip
 SPEND_STAGED = ("mart.performance_spend", "mart.performance_spend_periods")
 PENDING = ("mart.performance_pending", "mart.channel_performance_pending")
-# What publish_marts publishes: the views readers query.
-MARTS = ("mart.deal_attribution", "mart.performance", "mart.cohort_cac", "mart.truth_vs_platform",
-         "mart.channel_performance", "mart.funnel", "mart.funnel_entries")  # fmt: skip
+# What publish_marts publishes: the views readers query. A rebuild writes the performance marts in
+# rebuild_performance and the funnel's in rebuild_funnel, side by side; an incremental run writes them all in
+# publish_marts.
+PERFORMANCE_MARTS = ("mart.performance", "mart.cohort_cac", "mart.truth_vs_platform", "mart.channel_performance")
+FUNNEL_MARTS = ("mart.funnel", "mart.funnel_entries")
+MARTS = ("mart.deal_attribution", *PERFORMANCE_MARTS, *FUNNEL_MARTS)
+# The stage funnel's raw inputs: each lineage's deals and their stage entries, the pipelines' stages.
+FUNNEL_RAW = ("raw.hubspot_deals", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages")
 # A failed data check fails again: one quick retry covers a dropped connection, no more.
 CHECK_RETRIES = {"retries": 1, "retry_delay": dt.timedelta(seconds=5), "retry_exponential_backoff": 0}
 WARNING_CHECKS = ("spend_on_unlisted_campaigns", "won_without_won_time", "bad_amounts", "non_iso_currencies")
@@ -75,11 +80,14 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
 4. Side by side: **check_duplicate_stable_keys** (blocking), **reconcile_deals** (the deal rows: a rebuild's new
    generation, or the changed deals staged) and **reconcile_spend** (the spend sums, staged). Readers see none of
    it yet.
-5. **publish_marts**, one transaction: `mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`,
-   `mart.channel_performance`, the stage funnel (`mart.funnel`) and the staged deals, then the blocking checks
-   (`include/sql/checks/`, naming the rows), then the publication: readers (the briefing, the UI page, the
-   Conversions API sender) see the new marts all at once, or, when a check fails, keep the last published ones.
-6. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
+5. A rebuild only, side by side, into its new generation (nobody reads it yet): **rebuild_performance**
+   (`mart.performance`, `mart.cohort_cac`, `mart.truth_vs_platform`, `mart.channel_performance`) and
+   **rebuild_funnel** (the stage funnel, `mart.funnel`). On an incremental run they do nothing.
+6. **publish_marts**, one transaction: on an incremental run the staged deals and the rows of every mart they and
+   the re-pulled spend touch; then the blocking checks (`include/sql/checks/`, naming the rows), then the
+   publication: readers (the briefing, the UI page, the Conversions API sender) see the new marts all at once, or,
+   when a check fails, keep the last published ones.
+7. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
    publishes the `mart_attribution` Asset.
 
 See docs/attribution.md (the rules, with a worked example), docs/reconcile.md (what readers see, incremental runs
@@ -147,18 +155,43 @@ stages them in `mart.performance_spend` for `publish_marts`; it needs no deal, s
 
 **If it fails**: {SQL_ADVICE}.
 """,
+    "rebuild_performance": f"""
+A full rebuild only (an incremental run: nothing to do, `publish_marts` writes these): writes `mart.performance`
+(the staged spend joined to the CRM outcomes per grain and period, CAC, ROAS), `mart.cohort_cac`,
+`mart.truth_vs_platform` (epik coverage) and `mart.channel_performance` (Pinterest against the other channels on one
+CAC) into the run's new generation, beside `rebuild_funnel`. Readers see none of it before `publish_marts` commits.
+Every row written to `mart.performance` is checked against the mart's contract as it is written (its constraints,
+migration 050).
+
+**If it fails**: "violates check constraint": a rule file changed in a way that breaks the contract
+(docs/data-model.md); the message names the rule and the row. "published its rebuild": this run's rebuild is
+already published; clearing its tasks would change what readers see row by row: trigger a new run. "The spend
+reconcile_spend staged ... is gone": clear `reconcile_spend` and this task. Otherwise: {SQL_ADVICE}. Clearing is
+safe: it empties what it wrote in the generation first.
+""",
+    "rebuild_funnel": f"""
+A full rebuild only (an incremental run: nothing to do, `publish_marts` writes it): the stage funnel
+(`mart.funnel_entries`, `mart.funnel`) of every Pinterest-paid lineage into the run's new generation, beside
+`rebuild_performance` (it needs the deal rows, not the performance rows). Readers see none of it before
+`publish_marts` commits.
+
+**If it fails**: "published its rebuild": trigger a new run instead of clearing this one's tasks. Otherwise:
+{SQL_ADVICE}. Clearing is safe: it empties what it wrote in the generation first.
+""",
     "publish_marts": f"""
-One transaction: the staged deals replace their published rows (incremental) and `mart.performance`,
+One transaction. An incremental run: the staged deals replace their published rows and `mart.performance`,
 `mart.cohort_cac`, `mart.truth_vs_platform`, `mart.channel_performance` and the stage funnel (`mart.funnel`) are
-written for the planned days (the
+rewritten for the planned days (the
 staged spend joined to the CRM outcomes per grain and period, CAC, ROAS, epik coverage; Pinterest against the other
-channels on one CAC); then the blocking checks; then `ops.mart_publication` points readers at the result. Until it
-commits, readers see the last published marts, whole.
+channels on one CAC). A rebuild: its generation is whole (`rebuild_performance`, `rebuild_funnel`). Then the blocking
+checks; then `ops.mart_publication` points readers at the result. Until it commits, readers see the last published
+marts, whole.
 
 Blocking checks, on what the run wrote (a rebuild: everything): every row written to `mart.performance` keeps the
 mart's contract (its constraints, migration 050: counts never negative, CAC only with won deals, ROAS only with
-spend, cohort wins within leads), and at most `max_unresolved_paid_share` (25%) of Pinterest-paid deals have no
-resolved campaign (`include/sql/checks/unresolved_paid_share.sql`: above it, CAC per campaign is not trustworthy).
+spend, cohort wins within leads; a rebuild's rows are checked in `rebuild_performance`), and at most
+`max_unresolved_paid_share` (25%) of Pinterest-paid deals have no resolved campaign
+(`include/sql/checks/unresolved_paid_share.sql`: above it, CAC per campaign is not trustworthy).
 A failed check fails the task at once and publishes nothing: readers keep the last published marts, and the next
 run reconciles this run's changes again.
 
@@ -252,13 +285,27 @@ with DAG(
         writes=SPEND_STAGED,
         **RECONCILE_STEP,
     )
+    rebuild_performance = ReconcileStepOperator(
+        task_id="rebuild_performance",
+        sql="reconcile/rebuild_performance.sql",
+        reads=(*SPEND_STAGED, "mart.deal_attribution", "raw.pinterest_ad_daily", *PINTEREST_ENTITIES,
+               "raw.channel_spend"),
+        writes=(*PERFORMANCE_MARTS, "mart.performance_pending", "mart.channel_performance_pending"),
+        **RECONCILE_STEP,
+    )  # fmt: skip
+    rebuild_funnel = ReconcileStepOperator(
+        task_id="rebuild_funnel",
+        sql="reconcile/rebuild_funnel.sql",
+        reads=("mart.deal_attribution", *PINTEREST_ENTITIES, *FUNNEL_RAW),
+        writes=FUNNEL_MARTS,
+        **RECONCILE_STEP,
+    )
     publish_marts = ReconcileStepOperator(
         task_id="publish_marts",
         sql="reconcile/publish_marts.sql",
         reads=(*SPEND_STAGED, *PENDING, "mart.deal_attribution", "mart.deal_attribution_replaced",
                "raw.pinterest_ad_daily", *PINTEREST_ENTITIES, "raw.channel_spend",
-               # the stage funnel: each lineage's deals and their stage entries, the pipelines' stages
-               "raw.hubspot_deals", "raw.hubspot_deal_ids", "raw.hubspot_pipeline_stages"),
+               *FUNNEL_RAW),
         writes=(*MARTS, *PENDING, "mart.deal_attribution_replaced", "ops.mart_publication"),
         **RECONCILE_STEP,
     )  # fmt: skip
@@ -271,6 +318,9 @@ with DAG(
     )
 
     migrate_warehouse() >> define_rules >> [load_channel_spend, remember_entity_names] >> plan_reconcile
-    plan_reconcile >> [check_duplicate_stable_keys, reconcile_deals, reconcile_spend] >> publish_marts
+    plan_reconcile >> [check_duplicate_stable_keys, reconcile_deals, reconcile_spend]
+    [reconcile_deals, reconcile_spend] >> rebuild_performance
+    reconcile_deals >> rebuild_funnel
+    [check_duplicate_stable_keys, rebuild_performance, rebuild_funnel] >> publish_marts
     publish_marts >> warnings >> finish_reconcile
     document_tasks(dag, TASK_DOCS)

@@ -15,11 +15,16 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from pin2deal.briefing.pipeline import read_frames
 from pin2deal.capi.send import fill_outbox
 from pin2deal.ui.app import read_page
-from tests.reconcile.reconcile_worlds import D2, D4, TIMEZONE, TODAY, world
+from tests.reconcile.conftest import MIDNIGHT
+from tests.reconcile.reconcile_worlds import D1, D2, D4, D8, D9, TIMEZONE, TODAY, world
+from tests.reconcile.test_attribution_reconcile_dag import mutate, snapshot
+
+FUNNEL_KEY = "grain, grain_id, period, period_start, pipeline, stage"
 
 # A session waiting for a lock on a mart (its view, its generations' table or one generation) or another table.
 WAITING_SQL = r"""
@@ -106,15 +111,16 @@ def delete_in_hubspot(warehouse: psycopg.Connection, deal_id: int) -> None:
 
 
 class RebuildHandoff(threading.Thread):
-    """Holds a rebuild in its last transaction, with the marts written but not committed, starts the readers then
-    (each takes its snapshot), keeps them from reading the marts until the rebuild has committed, and lets them read.
+    """Holds a rebuild as it publishes, with its whole generation written (and committed by the tasks that wrote
+    it), starts the readers then (each takes its snapshot), keeps them from reading the marts until the publication
+    has committed, and lets them read.
 
     The rebuild's first write waits on ``gate`` (taken by the test before the run); a share lock on
-    mart.truth_vs_platform is taken then, and ``gate`` let go: the rebuild's transaction that writes
-    mart.performance then waits to write mart.truth_vs_platform. An exclusive lock on mart.performance is queued
-    behind that transaction, and the readers' reads of mart.performance queue behind it, after their first read
-    (their snapshot). The share lock let go, the rebuild commits, the queued lock is granted and let go at once, and
-    the readers read with their snapshots from before the commit."""
+    ops.mart_publication is taken then, and ``gate`` let go: the rebuild writes its generation and its publish_marts
+    waits to write the publication. An exclusive lock on mart.performance is taken (the rebuild holds none on it any
+    more), and the readers' reads of mart.performance queue behind it, after their first read (their snapshot). The
+    share lock let go, the rebuild publishes and commits; the exclusive lock let go, the readers read with their
+    snapshots from before the publication."""
 
     def __init__(self, url: str, gate: Held, readers: dict[str, Callable[[], Any]]) -> None:
         super().__init__(daemon=True)
@@ -125,18 +131,20 @@ class RebuildHandoff(threading.Thread):
         try:
             with psycopg.connect(self.url, autocommit=True) as watch:
                 wait_until(lambda: waiting(watch, "mart.performance_pending") >= 1, "reconcile_deals never began")
-                truth = Held(self.url, "LOCK TABLE mart.truth_vs_platform IN SHARE MODE")
+                publication = Held(self.url, "LOCK TABLE ops.mart_publication IN SHARE MODE")
                 self.gate.release()
-                wait_until(lambda: waiting(watch, "mart.truth_vs_platform") >= 1, "the marts were never written")
-                queue = Held(self.url, "LOCK TABLE mart.performance IN ACCESS EXCLUSIVE MODE", queued=True)
-                wait_until(lambda: waiting(watch, "mart.performance") >= 1, "the exclusive lock was never queued")
+                wait_until(lambda: waiting(watch, "ops.mart_publication") >= 1, "the rebuild never came to publish")
+                published = watch.execute("SELECT generation FROM ops.mart_publication").fetchone()
+                marts = Held(self.url, "LOCK TABLE mart.performance IN ACCESS EXCLUSIVE MODE")
                 for reader in self.readers.values():
                     reader.start()
+                wait_until(lambda: waiting(watch, "mart.performance") >= len(self.readers), "the readers never queued")
+                publication.release()  # the rebuild publishes and commits; then the readers read
                 wait_until(
-                    lambda: waiting(watch, "mart.performance") >= 1 + len(self.readers), "the readers never queued"
+                    lambda: watch.execute("SELECT generation FROM ops.mart_publication").fetchone() != published,
+                    "the rebuild never published",
                 )
-                truth.release()  # the rebuild commits; then the queued lock, then the readers
-                queue.release()
+                marts.release()
                 for reader in self.readers.values():
                     reader.join(timeout=120)
         except BaseException as error:  # reported by the test
@@ -188,6 +196,81 @@ def test_a_rebuild_committing_while_the_briefing_and_the_page_read_leaves_them_o
     ).fetchone()[0]
     with pytest.raises(psycopg.errors.RaiseException, match="published its rebuild"):
         warehouse.execute("SELECT mart.use_run_generation(%s)", (rebuild,))
+
+
+def generation_marts(url: str, generation: int) -> dict[str, list[tuple]]:
+    """Every mart of one generation, as readers would see it once published (the funnel's two included)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT mart.use_generation(%s)", (generation,))
+        marts = snapshot(conn)
+        for mart, key in (("funnel", FUNNEL_KEY), ("funnel_entries", "stable_key, pipeline, stage")):
+            marts[f"mart.{mart}"] = conn.execute(
+                f"SELECT to_jsonb(mart) - 'reconciled_at' FROM mart.{mart} AS mart ORDER BY {key}"
+            ).fetchall()
+        conn.rollback()
+    return marts
+
+
+def clear_and_run(dagbag: Any, dag_run: Any, task_id: str) -> Any:
+    """A task of ``dag_run`` cleared and run again, as a worker runs it: the DAG's task rendered for the run (its
+    plan from the run's XCom, its params) and executed in this process."""
+    plan = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "plan_reconcile")
+    task = dagbag.get_dag("attribution_reconcile").get_task(task_id).prepare_for_execution()
+    context = {"ti": plan, "run_id": dag_run.run_id, "params": dag_run.conf}
+    task.render_template_fields(context)
+    return task.execute(context)
+
+
+def test_a_rebuild_task_cleared_rewrites_its_marts_once_and_never_a_published_generation(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    dagbag: Any,
+    warehouse: psycopg.Connection,
+    warehouse_url: str,
+) -> None:
+    """rebuild_performance and rebuild_funnel write a rebuild's generation outside publish_marts' transaction: run
+    again for their run (cleared, or retried) they replace what they wrote, never add to it, and once their rebuild
+    is published they refuse to write it (readers would see the rows change)."""
+    crm = serve_world(world())
+    extract()
+    reconcile()
+    published = snapshot(warehouse)
+    # A CRM migration re-creates D1 (won) under a new id, D8 is merged into D9, D4 is deleted: the next hourly
+    # extraction loads them; then a rebuild whose blocking check fails (2 of 11 paid deals unresolved > 5 %).
+    mutate(crm, "deals/re-id", {"ids": [str(D1)], "firstId": 900_000})
+    mutate(crm, "deals/merge", {"primaryObjectId": str(D9), "objectIdToMerge": str(D8)})
+    delete_in_hubspot(warehouse, D4)
+    now = crm.app.state.sandbox.now()
+    run_dag("hubspot_deals", now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1),
+            conf={"full_refresh": False, "since": None})  # fmt: skip
+    failed = reconcile(full_rebuild=True, max_unresolved=0.05, expect="failed")
+    tasks = {ti.task_id: str(ti.state) for ti in failed.get_task_instances()}
+    assert (tasks["rebuild_performance"], tasks["rebuild_funnel"], tasks["publish_marts"]) == (
+        "success", "success", "failed"
+    ), tasks  # fmt: skip
+    assert snapshot(warehouse) == published, "readers keep the last published marts"
+    generation = failed.get_task_instances()[0].xcom_pull(task_ids="plan_reconcile")["generation"]
+    written = generation_marts(warehouse_url, generation)
+    assert all(written.values()), "every mart of the unpublished generation has rows"
+
+    # Cleared, each task runs again for its run: the same rows, once each (the generation's keys are unique too).
+    for task_id in ("rebuild_performance", "rebuild_funnel", "rebuild_performance"):
+        clear_and_run(dagbag, failed, task_id)
+    assert generation_marts(warehouse_url, generation) == written
+    assert snapshot(warehouse) == published
+
+    # A rebuild within the limit publishes the same marts, computed from scratch; its tasks cleared after that fail,
+    # naming why, and change nothing readers see.
+    conf = {**failed.conf, "max_unresolved_paid_share": 0.25}
+    rebuilt = run_dag("attribution_reconcile", MIDNIGHT, conf=conf)
+    publication = warehouse.execute("SELECT generation FROM ops.mart_publication").fetchone()[0]
+    assert generation_marts(warehouse_url, publication) == written
+    for task_id in ("rebuild_performance", "rebuild_funnel"):
+        with pytest.raises(AirflowFailException, match="published its rebuild"):
+            clear_and_run(dagbag, rebuilt, task_id)
+    assert generation_marts(warehouse_url, publication) == written
 
 
 def test_an_incremental_run_shows_readers_nothing_before_its_marts_are_all_written(

@@ -13,6 +13,7 @@ from pin2deal.paths import SQL_DIR
 from pin2deal.reconcile.steps import split_statements
 
 STEPS = ("reconcile/deal_attribution.sql", "reconcile/spend.sql", "reconcile/publish_marts.sql")
+REBUILD_STEPS = ("reconcile/rebuild_performance.sql", "reconcile/rebuild_funnel.sql")
 
 
 class Planned:
@@ -27,16 +28,43 @@ def normalized(statements: list[str]) -> list[str]:
     return [" ".join(statement.split()) for statement in statements]
 
 
-@pytest.mark.parametrize("mode", ["full", "incremental"])
-@pytest.mark.parametrize("template", STEPS)
-def test_each_step_splits_into_the_statements_sqlparse_finds(template: str, mode: str) -> None:
+def rendered(template: str, mode: str) -> str:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)))
-    text = environment.get_template(template).render(
-        ti=Planned(mode), params={"max_unresolved_paid_share": 0.25}
-    )
+    return environment.get_template(template).render(ti=Planned(mode), params={"max_unresolved_paid_share": 0.25})
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+@pytest.mark.parametrize("template", STEPS + REBUILD_STEPS)
+def test_each_step_splits_into_the_statements_sqlparse_finds(template: str, mode: str) -> None:
+    text = rendered(template, mode)
     expected = normalized(DbApiHook.split_sql_string(text))
-    assert len(expected) > 5
+    assert len(expected) > (0 if template in REBUILD_STEPS and mode == "incremental" else 5)
     assert normalized(split_statements(text)) == expected
+
+
+REBUILT = {  # the marts each rebuild task writes (cohort CAC through its generations table: computed columns)
+    "reconcile/rebuild_performance.sql": ("performance", "cohort_cac", "truth_vs_platform", "channel_performance"),
+    "reconcile/rebuild_funnel.sql": ("funnel_entries", "funnel"),
+}
+
+
+def writes(text: str, mart: str) -> bool:
+    return f"INSERT INTO mart.{mart} (" in text or f"INSERT INTO mart.{mart}_generations (" in text
+
+
+@pytest.mark.parametrize("template", REBUILD_STEPS)
+def test_a_rebuild_writes_its_marts_in_the_rebuild_tasks_and_an_incremental_run_in_publish_marts(template: str) -> None:
+    """One way of writing each mart: a rebuild task includes the mart files publish_marts includes on an incremental
+    run, and publish_marts includes none of them on a rebuild; a rebuild task empties what it writes first (a
+    cleared or retried task), and writes nothing on an incremental run."""
+    [statement] = split_statements(rendered(template, "incremental"))
+    assert statement.startswith("SELECT 'incremental run: publish_marts writes"), statement
+    full = rendered(template, "full")
+    publish_full = rendered("reconcile/publish_marts.sql", "full")
+    publish_incremental = rendered("reconcile/publish_marts.sql", "incremental")
+    for mart in REBUILT[template]:
+        assert writes(full, mart) and f"DELETE FROM mart.{mart};" in full, mart
+        assert writes(publish_incremental, mart) and not writes(publish_full, mart), mart
 
 
 def test_a_semicolon_in_a_comment_or_inside_a_line_ends_no_statement() -> None:

@@ -1,8 +1,8 @@
 -- publish_marts: everything readers see changes here, in one transaction, after the blocking checks (docs/reconcile.md,
--- "What readers see"). A rebuild fills the rest of its new generation (mart.performance, its cohort and
--- truth-vs-platform rows, mart.channel_performance, the stage funnel) and points ops.mart_publication at it; an
--- incremental run moves the deals reconcile_deals staged into the published generation and rewrites the rows they
--- and the re-pulled spend touch there. A failed check (or a row breaking mart.performance's constraints) rolls all of
+-- "What readers see"). A rebuild's new generation is whole by now (reconcile_deals, rebuild_performance and
+-- rebuild_funnel wrote it): this task checks it and points ops.mart_publication at it. An incremental run moves the
+-- deals reconcile_deals staged into the published generation and rewrites the rows they and the re-pulled spend touch
+-- there (mart.performance, its cohort and truth-vs-platform rows, mart.channel_performance, the stage funnel). A failed check (or a row breaking mart.performance's constraints) rolls all of
 -- it back: readers stay on the last published state, and the next run reconciles this run's changes again (its
 -- `since` is still the last published run's).
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
@@ -46,14 +46,14 @@ CREATE TEMP TABLE reconcile_published_deals ON COMMIT DROP AS
 SELECT sum(deals) AS deals, sum(paid) AS paid_deals, sum(unresolved) AS unresolved_paid_deals
 FROM reconcile_deal_counts;
 
+{% if not full %}
+-- An incremental run writes the marts here, in this one transaction. A rebuild's are written by rebuild_performance
+-- and rebuild_funnel (the same files) before this task: its generation is unpublished until the end of this one.
 {% include 'reconcile/performance.sql' %}
 {% include 'reconcile/cohort_cac.sql' %}
 {% include 'reconcile/truth_vs_platform.sql' %}
 {% include 'reconcile/channel_performance.sql' %}
 {% include 'reconcile/funnel.sql' %}
-{% if full %}
-SELECT mart.index_generation('cohort_cac'), mart.index_generation('truth_vs_platform'),
-       mart.index_generation('channel_performance');
 {% endif %}
 
 -- The blocking check (include/sql/checks/): failed, it fails this statement, naming the rows. (Every row written to
