@@ -34,7 +34,7 @@ from tests.reconcile.reconcile_worlds import (
     macros,
     paid,
 )
-from tests.reconcile.test_attribution_reconcile_dag import mutate, snapshot
+from tests.reconcile.test_attribution_reconcile_dag import MAY, figures, mutate, snapshot
 
 T1, T2, T3, T4, T5, T6 = range(3001, 3007)
 
@@ -99,6 +99,85 @@ def won_by(warehouse: psycopg.Connection, model: str) -> dict[str | None, int]:
     )
 
 
+def model_marts(warehouse: psycopg.Connection) -> dict[str, dict[tuple, tuple]]:
+    """May under both models: per campaign and the ad account (mart.performance), per campaign's lead cohort
+    (mart.cohort_cac) and per channel (mart.channel_performance)."""
+    performance = warehouse.execute(
+        "SELECT model, grain, grain_id, spend, leads, won, pinterest_won, cac FROM mart.performance "
+        "WHERE grain IN ('account', 'campaign') AND period = 'month' AND period_start = %s",
+        (MAY,),
+    ).fetchall()
+    cohorts = warehouse.execute(
+        "SELECT model, grain_id, spend, leads, won_to_date, cac, open_deals FROM mart.cohort_cac "
+        "WHERE grain = 'campaign' AND cohort_month = %s",
+        (MAY,),
+    ).fetchall()
+    channels = warehouse.execute(
+        "SELECT model, channel_name, spend, leads, won, cac FROM mart.channel_performance "
+        "WHERE period = 'month' AND period_start = %s",
+        (MAY,),
+    ).fetchall()
+    return {
+        "performance": {(model, grain_id if grain == "campaign" else grain): figures(*rest)
+                        for model, grain, grain_id, *rest in performance},
+        "cohort_cac": {(model, grain_id): figures(*rest) for model, grain_id, *rest in cohorts},
+        "channel_performance": {(model, name): figures(*rest) for model, name, *rest in channels},
+    }  # fmt: skip
+
+
+# May's spend: C1 $500 (A111: 5 days x $100), C2 $250 (A211: 5 days x $50).
+MODEL_MARTS = {
+    # (model, campaign or 'account') -> spend, leads (paid), won (paid), Pinterest won (paid or organic), CAC.
+    # Last touch: C1 leads T1, T2, T3, all won; C2 leads T5, T6, open. First touch: C1 leads T2, T4 (won) and T6;
+    # C2 leads T1 (won) and T5; T3's organic first touch is no lead, but a Pinterest win of C2.
+    "performance": {
+        ("last_touch", C1): figures(500, 3, 3, 3, "166.6667"),
+        ("last_touch", C2): figures(250, 2, 0, 0, None),
+        ("last_touch", "account"): figures(750, 5, 3, 3, 250),
+        ("first_touch", C1): figures(500, 3, 2, 2, 250),
+        ("first_touch", C2): figures(250, 2, 1, 2, 250),
+        ("first_touch", "account"): figures(750, 5, 3, 4, 250),
+    },
+    # (model, campaign) -> spend, leads, won to date, cohort CAC, open deals
+    "cohort_cac": {
+        ("last_touch", C1): figures(500, 3, 3, "166.6667", 0),
+        ("last_touch", C2): figures(250, 2, 0, None, 2),
+        ("first_touch", C1): figures(500, 3, 2, 250, 1),
+        ("first_touch", C2): figures(250, 2, 1, 250, 1),
+    },
+    # (model, channel) -> spend (another channel's unknown without its CSV), leads, won, CAC. T4's first touch moves
+    # it from Google to Pinterest: no Google row under the first touch.
+    "channel_performance": {
+        ("last_touch", "pinterest"): figures(750, 5, 3, 250),
+        ("last_touch", "google"): figures(None, 1, 1, None),
+        ("first_touch", "pinterest"): figures(750, 6, 4, "187.5"),
+    },
+}
+# After the re-id of T1 and T3, the merge of T5 into T6 and T2's deletion: last touch C1 T1, T3 (won), C2 T6;
+# first touch C1 T4 (won), T6, C2 T1 (won); T3 still C2's organic win.
+MODEL_MARTS_AFTER = {
+    "performance": {
+        ("last_touch", C1): figures(500, 2, 2, 2, 250),
+        ("last_touch", C2): figures(250, 1, 0, 0, None),
+        ("last_touch", "account"): figures(750, 3, 2, 2, 375),
+        ("first_touch", C1): figures(500, 2, 1, 1, 500),
+        ("first_touch", C2): figures(250, 1, 1, 2, 250),
+        ("first_touch", "account"): figures(750, 3, 2, 3, 375),
+    },
+    "cohort_cac": {
+        ("last_touch", C1): figures(500, 2, 2, 250, 0),
+        ("last_touch", C2): figures(250, 1, 0, None, 1),
+        ("first_touch", C1): figures(500, 2, 1, 500, 1),
+        ("first_touch", C2): figures(250, 1, 1, 250, 0),
+    },
+    "channel_performance": {
+        ("last_touch", "pinterest"): figures(750, 3, 2, 375),
+        ("last_touch", "google"): figures(None, 1, 1, None),
+        ("first_touch", "pinterest"): figures(750, 4, 3, 250),
+    },
+}
+
+
 PAID_C1_VELVET = ("pinterest_paid", C1, G11, A111, "macro_id", "macro_id", "macro_id")
 PAID_C1_LINEN = ("pinterest_paid", C1, G11, A112, "macro_id", "macro_id", "macro_id")
 PAID_C2_TEAK = ("pinterest_paid", C2, G21, A211, "macro_id", "macro_id", "macro_id")
@@ -128,6 +207,7 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     # C2 with the journeys it opened (T1, T3) and C1 with T2 and T4.
     assert won_by(warehouse, "last_touch") == {C1: 3, None: 1}
     assert won_by(warehouse, "first_touch") == {C1: 2, C2: 2}
+    assert model_marts(warehouse) == MODEL_MARTS
     # The bad first-touch click id: flagged naming the deal and its property, the deal's other values loaded.
     assert warehouse.execute(
         "SELECT record_key, field, reason, raw_value FROM ops.record_issues WHERE source = 'hubspot.deal'"
@@ -158,6 +238,7 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     ).fetchall() == [(900_000,), (900_001,)]
     assert won_by(warehouse, "last_touch") == {C1: 2, None: 1}
     assert won_by(warehouse, "first_touch") == {C1: 1, C2: 2}
+    assert model_marts(warehouse) == MODEL_MARTS_AFTER
     moved = warehouse.execute("SELECT stable_key, lead_day, won_day FROM mart.deal_attribution ORDER BY 1").fetchall()
     # No day moved but the merge's documented one: T6's lineage leads from T5's earlier lead (12 May).
     before = {key: (lead, won) for key, lead, won in days}
@@ -165,6 +246,8 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     assert moved == [(key, *before[key]) for key in sorted(before) if key not in (f"hubspot:{T2}", f"hubspot:{T5}")]
 
     incremental = snapshot(warehouse)
+    assert {model for rows in ("mart.performance", "mart.cohort_cac", "mart.channel_performance")
+            for model in {row[-1] for row in incremental[rows]}} == {"last_touch", "first_touch"}  # fmt: skip
     reconcile(full_rebuild=True)
     assert snapshot(warehouse) == incremental
 

@@ -1,5 +1,6 @@
 -- mart.performance: the spend side staged by reconcile_spend (mart.performance_spend) joined to the CRM outcomes
--- (mart.deal_contributions) per grain and period. Full rebuild: every row. Incremental: the spend of the periods
+-- (mart.deal_contributions) per touch model, grain and period (each row once per model: the spend the same, the CRM
+-- side the model's). Full rebuild: every row. Incremental: the spend of the periods
 -- reconcile_spend recomputed replaces theirs, and the CRM side moves by the pending contributions of the changed
 -- deals; only the rows those touch are rewritten. CAC and ROAS come from their rule functions (cac.sql, roas.sql),
 -- the forecast CAC from forecast.sql.
@@ -9,7 +10,7 @@
     spend, spend_currency, impressions, clicks, platform_checkouts, platform_click_checkouts,
     platform_view_checkouts, leads, won, revenue, revenue_currency, cac, roas, ad_days, leads_won_to_date,
     pinterest_won, pinterest_won_with_epik, leads_open, leads_expected_wins, leads_expected_revenue,
-    leads_open_without_probability, forecast_cac
+    leads_open_without_probability, forecast_cac, model
 {% endset %}
 -- Memory for a rebuild's hashes and index builds (in memory, not spilled); no JIT: compiling these plans costs more
 -- than it saves.
@@ -34,16 +35,31 @@ ANALYZE reconcile_spend_periods;
 {% endif %}
 
 -- CRM outcomes: the contributions (every counted deal's on a full rebuild, else the pending changes) summed per
--- ad account, campaign, ad group, ad and day, then per grain and period.
+-- model, ad account, campaign, ad group, ad and day, then per grain and period. A rebuild sums every deal's touches
+-- once, per the models they count under (contributions.sql: a deal whose first touch is its last is one touch of
+-- both), and only then gives each model its sums: the first touch costs the differing deals, not every deal again.
 CREATE TEMP TABLE reconcile_events ON COMMIT DROP AS
-SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day, sum(leads)::integer AS leads, sum(won)::integer AS won,
-       sum(revenue) AS revenue, sum(leads_won_to_date)::integer AS leads_won_to_date,
+SELECT model, ad_account_id, campaign_id, ad_group_id, ad_id, day, sum(leads)::integer AS leads,
+       sum(won)::integer AS won, sum(revenue) AS revenue, sum(leads_won_to_date)::integer AS leads_won_to_date,
        sum(pinterest_won)::integer AS pinterest_won, sum(pinterest_won_with_epik)::integer AS pinterest_won_with_epik,
        sum(leads_open)::integer AS leads_open, sum(leads_expected_wins) AS leads_expected_wins,
        sum(leads_expected_revenue) AS leads_expected_revenue,
        sum(leads_open_without_probability)::integer AS leads_open_without_probability
-FROM {% if full %}mart.deal_contributions{% else %}mart.performance_pending{% endif %}
-GROUP BY ad_account_id, campaign_id, ad_group_id, ad_id, day;
+{% if full %}
+FROM (
+    SELECT models, ad_account_id, campaign_id, ad_group_id, ad_id, day, sum(leads) AS leads, sum(won) AS won,
+           sum(revenue) AS revenue, sum(leads_won_to_date) AS leads_won_to_date, sum(pinterest_won) AS pinterest_won,
+           sum(pinterest_won_with_epik) AS pinterest_won_with_epik, sum(leads_open) AS leads_open,
+           sum(leads_expected_wins) AS leads_expected_wins, sum(leads_expected_revenue) AS leads_expected_revenue,
+           sum(leads_open_without_probability) AS leads_open_without_probability
+    FROM mart.deal_contributions
+    GROUP BY models, ad_account_id, campaign_id, ad_group_id, ad_id, day
+) AS touches
+CROSS JOIN LATERAL unnest(touches.models) AS model
+{% else %}
+FROM mart.performance_pending
+{% endif %}
+GROUP BY model, ad_account_id, campaign_id, ad_group_id, ad_id, day;
 TRUNCATE mart.performance_pending;
 
 -- Every grain and period in one hashed pass over the day-level events (GROUPING SETS), then the entity's name, the
@@ -51,7 +67,7 @@ TRUNCATE mart.performance_pending;
 -- spend).
 CREATE TEMP TABLE reconcile_crm ON COMMIT DROP AS
 WITH entity AS MATERIALIZED (SELECT * FROM mart.pinterest_entity)  -- hashed once, not probed row by row
-SELECT grouped.grain, grouped.grain_id, entity.ad_account_id, entity.campaign_id, entity.ad_group_id,
+SELECT grouped.model, grouped.grain, grouped.grain_id, entity.ad_account_id, entity.campaign_id, entity.ad_group_id,
        CASE WHEN grouped.grain = 'ad' THEN grouped.grain_id END AS ad_id,
        grouped.period, grouped.period_start, grouped.leads, grouped.won, grouped.revenue,
        grouped.leads_won_to_date, grouped.pinterest_won, grouped.pinterest_won_with_epik, grouped.leads_open,
@@ -59,7 +75,7 @@ SELECT grouped.grain, grouped.grain_id, entity.ad_account_id, entity.campaign_id
        entity.name,
        account.currency AS account_currency
 FROM (
-    SELECT CASE WHEN GROUPING(event.ad_id) = 0 THEN 'ad' WHEN GROUPING(event.ad_group_id) = 0 THEN 'ad_group'
+    SELECT event.model, CASE WHEN GROUPING(event.ad_id) = 0 THEN 'ad' WHEN GROUPING(event.ad_group_id) = 0 THEN 'ad_group'
                 WHEN GROUPING(event.campaign_id) = 0 THEN 'campaign' ELSE 'account' END AS grain,
            CASE WHEN GROUPING(event.ad_id) = 0 THEN event.ad_id WHEN GROUPING(event.ad_group_id) = 0
                 THEN event.ad_group_id WHEN GROUPING(event.campaign_id) = 0 THEN event.campaign_id
@@ -80,7 +96,7 @@ FROM (
                mart.period_start('month', events.day) AS month
         FROM reconcile_events AS events
     ) AS event
-    GROUP BY GROUPING SETS (
+    GROUP BY event.model, GROUPING SETS (
         (event.ad_id, event.day), (event.ad_id, event.week), (event.ad_id, event.month),
         (event.ad_group_id, event.day), (event.ad_group_id, event.week), (event.ad_group_id, event.month),
         (event.campaign_id, event.day), (event.campaign_id, event.week), (event.campaign_id, event.month),
@@ -92,15 +108,16 @@ LEFT JOIN raw.pinterest_ad_accounts AS account ON account.ad_account_id = entity
 WHERE grouped.grain_id IS NOT NULL;
 
 -- Statistics of the join keys only (the planner needs no more; sampling every column costs seconds at scale).
-ANALYZE reconcile_crm (grain, grain_id, period, period_start);
+ANALYZE reconcile_crm (model, grain, grain_id, period, period_start);
 
 {% if full %}
 -- A rebuild writes every row into its new, empty generation: the indexes are built once, after them.
 -- Every row in one statement: the ads' days are the raw rows joined to their CRM days, every other grain and period
--- the staged spend sums joined to the CRM sums.
+-- the staged spend sums joined to the CRM sums; the spend once per model (the same under both).
 INSERT INTO mart.performance ({{ performance_columns }})
-WITH line AS (
-    SELECT 'ad'::text AS grain, COALESCE(daily.ad_id, crm.grain_id) AS grain_id,
+WITH models (model) AS (VALUES ('last_touch'::text), ('first_touch')),
+line AS (
+    SELECT COALESCE(models.model, crm.model) AS model, 'ad'::text AS grain, COALESCE(daily.ad_id, crm.grain_id) AS grain_id,
            COALESCE(daily.ad_account_id, crm.ad_account_id) AS ad_account_id,
            COALESCE(daily.campaign_id, crm.campaign_id) AS campaign_id,
            COALESCE(daily.ad_group_id, crm.ad_group_id) AS ad_group_id,
@@ -115,11 +132,12 @@ WITH line AS (
            crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
            crm.leads_open, crm.leads_expected_wins, crm.leads_expected_revenue, crm.leads_open_without_probability
     FROM raw.pinterest_ad_daily AS daily
+    CROSS JOIN models
     LEFT JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id
     FULL JOIN (SELECT * FROM reconcile_crm WHERE grain = 'ad' AND period = 'day') AS crm
-           ON crm.grain_id = daily.ad_id AND crm.period_start = daily.date
+           ON crm.grain_id = daily.ad_id AND crm.period_start = daily.date AND crm.model = models.model
     UNION ALL
-    SELECT grain, grain_id, COALESCE(spend.ad_account_id, crm.ad_account_id),
+    SELECT model, grain, grain_id, COALESCE(spend.ad_account_id, crm.ad_account_id),
            COALESCE(spend.campaign_id, crm.campaign_id), COALESCE(spend.ad_group_id, crm.ad_group_id),
            COALESCE(spend.ad_id, crm.ad_id), COALESCE(spend.name, crm.name), period, period_start,
            COALESCE(spend.spend, 0), COALESCE(spend.spend_currency, crm.account_currency),
@@ -128,9 +146,9 @@ WITH line AS (
            COALESCE(spend.platform_view_checkouts, 0), COALESCE(spend.ad_days, 0),
            crm.leads, crm.won, crm.revenue, crm.leads_won_to_date, crm.pinterest_won, crm.pinterest_won_with_epik,
            crm.leads_open, crm.leads_expected_wins, crm.leads_expected_revenue, crm.leads_open_without_probability
-    FROM (SELECT * FROM mart.performance_spend WHERE run_id = %(run_id)s) AS spend
+    FROM (SELECT * FROM mart.performance_spend CROSS JOIN models WHERE run_id = %(run_id)s) AS spend
     FULL JOIN (SELECT * FROM reconcile_crm WHERE grain <> 'ad' OR period <> 'day') AS crm
-         USING (grain, grain_id, period, period_start)
+         USING (model, grain, grain_id, period, period_start)
 )
 SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id, line.name,
        line.period, line.period_start, mart.period_end(line.period, line.period_start), line.spend,
@@ -140,7 +158,8 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
        line.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik, value.leads_open,
        value.leads_expected_wins, value.leads_expected_revenue, value.leads_open_without_probability,
        mart.forecast_cac(line.spend, value.leads_won_to_date, value.leads_expected_wins,
-                         value.leads_open_without_probability)
+                         value.leads_open_without_probability),
+       line.model
 FROM line
 CROSS JOIN LATERAL (
     SELECT COALESCE(line.leads, 0) AS leads, COALESCE(line.won, 0) AS won, COALESCE(line.revenue, 0) AS revenue,
@@ -157,12 +176,14 @@ WHERE line.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_
 
 SELECT mart.index_generation('performance');
 {% else %}
+-- The rows this run rewrites, per model: the recomputed spend's under both.
 CREATE TEMP TABLE reconcile_touched ON COMMIT DROP AS
-SELECT grain, grain_id, period, period_start FROM reconcile_spend
+SELECT models.model, grain, grain_id, period, period_start
+FROM reconcile_spend CROSS JOIN (VALUES ('last_touch'::text), ('first_touch')) AS models (model)
 UNION
-SELECT grain, grain_id, period, period_start FROM reconcile_crm
+SELECT model, grain, grain_id, period, period_start FROM reconcile_crm
 UNION
-SELECT performance.grain, performance.grain_id, performance.period, performance.period_start
+SELECT performance.model, performance.grain, performance.grain_id, performance.period, performance.period_start
 FROM mart.performance
 JOIN reconcile_spend_periods AS recomputed
   ON recomputed.period = performance.period AND recomputed.period_start = performance.period_start
@@ -170,7 +191,7 @@ WHERE performance.ad_days > 0;
 ANALYZE reconcile_touched;
 
 CREATE TEMP TABLE reconcile_rows ON COMMIT DROP AS
-SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
+SELECT touched.model, touched.grain, touched.grain_id, touched.period, touched.period_start,
        COALESCE(spend.ad_account_id, crm.ad_account_id, old.ad_account_id) AS ad_account_id,
        COALESCE(spend.campaign_id, crm.campaign_id, old.campaign_id) AS campaign_id,
        COALESCE(spend.ad_group_id, crm.ad_group_id, old.ad_group_id) AS ad_group_id,
@@ -192,15 +213,16 @@ SELECT touched.grain, touched.grain_id, touched.period, touched.period_start,
        old.leads_open_without_probability AS old_leads_open_without_probability
 FROM reconcile_touched AS touched
 LEFT JOIN reconcile_spend AS spend USING (grain, grain_id, period, period_start)
-LEFT JOIN reconcile_crm AS crm USING (grain, grain_id, period, period_start)
-LEFT JOIN mart.performance AS old USING (grain, grain_id, period, period_start)
+LEFT JOIN reconcile_crm AS crm USING (model, grain, grain_id, period, period_start)
+LEFT JOIN mart.performance AS old USING (model, grain, grain_id, period, period_start)
 LEFT JOIN reconcile_spend_periods AS recomputed
        ON recomputed.period = touched.period AND recomputed.period_start = touched.period_start;
 
 DELETE FROM mart.performance AS performance
 USING reconcile_touched AS touched
-WHERE performance.grain = touched.grain AND performance.grain_id = touched.grain_id
-  AND performance.period = touched.period AND performance.period_start = touched.period_start;
+WHERE performance.model = touched.model AND performance.grain = touched.grain
+  AND performance.grain_id = touched.grain_id AND performance.period = touched.period
+  AND performance.period_start = touched.period_start;
 
 INSERT INTO mart.performance ({{ performance_columns }})
 SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_group_id, line.ad_id, line.name,
@@ -213,7 +235,8 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
        value.ad_days, value.leads_won_to_date, value.pinterest_won, value.pinterest_won_with_epik, value.leads_open,
        value.leads_expected_wins, value.leads_expected_revenue, value.leads_open_without_probability,
        mart.forecast_cac(value.spend, value.leads_won_to_date, value.leads_expected_wins,
-                         value.leads_open_without_probability)
+                         value.leads_open_without_probability),
+       line.model
 FROM reconcile_rows AS line
 CROSS JOIN LATERAL (
     SELECT CASE WHEN line.spend_recomputed THEN COALESCE(line.spend, 0) ELSE COALESCE(line.old_spend, 0) END AS spend,
