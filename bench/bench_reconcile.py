@@ -190,7 +190,7 @@ FROM (
     ) AS deal
 ) AS d;
 
--- The first touch (docs/reconcile.md): a fifth of the Pinterest deals opened their journey on the next campaign
+-- The first touch (docs/attribution.md): a fifth of the Pinterest deals opened their journey on the next campaign
 -- (by name), a tenth of the others with an organic Pin; another tenth of all repeat their last touch.
 UPDATE raw.hubspot_deals
 SET first_touch_utm_source = 'pinterest',

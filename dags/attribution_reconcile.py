@@ -28,10 +28,10 @@ from pin2deal.reconcile.plan import RULE_FILES
 from pin2deal.tasks import migrate_warehouse
 
 WAREHOUSE = "pin2deal_warehouse"
-# Where other channels' spend CSV files are dropped (docs/reconcile.md); override per run with the param.
+# Where other channels' spend CSV files are dropped (docs/attribution.md); override per run with the param.
 CHANNEL_SPEND_DIR = os.environ.get("PIN2DEAL_CHANNEL_SPEND_DIR", str(PROJECT_ROOT / "data" / "channel_spend"))
 HOME_CURRENCY = os.environ.get("PIN2DEAL_HOME_CURRENCY", "USD")
-# The cohort CAC's own won-within window beside 7, 30 and 90 days (docs/reconcile.md, "Cohort windows"): 60 days, the
+# The cohort CAC's own won-within window beside 7, 30 and 90 days (docs/attribution.md, "Cohort windows"): 60 days, the
 # middle of the 30-90 days deals take to close.
 COHORT_WINDOW_DAYS = int(os.environ.get("PIN2DEAL_COHORT_WINDOW_DAYS", "60"))
 # A reconcile step: one SQL file, in one transaction, told its run, home currency and cohort window.
@@ -82,7 +82,8 @@ Runs when `hubspot_deals` or `pinterest_spend` publishes new raw data (or by han
 6. Warning checks from `include/sql/checks/`, logged and counted in **finish_reconcile**'s return value, which
    publishes the `mart_attribution` Asset.
 
-See docs/reconcile.md (the rules, with a worked example) and docs/data-model.md (the tables).
+See docs/attribution.md (the rules, with a worked example), docs/reconcile.md (what readers see, incremental runs
+and rebuilds) and docs/data-model.md (the tables).
 """
     + FAILED_TASK_ADVICE
 )
@@ -135,7 +136,7 @@ legacy id that joined them), let `hubspot_deals` load it, then clear this task.
 """,
     "reconcile_deals": f"""
 Decides the planned deals' rows of `mart.deal_attribution`: channel, campaign / ad group / pin resolution, won, lead,
-amounts (docs/reconcile.md). A rebuild writes them into its new generation, an incremental run stages the changed
+amounts (docs/attribution.md). A rebuild writes them into its new generation, an incremental run stages the changed
 deals for `publish_marts`: readers see none of it before `publish_marts` commits.
 
 **If it fails**: {SQL_ADVICE}. A timeout on a very large full rebuild: raise this task's `execution_timeout`.
@@ -163,7 +164,7 @@ run reconciles this run's changes again.
 
 **If it fails**: "blocking check unresolved_paid_share failed": the message lists the share and the first
 unresolved deals with their `utm_campaign`: fix the campaign id URL macro or the `utm_campaign` values in the ads
-(docs/reconcile.md), or run once with a higher `max_unresolved_paid_share` to publish anyway. "violates check
+(docs/attribution.md), or run once with a higher `max_unresolved_paid_share` to publish anyway. "violates check
 constraint": the message names the rule and the row: a rule file changed in a way that breaks the contract
 (docs/data-model.md), or an incremental run drifted from what a rebuild gives: trigger with `full_rebuild`; if it
 fails again, report it with the row. "The spend reconcile_spend staged ... is gone": `reconcile_spend` last ran for

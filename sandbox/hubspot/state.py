@@ -18,10 +18,11 @@ from sandbox.hubspot.wire import HubSpotError, iso_ms, parse_instant, to_millis,
 
 _EPOCH_ISO = "2020-01-01T00:00:00.000Z"
 PROTECTED = ("hs_object_id", DEALS.modified_property)
-# HubSpot's stage-calculated deal properties: computed from the record's own stage history, never imported.
-_STAGE_CALCULATED = (
+# What HubSpot computes from a deal record's own history, never imported: its stage-calculated properties and the ids
+# of the deals merged into it (a re-created record was never merged).
+_RECORD_HISTORY = (
     "hs_v2_date_entered_", "hs_v2_date_exited_", "hs_v2_latest_time_in_", "hs_v2_cumulative_time_in_",
-    "hs_date_entered_", "hs_date_exited_", "hs_time_in_",
+    "hs_date_entered_", "hs_date_exited_", "hs_time_in_", "hs_merged_object_ids",
 )
 
 
@@ -313,7 +314,8 @@ class HubSpotState:
 
         HubSpot computes what an import cannot write (docs/sandbox.md): the new deal's only stage history is its
         creation in its current stage, so ``hs_v2_date_entered_<current stage>`` is the import's instant and every
-        other stage-calculated property is gone; the record is created now (``createdAt``), and so is its
+        other stage-calculated property is gone, and it was never merged (no ``hs_merged_object_ids``); the record
+        is created now (``createdAt``), and so is its
         ``createdate`` unless the importer maps the old one (``keepCreateDate``: true).
         ``ids`` (default every active deal), ``firstId`` (default above every id ever used).
         """
@@ -336,7 +338,7 @@ class HubSpotState:
             new_id = str(next_id)
             next_id += 1
             properties = {
-                name: value for name, value in record.properties.items() if not name.startswith(_STAGE_CALCULATED)
+                name: value for name, value in record.properties.items() if not name.startswith(_RECORD_HISTORY)
             }
             properties.update({"hs_object_id": new_id, legacy: record.id})
             stage = properties.get("dealstage")

@@ -1,6 +1,6 @@
 """A small hand-computed world for the reconcile tests: one Pinterest ad account and a HubSpot portal whose deals
-exercise every rule of docs/reconcile.md. The expected figures in the tests are worked out by hand from the
-tables below (docs/reconcile.md walks through the same numbers)."""
+exercise every rule of docs/attribution.md. The expected figures in the tests are worked out by hand from the
+tables below (docs/attribution.md walks through the same numbers)."""
 
 from __future__ import annotations
 

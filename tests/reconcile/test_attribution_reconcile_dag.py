@@ -1,5 +1,5 @@
 """``attribution_reconcile`` run for real after ``hubspot_deals`` and ``pinterest_spend`` on the hand-computed world of
-``reconcile_worlds`` (docs/reconcile.md works through the same figures)."""
+``reconcile_worlds`` (docs/attribution.md works through the same figures)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The forecast CAC (``forecast_cac`` in ``mart.performance`` and ``mart.cohort_cac``) on the stage funnel's
 hand-computed world, through the real DAGs: open deals weighted by their stage's probability, a lost deal adding
 nothing, a stage without a probability giving no forecast; one lineage counted once through a CRM migration and a
-merge; an incremental run equals a rebuild (docs/reconcile.md works through the same figures)."""
+merge; an incremental run equals a rebuild (docs/attribution.md works through the same figures)."""
 
 from __future__ import annotations
 

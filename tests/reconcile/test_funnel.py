@@ -1,6 +1,6 @@
 """The stage funnel (``mart.funnel``) on a small hand-computed world, through the real DAGs: deals entering each
 stage, advancing, lost from it, the median days to advance; one lineage counted once through a CRM migration and a
-merge; an incremental run equals a rebuild (docs/reconcile.md works through the same figures)."""
+merge; an incremental run equals a rebuild (docs/attribution.md works through the same figures)."""
 
 from __future__ import annotations
 

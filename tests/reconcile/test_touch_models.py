@@ -1,4 +1,4 @@
-"""Both touch models on every deal (docs/reconcile.md, "Touch models"), through the real DAGs on a small
+"""Both touch models on every deal (docs/attribution.md, "Touch models"), through the real DAGs on a small
 hand-computed world: each deal's last touch (its current click id, UTMs and macros) and first touch (the first_touch_*
 roles) resolved by the same rules; a deal without first-touch values of its own has its first touch at its last; a
 bad first-touch value is flagged while the rest loads; a CRM migration, a merge and a deletion move no lineage and

@@ -125,6 +125,10 @@ def test_merge_keeps_the_primary_and_redirects_the_merged_id(served: tuple[Apis,
     _mutate(apis, "deals/merge", {"primaryObjectId": "1012", "objectIdToMerge": "1014"})
     assert _read(apis, "1012", properties=["hs_merged_object_ids"]).results[0].properties[
         "hs_merged_object_ids"] == "1013;1014"
+    # A migration's import re-creates the survivor: a new record that was never merged (the ids are read-only).
+    survivor = _mutate(apis, "deals/re-id", {"ids": ["1012"]})["ids"]["1012"]
+    values = _read(apis, survivor, properties=["hs_merged_object_ids", "pinterest_epik"]).results[0].properties
+    assert (values.get("hs_merged_object_ids"), values["pinterest_epik"]) == (None, "from-13")
 
 
 def test_re_id_keeps_the_old_id_in_the_legacy_property(served: tuple[Apis, Any]) -> None:

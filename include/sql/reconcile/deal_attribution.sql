@@ -96,7 +96,7 @@ SET LOCAL enable_nestloop = on;
 -- The generation written (a rebuild's new one, or the staging one) holds nothing else: a task run again starts over.
 DELETE FROM mart.deal_attribution;
 
--- Identity and time (docs/reconcile.md): what each rebuilt lineage was published with before, under its key or under
+-- Identity and time (docs/attribution.md): what each rebuilt lineage was published with before, under its key or under
 -- a key a merge or a re-key folded into it (that key is now an alias of the lineage's: raw.hubspot_deal_ids).
 CREATE TEMP TABLE reconcile_observed ON COMMIT DROP AS
 SELECT DISTINCT ON (alias.stable_key)

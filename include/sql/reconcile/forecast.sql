@@ -1,4 +1,4 @@
--- Rule: the forecast CAC (docs/reconcile.md, "Forecast CAC"). A deal is *open* while it is neither won (the won rule)
+-- Rule: the forecast CAC (docs/attribution.md, "Forecast CAC"). A deal is *open* while it is neither won (the won rule)
 -- nor in a closed stage (a closed stage that is not won is lost). A won deal is one win; a lost deal is none; an open
 -- deal is expected to win with its stage's probability (HubSpot's stage metadata as last read: the stage settings
 -- decide, as for the won rule), or NULL when its stage has no probability (or is a stage pin2deal does not know).

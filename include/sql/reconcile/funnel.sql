@@ -1,4 +1,4 @@
--- Rule: the stage funnel (docs/reconcile.md, "Stage funnel"). Runs in publish_marts' transaction, after the deals
+-- Rule: the stage funnel (docs/attribution.md, "Stage funnel"). Runs in publish_marts' transaction, after the deals
 -- moved in. Counted per lineage (stable_key), never per deal id: a CRM migration's re-created deal or a merge's
 -- survivor is the same sale.
 -- A lineage's stage entries: every hs_v2_date_entered_<stage> of its deals (the current one, the earlier ids of its

@@ -1,4 +1,4 @@
--- Rule: touch models (docs/reconcile.md, "Touch models"). Every deal's last touch is its current click id, UTMs
+-- Rule: touch models (docs/attribution.md, "Touch models"). Every deal's last touch is its current click id, UTMs
 -- and macro ids (model 'last_touch'). Its first touch is its first-touch properties (the first_touch_* roles of the
 -- mapping) when it has any; a deal without any, or whose first-touch values are its last-touch ones, has its first
 -- touch at its last: it gets no 'first_touch' row here, and the channel and resolution rules decide it once (the

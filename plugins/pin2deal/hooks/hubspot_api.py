@@ -71,7 +71,7 @@ DEFAULT_CUSTOM_PROPERTIES: dict[str, str] = {
     "legacy_deal_id": "legacy_deal_id",
     # The first touch (the deal's first tracked visit), one role per attribution role above: portals keep it, if at
     # all, in properties of their own, so each is read only when mapped. A deal with no first-touch value has its
-    # first touch at its last touch (docs/reconcile.md).
+    # first touch at its last touch (docs/attribution.md).
     **{role: "" for role in FIRST_TOUCH_ROLES.values()},
     # The event id the site's Pinterest tag sent with the lead (the Conversions API's lead reuses it): no standard
     # property holds one, so it is read only when mapped.
