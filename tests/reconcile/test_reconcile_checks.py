@@ -152,8 +152,8 @@ def test_an_incremental_run_that_drifted_fails_on_the_rows_it_rewrote(
     # Drift planted in the published marts: the account's June won count below what its deals give. An incremental
     # run that moves June by one deal less would publish -1 won deals: it fails instead, naming the row.
     warehouse.execute(
-        "UPDATE mart.performance SET won = 0, cac = NULL WHERE model = 'last_touch' AND grain = 'account' "
-        "AND period = 'month' "
+        "UPDATE mart.performance_generations SET won = 0, cac = NULL WHERE generation = mart.generation() "
+        "AND model = 'last_touch' AND grain = 'account' AND period = 'month' "
         "AND period_start = %s",
         (JUNE,),
     )
