@@ -178,6 +178,67 @@ MODEL_MARTS_AFTER = {
 }
 
 
+CRM_COLUMNS = (
+    "leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik, leads_open, leads_expected_wins, "
+    "leads_expected_revenue, leads_open_without_probability"
+)
+KEY = "grain, grain_id, period, period_start"
+
+
+def from_scratch(warehouse: psycopg.Connection) -> dict[tuple, dict[tuple, tuple]]:
+    """mart.performance's CRM side computed again from every counted deal's contributions (mart.deal_contributions),
+    per model and key, without the mart: {model: {key: CRM columns}}, keys with any non-zero column."""
+    sums = ", ".join(f"sum(contribution.{column.strip()})" for column in CRM_COLUMNS.split(","))
+    rows = warehouse.execute(
+        f"SELECT model, grain, grain_id, period, mart.period_start(period, contribution.day), {sums} "
+        "FROM mart.deal_contributions AS contribution CROSS JOIN unnest(contribution.models) AS model "
+        "CROSS JOIN LATERAL (VALUES ('account', contribution.ad_account_id), ('campaign', contribution.campaign_id), "
+        "('ad_group', contribution.ad_group_id), ('ad', contribution.ad_id)) AS grains (grain, grain_id) "
+        "CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period) "
+        "WHERE grain_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+    ).fetchall()
+    computed: dict[str, dict[tuple, tuple]] = {"last_touch": {}, "first_touch": {}}
+    for model, *key_and_values in rows:
+        if any(key_and_values[4:]):
+            computed[model][tuple(key_and_values[:4])] = tuple(key_and_values[4:])
+    return computed
+
+
+def assert_first_touch_stored_where_it_differs(warehouse: psycopg.Connection) -> set[tuple]:
+    """The sparse storage's invariant (migration 087): a first-touch row is stored iff its CRM side differs from its
+    key's last-touch row's (absent: zeros), and both models read through mart.performance equal a from-scratch
+    computation. Returns the stored first-touch keys."""
+    computed = from_scratch(warehouse)
+    zeros = (0,) * len(CRM_COLUMNS.split(","))
+    differing = {
+        key for key in computed["last_touch"].keys() | computed["first_touch"].keys()
+        if computed["last_touch"].get(key, zeros) != computed["first_touch"].get(key, zeros)
+    }  # fmt: skip
+    stored = set(warehouse.execute(
+        f"SELECT {KEY} FROM mart.performance_generations WHERE generation = mart.generation() "
+        "AND model = 'first_touch'"
+    ).fetchall())  # fmt: skip
+    assert stored == differing
+    for model in ("last_touch", "first_touch"):
+        shown = {
+            tuple(row[:4]): tuple(row[4:])
+            for row in warehouse.execute(
+                f"SELECT {KEY}, {CRM_COLUMNS} FROM mart.performance WHERE model = %s", (model,)
+            ).fetchall()
+            if any(row[4:])
+        }
+        assert shown == computed[model], model
+    # The spend is the same under both models, row for row (a first-touch row without a last-touch one has none).
+    assert warehouse.execute(
+        "SELECT count(*) FROM mart.performance AS first LEFT JOIN mart.performance AS last "
+        "ON last.model = 'last_touch' AND (last.grain, last.grain_id, last.period, last.period_start) "
+        "= (first.grain, first.grain_id, first.period, first.period_start) WHERE first.model = 'first_touch' "
+        "AND (COALESCE(last.spend, 0), COALESCE(last.impressions, 0), COALESCE(last.clicks, 0), "
+        "COALESCE(last.ad_days, 0)) IS DISTINCT FROM (first.spend, first.impressions, first.clicks, first.ad_days)"
+    ).fetchone() == (0,)
+    return stored
+
+
 PAID_C1_VELVET = ("pinterest_paid", C1, G11, A111, "macro_id", "macro_id", "macro_id")
 PAID_C1_LINEN = ("pinterest_paid", C1, G11, A112, "macro_id", "macro_id", "macro_id")
 PAID_C2_TEAK = ("pinterest_paid", C2, G21, A211, "macro_id", "macro_id", "macro_id")
@@ -271,3 +332,69 @@ def test_with_no_first_touch_role_mapped_the_first_touch_is_the_last(
     ).fetchone() == (0,)
     last = {key: row[:7] for key, row in touches(warehouse).items()}
     assert touches(warehouse) == {key: (*row, *row, False) for key, row in last.items()}
+    # Nothing of the first touch is stored: mart.performance shows every last-touch row under it.
+    assert warehouse.execute(
+        "SELECT count(*) FROM mart.performance_generations WHERE generation = mart.generation() "
+        "AND model = 'first_touch'"
+    ).fetchone() == (0,)
+    by_model = {
+        model: warehouse.execute(
+            "SELECT * FROM mart.performance WHERE model = %s ORDER BY grain, grain_id, period, period_start", (model,)
+        ).fetchall()
+        for model in ("last_touch", "first_touch")
+    }
+    assert by_model["last_touch"]
+    assert [row[:-1] for row in by_model["first_touch"]] == [row[:-1] for row in by_model["last_touch"]]
+
+
+def test_first_touch_rows_are_stored_only_where_they_differ_through_re_id_merge_deletion_and_a_spend_re_pull(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    warehouse: psycopg.Connection,
+) -> None:
+    """mart.performance stores a first-touch row only where it differs from its key's last-touch row, on a rebuild
+    and after every incremental run (one that makes a key's models equal deletes its row, one that makes them differ
+    adds one), and its stored first-touch rows get the re-pulled spend."""
+    crm = serve_world(touch_world())
+    extract()
+    assert reconcile()["mode"] == "full"
+    stored = assert_first_touch_stored_where_it_differs(warehouse)
+    assert ("campaign", C2, "month", MAY) in stored  # C2 opened T1 and T3: its first touch differs
+    assert model_marts(warehouse) == MODEL_MARTS
+
+    # The re-id of T1 and T3, the merge of T5 into T6 and T2's deletion, as in the test above: incremental.
+    mutate(crm, "deals/re-id", {"ids": [str(T1), str(T3)], "firstId": 900_000})
+    mutate(crm, "deals/merge", {"primaryObjectId": str(T6), "objectIdToMerge": str(T5)})
+    now = crm.app.state.sandbox.now()
+    run_dag("hubspot_deals", now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1),
+            conf={"full_refresh": False, "since": None})  # fmt: skip
+    mutate(crm, f"deals/{T2}/archive", {})
+    extract(pinterest=False)
+    assert reconcile()["mode"] == "incremental"
+    after = assert_first_touch_stored_where_it_differs(warehouse)
+    assert after != stored  # T2's deletion and T5's merge moved which keys differ
+    assert model_marts(warehouse) == MODEL_MARTS_AFTER
+
+    # Pinterest restates a day of C2's Teak pin (a stored first-touch key's): the next run re-pulls it.
+    restated = warehouse.execute(
+        "UPDATE raw.pinterest_ad_daily SET spend = spend + 100, loaded_at = now() "
+        "WHERE ad_id = %s AND date = (SELECT min(date) FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date >= %s) "
+        "RETURNING date",
+        (A211, A211, MAY),
+    ).fetchall()
+    warehouse.commit()
+    assert len(restated) == 1
+    assert reconcile()["mode"] == "incremental"
+    assert assert_first_touch_stored_where_it_differs(warehouse) == after
+    assert warehouse.execute(
+        "SELECT model, spend FROM mart.performance_generations WHERE generation = mart.generation() "
+        "AND grain = 'campaign' AND grain_id = %s AND period = 'month' AND period_start = %s ORDER BY model",
+        (C2, MAY),
+    ).fetchall() == [("first_touch", 350), ("last_touch", 350)]
+
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert assert_first_touch_stored_where_it_differs(warehouse) == after
+    assert snapshot(warehouse) == incremental
