@@ -65,11 +65,18 @@ SELECT performance.grain, performance.grain_id, performance.ad_account_id, perfo
        performance.leads_open, performance.leads_expected_wins, performance.leads_expected_revenue,
        performance.revenue_currency, performance.leads_open_without_probability, performance.forecast_cac,
        performance.model, mart.generation()
+{% if full %}
 FROM mart.performance
-{% if not full %}
-JOIN reconcile_cohorts AS touched
-  ON touched.model = performance.model AND touched.grain = performance.grain AND touched.grain_id = performance.grain_id
- AND touched.cohort_month = performance.period_start
+{% else %}
+-- Each touched month row by the key index (OFFSET 0 keeps the lookup per row: a join to the view would read its
+-- synthesised first touch whole, migration 087).
+FROM reconcile_cohorts AS touched
+CROSS JOIN LATERAL (
+    SELECT * FROM mart.performance AS month_row
+    WHERE month_row.model = touched.model AND month_row.grain = touched.grain AND month_row.grain_id = touched.grain_id
+      AND month_row.period = 'month' AND month_row.period_start = touched.cohort_month
+    OFFSET 0
+) AS performance
 {% endif %}
 LEFT JOIN reconcile_cohort_wins AS wins
        ON wins.model = performance.model AND wins.grain = performance.grain AND wins.grain_id = performance.grain_id

@@ -282,7 +282,20 @@ SELECT touched.model, touched.grain, touched.grain_id, touched.period, touched.p
 FROM reconcile_touched AS touched
 LEFT JOIN reconcile_spend AS spend USING (grain, grain_id, period, period_start)
 LEFT JOIN reconcile_crm AS crm USING (model, grain, grain_id, period, period_start)
-LEFT JOIN mart.performance AS old USING (model, grain, grain_id, period, period_start)
+-- The old row as mart.performance shows it (a first-touch row: the stored one, else the last-touch row), read from
+-- the stored rows by hashed joins (the view's synthesised first touch is no join path).
+LEFT JOIN mart.performance_generations AS stored_last
+       ON stored_last.generation = (SELECT mart.generation()) AND stored_last.model = 'last_touch'
+      AND stored_last.grain = touched.grain AND stored_last.grain_id = touched.grain_id
+      AND stored_last.period = touched.period AND stored_last.period_start = touched.period_start
+LEFT JOIN mart.performance_generations AS stored_first
+       ON stored_first.generation = (SELECT mart.generation()) AND stored_first.model = 'first_touch'
+      AND touched.model = 'first_touch' AND stored_first.grain = touched.grain
+      AND stored_first.grain_id = touched.grain_id AND stored_first.period = touched.period
+      AND stored_first.period_start = touched.period_start
+CROSS JOIN LATERAL (
+    SELECT (CASE WHEN stored_first.grain IS NOT NULL THEN stored_first ELSE stored_last END).*
+) AS old
 LEFT JOIN reconcile_spend_periods AS recomputed
        ON recomputed.period = touched.period AND recomputed.period_start = touched.period_start;
 
