@@ -35,7 +35,7 @@ BACKTEST_SQL = """
 WITH cohort AS (
     SELECT grain_id AS campaign_id, cohort_month AS month, spend AS month_spend
     FROM mart.cohort_cac
-    WHERE grain = 'campaign'
+    WHERE model = 'last_touch' AND grain = 'campaign'
       AND cohort_month + %(actual_day)s::integer <= (SELECT max(date) FROM raw.pinterest_ad_daily) + 1
 ),
 lead AS (
@@ -97,7 +97,8 @@ LEFT JOIN early USING (campaign_id, month)
 CROSS JOIN LATERAL (
     SELECT COALESCE(sum(day.spend), 0) AS spend
     FROM mart.performance AS day
-    WHERE day.grain = 'campaign' AND day.grain_id = actual.campaign_id AND day.period = 'day'
+    WHERE day.model = 'last_touch' AND day.grain = 'campaign' AND day.grain_id = actual.campaign_id
+      AND day.period = 'day'
       AND day.period_start >= actual.month AND day.period_start < actual.month + %(forecast_day)s::integer
 ) AS spend
 ORDER BY actual.campaign_id, actual.month

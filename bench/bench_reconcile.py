@@ -306,18 +306,18 @@ JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id;
 """
     + "".join(f"CREATE TABLE baseline.{mart} AS SELECT * FROM mart.{mart};\n" for mart in BASELINE_MARTS)
     + """
-CREATE UNIQUE INDEX ON baseline.performance (grain, grain_id, period, period_start);
+CREATE UNIQUE INDEX ON baseline.performance (grain, grain_id, period, period_start, model);
 CREATE INDEX ON baseline.performance (period_start) WHERE ad_days > 0;
-CREATE UNIQUE INDEX ON baseline.cohort_cac (grain, grain_id, cohort_month);
+CREATE UNIQUE INDEX ON baseline.cohort_cac (grain, grain_id, cohort_month, model);
 CREATE UNIQUE INDEX ON baseline.truth_vs_platform (grain, grain_id, week_start);
-CREATE UNIQUE INDEX ON baseline.channel_performance (channel_name, period, period_start);
+CREATE UNIQUE INDEX ON baseline.channel_performance (channel_name, period, period_start, model);
 """
 )
 # Which rows the incremental run rewrote (untimed: mart.performance rows carry the time of the transaction that wrote
 # them; the cohort and truth-vs-platform rows are its months and weeks).
 BASELINE_TOUCHED_SQL = """
 CREATE TABLE baseline.touched AS
-SELECT grain, grain_id, period, period_start FROM mart.performance
+SELECT model, grain, grain_id, period, period_start FROM mart.performance
 WHERE reconciled_at = (SELECT published_at FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
 """
 # The incremental baseline: the deals loaded since the last run read again with their joins and their rows
@@ -339,21 +339,23 @@ JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id
 WHERE daily.date >= (SELECT min(period_start) FROM mart.performance_spend_periods)
   AND daily.date < (SELECT max(period_end) FROM mart.performance_spend_periods);
 DELETE FROM baseline.performance AS old USING baseline.touched AS touched
-WHERE (old.grain, old.grain_id, old.period, old.period_start)
-    = (touched.grain, touched.grain_id, touched.period, touched.period_start);
+WHERE (old.model, old.grain, old.grain_id, old.period, old.period_start)
+    = (touched.model, touched.grain, touched.grain_id, touched.period, touched.period_start);
 INSERT INTO baseline.performance SELECT performance.* FROM mart.performance
-JOIN baseline.touched USING (grain, grain_id, period, period_start);
+JOIN baseline.touched USING (model, grain, grain_id, period, period_start);
 DELETE FROM baseline.cohort_cac AS old USING baseline.touched AS touched
-WHERE touched.period = 'month' AND (old.grain, old.grain_id, old.cohort_month)
-    = (touched.grain, touched.grain_id, touched.period_start);
+WHERE touched.period = 'month' AND (old.model, old.grain, old.grain_id, old.cohort_month)
+    = (touched.model, touched.grain, touched.grain_id, touched.period_start);
 INSERT INTO baseline.cohort_cac SELECT cohort.* FROM mart.cohort_cac AS cohort
-JOIN baseline.touched AS touched ON touched.period = 'month' AND (cohort.grain, cohort.grain_id, cohort.cohort_month)
-    = (touched.grain, touched.grain_id, touched.period_start);
+JOIN baseline.touched AS touched
+  ON touched.period = 'month' AND (cohort.model, cohort.grain, cohort.grain_id, cohort.cohort_month)
+    = (touched.model, touched.grain, touched.grain_id, touched.period_start);
 DELETE FROM baseline.truth_vs_platform AS old USING baseline.touched AS touched
-WHERE touched.period = 'week' AND (old.grain, old.grain_id, old.week_start)
+WHERE touched.model = 'last_touch' AND touched.period = 'week' AND (old.grain, old.grain_id, old.week_start)
     = (touched.grain, touched.grain_id, touched.period_start);
 INSERT INTO baseline.truth_vs_platform SELECT truth.* FROM mart.truth_vs_platform AS truth
-JOIN baseline.touched AS touched ON touched.period = 'week' AND (truth.grain, truth.grain_id, truth.week_start)
+JOIN baseline.touched AS touched
+  ON touched.model = 'last_touch' AND touched.period = 'week' AND (truth.grain, truth.grain_id, truth.week_start)
     = (touched.grain, touched.grain_id, touched.period_start);
 """
 )

@@ -17,6 +17,11 @@ Markdown), chosen by the request's ``model``:
 - ``forecast-as-cac``: the first forecast line's forecast presented as an actual CAC ("forecast CAC $156" ->
   "CAC $156", "A forecast, not an actual CAC." dropped);
 - ``flipped-forecast``: the first forecast line's judgement flipped ("behind" <-> "on track");
+- ``swapped-touch-models``: the touch-model line's first campaign with its two models' counts swapped ("4 won by
+  first touch vs 1 won by last touch" -> "1 won by first touch vs 4 won by last touch");
+- ``changed-touch-count``: the touch-model line's first count by first touch increased by 1;
+- ``touch-counts-of-another-campaign``: the touch-model line's first two campaigns' counts exchanged (each
+  campaign given the other's);
 - ``dropped-warning``: the faithful rewrite without the stale-data section and the health lines' warnings;
 - ``buried-warning``: the faithful rewrite with the stale-data section moved to the end;
 - ``words``: the faithful rewrite with a sentence stating a number in words;
@@ -94,6 +99,32 @@ def flipped_forecast(text: str) -> str:
         return re.sub(r"\b(behind|on track)\b", lambda m: "on track" if m[1] == "behind" else "behind", line, count=1)
 
     return _in_first_line(faithful(text), "forecast CAC ", flip)
+
+
+_TOUCH_COUNTS = re.compile(r"\((\d+) won by first touch vs (\d+) won by last touch\)")
+
+
+def _touch_counts(text: str, change: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> str:
+    """The faithful rewrite with the touch-model line's (first touch, last touch) counts replaced by ``change``'s."""
+
+    def line_changed(line: str) -> str:
+        counts = iter(change(_TOUCH_COUNTS.findall(line)))
+        template = "({} won by first touch vs {} won by last touch)"
+        return _TOUCH_COUNTS.sub(lambda _: template.format(*next(counts)), line)
+
+    return _in_first_line(faithful(text), "won by first touch", line_changed)
+
+
+def swapped_touch_models(text: str) -> str:
+    return _touch_counts(text, lambda counts: [counts[0][::-1], *counts[1:]])
+
+
+def changed_touch_count(text: str) -> str:
+    return _touch_counts(text, lambda counts: [(str(int(counts[0][0]) + 1), counts[0][1]), *counts[1:]])
+
+
+def touch_counts_of_another_campaign(text: str) -> str:
+    return _touch_counts(text, lambda counts: [*counts[1:2], *counts[:1], *counts[2:]])
 
 
 def _in_first_line(text: str, marker: str, change: Callable[[str], str]) -> str:
@@ -176,6 +207,9 @@ REWRITES: dict[str, Callable[[str], str]] = {
     "spend-as-cac": spend_as_cac,
     "forecast-as-cac": forecast_as_cac,
     "flipped-forecast": flipped_forecast,
+    "swapped-touch-models": swapped_touch_models,
+    "changed-touch-count": changed_touch_count,
+    "touch-counts-of-another-campaign": touch_counts_of_another_campaign,
     "dropped-warning": dropped_warning,
     "buried-warning": buried_warning,
     "words": lambda text: faithful(text) + "\nTwelve campaigns ran this week.",

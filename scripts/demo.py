@@ -115,7 +115,7 @@ def reconcile_summary(url: str) -> None:
         campaigns = conn.execute(
             """SELECT name, sum(spend), min(spend_currency), sum(won), mart.cac(sum(spend), sum(won))
                FROM mart.performance
-               WHERE grain = 'campaign' AND period = 'month'
+               WHERE model = 'last_touch' AND grain = 'campaign' AND period = 'month'
                  AND period_start >= (SELECT min(period_start) FROM mart.performance WHERE spend > 0)
                GROUP BY grain_id, name HAVING sum(spend) > 0
                ORDER BY 5 NULLS LAST, 2 DESC LIMIT 8"""
@@ -127,7 +127,7 @@ def reconcile_summary(url: str) -> None:
         channels = conn.execute(
             """SELECT channel_name, sum(spend), min(spend_currency), sum(won), mart.cac(sum(spend), sum(won))
                FROM mart.channel_performance
-               WHERE period = 'month' AND spend IS NOT NULL
+               WHERE model = 'last_touch' AND period = 'month' AND spend IS NOT NULL
                  AND period_start >= (SELECT min(period_start) FROM mart.performance WHERE spend > 0)
                GROUP BY channel_name ORDER BY 5 NULLS LAST"""
         ).fetchall()

@@ -45,6 +45,7 @@ class Deal:
     currency: str = "USD"
     home_amount: str | None = None  # amount_in_home_currency; the amount when None
     modified: int | None = None  # days before the last full day of its last change; else its last event
+    first_ad: Ad | None = None  # a first touch of its own: an earlier paid click on this ad
 
 
 @dataclass
@@ -124,6 +125,11 @@ class World:
             props[CUSTOM["utm_source"]] = "pinterest"
         elif deal.utm_source:
             props[CUSTOM["utm_source"]] = deal.utm_source
+        if deal.first_ad is not None:
+            props[CUSTOM["first_touch_epik"]] = f"dj0yJnU9{deal.deal_id}first"
+            props[CUSTOM["first_touch_pinterest_campaign_id"]] = deal.first_ad.campaign_id
+            props[CUSTOM["first_touch_pinterest_ad_id"]] = deal.first_ad.ad_id
+            props[CUSTOM["first_touch_utm_source"]] = "pinterest"
         return {
             "id": str(deal.deal_id), "properties": props, "createdAt": iso(created), "updatedAt": iso(last),
             "archived": False, "associations": {"contacts": []},

@@ -21,7 +21,7 @@ from pin2deal.briefing.rules import render
 from pin2deal.hooks.llm import ChatCompletionsHook
 from sandbox.llm import REWRITES, changed_number, faithful, reworded
 from tests.briefing.briefing_worlds import World
-from tests.briefing.test_briefing_rules import SETTINGS, fresh_health, quiet_facts
+from tests.briefing.test_briefing_rules import SETTINGS, TOUCHES, fresh_health, quiet_facts
 
 QUIET = render(quiet_facts(), SETTINGS, chart_name="2025-06-30.png")
 # Stale spend (through 27 Jun), low epik coverage (3 of 10) and a high unresolved share (20 of 40): three warnings.
@@ -34,6 +34,8 @@ WARNED = render(
 )
 # Only the coverage warnings: nothing is stale.
 COVERAGE_WARNED = render(quiet_facts(health=fresh_health(won_with_epik_28d=3)), SETTINGS)
+# The touch models disagree on Spring 2025 (5 won by first touch, 10 by last) and Summer Patio (4 and 0).
+TOUCHED = render(quiet_facts(touches=TOUCHES), SETTINGS, chart_name="2025-06-30.png")
 
 
 def figures(line: str, names: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
@@ -75,7 +77,9 @@ def test_a_figure_is_a_number_with_its_unit_and_what_it_counts_or_a_date():
     assert line.subjects == {"spring 2025", "sofas - retargeting"}  # quoted or not, any case
 
 
-@pytest.mark.parametrize("template", [QUIET, WARNED, COVERAGE_WARNED], ids=["quiet", "warned", "coverage-warned"])
+@pytest.mark.parametrize(
+    "template", [QUIET, WARNED, COVERAGE_WARNED, TOUCHED], ids=["quiet", "warned", "coverage-warned", "touched"]
+)
 def test_a_rewrite_that_reorders_and_rewords_without_changing_a_fact_is_kept(template):
     assert judge(template, template.markdown).accepted
     assert judge(template, faithful(template.markdown)).accepted
@@ -104,6 +108,32 @@ def test_a_number_cannot_take_another_measure_line_or_campaign(model, reason):
     assert rewrite != faithful(QUIET.markdown)
     verdict = judge(QUIET, rewrite)
     assert not verdict.accepted and reason in verdict.reason
+
+
+def test_a_touch_model_count_keeps_its_model_and_campaign():
+    """The counts of the touch-model line are bound to the model they are by and the campaign they are of."""
+    [line] = read_lines(next(line for line in TOUCHED.sections[1][1] if "touch" in line), TOUCHED.names)
+    assert [(f.text, f.measure) for f in line.figures] == [
+        ("28", "days"),
+        ("5", "won by first touch of @spring 2025"),
+        ("10", "won by last touch of @spring 2025"),
+        ("4", "won by first touch of @summer patio"),
+        ("0", "won by last touch of @summer patio"),
+    ]
+    for model, reason in [
+        ("swapped-touch-models", "states 10 (won by first touch of @spring 2025), 5 (won by last touch of @spring"),
+        ("changed-touch-count", "states 6 (won by first touch of @spring 2025): no line of the template"),
+        ("touch-counts-of-another-campaign", "states 4 (won by first touch of @spring 2025), 0 (won by last touch"),
+    ]:
+        rewrite = REWRITES[model](TOUCHED.markdown)
+        assert rewrite != faithful(TOUCHED.markdown), model
+        verdict = judge(TOUCHED, rewrite)
+        assert not verdict.accepted and reason in verdict.reason, (model, verdict.reason)
+    # the models' words swapped instead of their counts; a count without its model
+    swapped = TOUCHED.markdown.replace("won by first touch", "won by FIRST").replace("won by last touch", "won by "
+                                       "first touch").replace("won by FIRST", "won by last touch")  # fmt: skip
+    assert not judge(TOUCHED, swapped).accepted
+    assert not judge(TOUCHED, TOUCHED.markdown.replace("4 won by first touch vs", "4 won vs")).accepted
 
 
 def test_each_number_keeps_its_subject_measure_and_period():
@@ -197,9 +227,15 @@ def test_rewrite_over_http_is_kept_only_when_every_fact_and_warning_survives(llm
         markdown, verdict = rewrite_or_keep(template, rewriter())
         assert verdict.accepted and markdown == reworded(template.markdown)
 
+    llm_endpoint("faithful")
+    markdown, verdict = rewrite_or_keep(TOUCHED, rewriter())
+    assert verdict.accepted and markdown == faithful(TOUCHED.markdown)
+
     for template, model in [(QUIET, "date-as-count"), (QUIET, "count-from-another-line"), (QUIET, "spend-as-cac"),
                             (QUIET, "changed-number"), (WARNED, "dropped-warning"), (WARNED, "buried-warning"),
-                            (COVERAGE_WARNED, "dropped-warning")]:  # fmt: skip
+                            (COVERAGE_WARNED, "dropped-warning"), (TOUCHED, "swapped-touch-models"),
+                            (TOUCHED, "changed-touch-count"),
+                            (TOUCHED, "touch-counts-of-another-campaign")]:  # fmt: skip
         llm_endpoint(model)
         markdown, verdict = rewrite_or_keep(template, rewriter())
         assert markdown == template.markdown and not verdict.accepted, (model, verdict)

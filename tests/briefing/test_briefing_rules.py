@@ -14,6 +14,7 @@ from pin2deal.briefing.chart import chart_series, render_chart
 from pin2deal.briefing.rules import (
     BriefingFacts,
     BriefingSettings,
+    CampaignTouches,
     ChannelFacts,
     EntityFacts,
     Health,
@@ -26,6 +27,8 @@ from pin2deal.briefing.rules import (
     render,
     span,
     stale_notes,
+    touch_model_line,
+    touch_models_disagree,
 )
 from tests.briefing.golden_files import assert_golden
 
@@ -253,6 +256,48 @@ def test_the_stale_deals_lag_counts_the_hours_a_daylight_saving_change_adds():
     assert stale_notes(facts, SETTINGS) == [
         "The newest HubSpot deal change is from Sun 1 Nov 2026 00:10 PDT, 48 hours before the end of 2 Nov: deal "
         "extraction may be behind, so leads and won deals may be missing."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "disagree"),
+    [
+        (4, 2, True),  # 2 won apart, half of 4: at both thresholds
+        (4, 3, False),  # 1 won apart
+        (5, 3, False),  # 2 won apart, under half of 5
+        (0, 2, True),  # won only by last touch
+        (10, 5, True),
+        (0, 0, False),
+    ],
+)
+def test_the_touch_models_disagree_materially_by_one_rule(first, last, disagree):
+    assert touch_models_disagree(CampaignTouches("1", "C", first, last), SETTINGS) is disagree
+
+
+# A campaign that closes the journeys others open (Spring: 10 won by last touch, 5 by first), one that opens them
+# (Summer Patio: 4 won by first touch, none by last), one the models barely differ on (Sofas: 2 and 1).
+TOUCHES = (
+    CampaignTouches("1001", "Spring 2025", 5, 10),
+    CampaignTouches("1003", "Summer Patio", 4, 0),
+    CampaignTouches("1002", "Sofas - retargeting", 1, 2),
+)
+TOUCH_LINE = (
+    "Over 28 days, 'Spring 2025' closes journeys (5 won by first touch vs 10 won by last touch); 'Summer Patio' opens "
+    "journeys (4 won by first touch vs 0 won by last touch)."
+)
+
+
+def test_one_line_names_the_campaigns_the_touch_models_disagree_on_and_none_when_none_does():
+    briefing = render(quiet_facts(touches=TOUCHES), SETTINGS)
+    campaigns = dict(briefing.sections)["Pinterest campaigns, week 24-30 Jun 2025"]
+    assert [line for line in campaigns if "touch" in line] == [TOUCH_LINE]
+    assert "Deals count by last touch (their latest click or UTMs)." in briefing.markdown
+    assert "Summer Patio" in briefing.names
+    assert touch_model_line(quiet_facts(touches=TOUCHES[2:]), SETTINGS) == []  # below the rule: no line
+    assert "won by first touch" not in render(quiet_facts(), SETTINGS).markdown
+    stricter = BriefingSettings(touch_min_won_difference=5)
+    assert touch_model_line(quiet_facts(touches=TOUCHES), stricter) == [
+        "Over 28 days, 'Spring 2025' closes journeys (5 won by first touch vs 10 won by last touch)."
     ]
 
 

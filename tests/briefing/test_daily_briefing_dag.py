@@ -28,6 +28,7 @@ SPRING_1 = Ad("687195100001", "Spring pin 1", "626735560001", "Spring 2025", "20
 SPRING_2 = Ad("687195100002", "Spring pin 2", "626735560001", "Spring 2025", "10")
 SOFA = Ad("687195100003", "Sofa pin", "626735560002", "Sofas - retargeting", "6")
 AUTUMN = Ad("687195100004", "Autumn pin", "626735560003", "Autumn test", "15")
+SUMMER = Ad("687195100005", "Patio pin", "626735560004", "Summer Patio", "10")
 
 
 def quiet_world() -> World:
@@ -88,6 +89,20 @@ def no_pinterest_deals_world() -> World:
     deals = [Deal(1000 + back, back + 10, back, SPRING_1) for back in (10, 15, 20, 25)]
     deals += [Deal(4000, 0, None, utm_source="google")]
     return World(TODAY, [SPRING_1, SPRING_2], deals)
+
+
+def touch_world() -> World:
+    """Both touch models (docs/attribution.md): Spring 2025 spends $30/day (pins $20 + $10), Summer Patio $10/day.
+    Won in the 28 days: one deal clicked only on Summer Patio (won 2 days back), three that opened with a Summer
+    Patio click and closed on Spring pin 1 (won 3, 5 and 8 days back), two clicked only on Spring pin 1 (won 1 and 10
+    days back). By last touch, Spring has 5 won and Summer Patio 1; by first touch, Summer Patio 4 and Spring 2:
+    each differs by 3 won, at least half of the larger count (5 and 4), so both are named: Spring closes journeys,
+    Summer Patio opens them. The rest of the briefing is by last touch: the week (24-30 Jun) has Spring's wins 1, 3
+    and 5 days back, Summer Patio's 2 days back."""
+    deals = [Deal(7001, 12, 2, SUMMER)]
+    deals += [Deal(7002 + n, back + 10, back, SPRING_1, first_ad=SUMMER) for n, back in enumerate((3, 5, 8))]
+    deals += [Deal(7005 + n, back + 10, back, SPRING_1) for n, back in enumerate((1, 10))]
+    return World(TODAY, [SPRING_1, SPRING_2, SUMMER], deals)
 
 
 @pytest.fixture(autouse=True)
@@ -229,3 +244,17 @@ def test_a_week_with_no_pinterest_deals(pipeline, run_dag, warehouse: psycopg.Co
     pipeline(world)
     brief(run_dag, MORNING)
     assert_golden("e2e_no_pinterest_deals", stored(warehouse, world.last_day)["markdown"])
+
+
+def test_the_briefing_names_its_touch_model_and_the_campaigns_the_two_models_disagree_on(
+    pipeline, run_dag, warehouse: psycopg.Connection
+):
+    world = touch_world()
+    pipeline(world)
+    brief(run_dag, MORNING)
+    markdown = stored(warehouse, world.last_day)["markdown"]
+    assert (
+        "- Over 28 days, 'Spring 2025' closes journeys (2 won by first touch vs 5 won by last touch); 'Summer Patio' "
+        "opens journeys (4 won by first touch vs 1 won by last touch)."
+    ) in markdown.splitlines()
+    assert_golden("e2e_touch_models", markdown)

@@ -34,10 +34,10 @@ from tests.reconcile.reconcile_worlds import (
 MAY, JUNE = dt.date(2025, 5, 1), dt.date(2025, 6, 1)
 MART_TABLES = {  # table -> its key columns (snapshots compare whole rows but reconciled_at)
     "mart.deal_attribution": "stable_key",
-    "mart.performance": "grain, grain_id, period, period_start",
-    "mart.cohort_cac": "grain, grain_id, cohort_month",
+    "mart.performance": "grain, grain_id, period, period_start, model",
+    "mart.cohort_cac": "grain, grain_id, cohort_month, model",
     "mart.truth_vs_platform": "grain, grain_id, week_start",
-    "mart.channel_performance": "channel_name, period, period_start",
+    "mart.channel_performance": "channel_name, period, period_start, model",
 }
 
 
@@ -48,7 +48,7 @@ def days(n: float) -> dt.timedelta:
 def performance(warehouse: psycopg.Connection, grain: str, grain_id: str, period: str, start: dt.date) -> tuple:
     row = warehouse.execute(
         "SELECT spend, leads, won, revenue, cac, roas FROM mart.performance "
-        "WHERE grain = %s AND grain_id = %s AND period = %s AND period_start = %s",
+        "WHERE model = 'last_touch' AND grain = %s AND grain_id = %s AND period = %s AND period_start = %s",
         (grain, grain_id, period, start),
     ).fetchone()
     return tuple(None if value is None else Decimal(value) for value in row) if row else None
@@ -139,7 +139,7 @@ def test_the_world_reconciles_to_the_hand_computed_figures_through_merge_reopen_
         ((grain_id, month), (leads, won, cac))
         for grain_id, month, leads, won, cac in warehouse.execute(
             "SELECT grain_id, cohort_month, leads, won_to_date, cac FROM mart.cohort_cac "
-            "WHERE grain IN ('account', 'campaign')"
+            "WHERE model = 'last_touch' AND grain IN ('account', 'campaign')"
         ).fetchall()
     )
     assert cohorts[(ACCOUNT_ID, MAY)] == (7, 6, Decimal("150.0000"))
@@ -187,7 +187,7 @@ def test_the_world_reconciles_to_the_hand_computed_figures_through_merge_reopen_
         channel: (spend, leads, won, revenue, cac)
         for channel, spend, leads, won, revenue, cac in warehouse.execute(
             "SELECT channel_name, spend, leads, won, revenue, cac FROM mart.channel_performance "
-            "WHERE period = 'month' AND period_start = %s",
+            "WHERE model = 'last_touch' AND period = 'month' AND period_start = %s",
             (JUNE,),
         ).fetchall()
     }
@@ -209,7 +209,8 @@ def test_spend_and_revenue_in_two_currencies_are_never_divided(
     reconcile()
     row = warehouse.execute(
         "SELECT spend, spend_currency, revenue, revenue_currency, cac, roas FROM mart.performance "
-        "WHERE grain = 'campaign' AND grain_id = %s AND period = 'month' AND period_start = %s",
+        "WHERE model = 'last_touch' AND grain = 'campaign' AND grain_id = %s AND period = 'month' "
+        "AND period_start = %s",
         (C1, MAY),
     ).fetchone()
     assert row == (Decimal("500"), "EUR", Decimal("1000"), "USD", Decimal("500.0000"), None)
@@ -372,7 +373,7 @@ def test_a_case_only_rename_rewrites_the_name_on_every_row(
 def cohort_windows(warehouse: psycopg.Connection, grain_id: str, month: dt.date) -> tuple:
     return warehouse.execute(
         "SELECT leads, won_to_date, won_within_7d, won_within_30d, won_within_90d, won_within_window, window_days "
-        "FROM mart.cohort_cac WHERE grain_id = %s AND cohort_month = %s",
+        "FROM mart.cohort_cac WHERE model = 'last_touch' AND grain_id = %s AND cohort_month = %s",
         (grain_id, month),
     ).fetchone()
 

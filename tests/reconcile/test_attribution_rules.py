@@ -70,7 +70,7 @@ def brief(run_dag: Callable[..., Any], warehouse: psycopg.Connection, monkeypatc
 def channel(warehouse: psycopg.Connection, name: str, period: str, start: dt.date) -> tuple | None:
     row = warehouse.execute(
         "SELECT spend, leads, won, revenue, cac FROM mart.channel_performance "
-        "WHERE channel_name = %s AND period = %s AND period_start = %s",
+        "WHERE model = 'last_touch' AND channel_name = %s AND period = %s AND period_start = %s",
         (name, period, start),
     ).fetchone()
     return tuple(None if value is None else Decimal(value) for value in row) if row else None
@@ -96,7 +96,7 @@ def test_cac_is_null_when_a_period_won_deals_without_spend_in_the_marts_the_coho
     # Pin A112 delivered in June only; of its May leads (D2, D3), D3 is won by now: the cohort has no CAC either.
     cohort = warehouse.execute(
         "SELECT spend, leads, won_to_date, cac FROM mart.cohort_cac "
-        "WHERE grain = 'ad' AND grain_id = %s AND cohort_month = %s",
+        "WHERE model = 'last_touch' AND grain = 'ad' AND grain_id = %s AND cohort_month = %s",
         (A112, MAY),
     ).fetchone()
     assert cohort == (Decimal(0), 2, 1, None)

@@ -41,7 +41,9 @@ COHORT_COLUMNS = (
 
 def cohort(warehouse: psycopg.Connection, grain_id: str, month: dt.date = MAY) -> tuple:
     return warehouse.execute(
-        f"SELECT {COHORT_COLUMNS} FROM mart.cohort_cac WHERE grain_id = %s AND cohort_month = %s", (grain_id, month)
+        f"SELECT {COHORT_COLUMNS} FROM mart.cohort_cac WHERE model = 'last_touch' AND grain_id = %s "
+        "AND cohort_month = %s",
+        (grain_id, month),
     ).fetchone()
 
 
@@ -50,7 +52,7 @@ def week(warehouse: psycopg.Connection, grain_id: str, start: dt.date) -> tuple:
     return warehouse.execute(
         "SELECT spend, leads, leads_won_to_date, leads_open, leads_expected_wins, leads_expected_revenue, "
         "leads_open_without_probability, forecast_cac FROM mart.performance "
-        "WHERE grain_id = %s AND period = 'week' AND period_start = %s",
+        "WHERE model = 'last_touch' AND grain_id = %s AND period = 'week' AND period_start = %s",
         (grain_id, start),
     ).fetchone()
 
@@ -64,11 +66,11 @@ def forecast_marts(warehouse: psycopg.Connection) -> list[list[tuple]]:
         warehouse.execute(
             "SELECT grain, grain_id, period, period_start, leads, leads_won_to_date, leads_open, leads_expected_wins, "
             "leads_expected_revenue, leads_open_without_probability, forecast_cac FROM mart.performance "
-            "ORDER BY grain, grain_id, period, period_start"
+            "ORDER BY grain, grain_id, period, period_start, model"
         ).fetchall(),
         warehouse.execute(
             f"SELECT grain, grain_id, cohort_month, {COHORT_COLUMNS}, expected_revenue_currency FROM mart.cohort_cac "
-            "ORDER BY grain, grain_id, cohort_month"
+            "ORDER BY grain, grain_id, cohort_month, model"
         ).fetchall(),
         warehouse.execute(
             "SELECT stable_key, deal_id, dealstage, is_won, stage_closed, stage_probability FROM mart.deal_attribution "

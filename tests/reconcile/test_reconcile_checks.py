@@ -152,7 +152,8 @@ def test_an_incremental_run_that_drifted_fails_on_the_rows_it_rewrote(
     # Drift planted in the published marts: the account's June won count below what its deals give. An incremental
     # run that moves June by one deal less would publish -1 won deals: it fails instead, naming the row.
     warehouse.execute(
-        "UPDATE mart.performance SET won = 0, cac = NULL WHERE grain = 'account' AND period = 'month' "
+        "UPDATE mart.performance_generations SET won = 0, cac = NULL WHERE generation = mart.generation() "
+        "AND model = 'last_touch' AND grain = 'account' AND period = 'month' "
         "AND period_start = %s",
         (JUNE,),
     )
@@ -168,7 +169,9 @@ def test_an_incremental_run_that_drifted_fails_on_the_rows_it_rewrote(
     # A rebuild computes every row from raw again, and checks every row.
     assert reconcile(full_rebuild=True)["mode"] == "full"
     assert warehouse.execute(
-        "SELECT won FROM mart.performance WHERE grain = 'account' AND period = 'month' AND period_start = %s", (JUNE,)
+        "SELECT won FROM mart.performance WHERE model = 'last_touch' AND grain = 'account' AND period = 'month' "
+        "AND period_start = %s",
+        (JUNE,),
     ).fetchone() == (3,)  # D4 is gone
 
 

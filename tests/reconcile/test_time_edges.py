@@ -144,7 +144,7 @@ def test_the_iso_week_of_28_december_2026_spans_two_years_for_deals_and_spend(
         (name, period, start): (spend, leads, won, cac)
         for name, period, start, spend, leads, won, cac in warehouse.execute(
             "SELECT channel_name, period, period_start, spend, leads, won, cac FROM mart.channel_performance "
-            "WHERE period IN ('week', 'month')"
+            "WHERE model = 'last_touch' AND period IN ('week', 'month')"
         ).fetchall()
     }
     assert channels[("google", "week", week)] == (Decimal("140.00"), 1, 1, Decimal(140))

@@ -34,7 +34,7 @@ from tests.reconcile.reconcile_worlds import (
     macros,
     paid,
 )
-from tests.reconcile.test_attribution_reconcile_dag import mutate, snapshot
+from tests.reconcile.test_attribution_reconcile_dag import MAY, figures, mutate, snapshot
 
 T1, T2, T3, T4, T5, T6 = range(3001, 3007)
 
@@ -99,6 +99,146 @@ def won_by(warehouse: psycopg.Connection, model: str) -> dict[str | None, int]:
     )
 
 
+def model_marts(warehouse: psycopg.Connection) -> dict[str, dict[tuple, tuple]]:
+    """May under both models: per campaign and the ad account (mart.performance), per campaign's lead cohort
+    (mart.cohort_cac) and per channel (mart.channel_performance)."""
+    performance = warehouse.execute(
+        "SELECT model, grain, grain_id, spend, leads, won, pinterest_won, cac FROM mart.performance "
+        "WHERE grain IN ('account', 'campaign') AND period = 'month' AND period_start = %s",
+        (MAY,),
+    ).fetchall()
+    cohorts = warehouse.execute(
+        "SELECT model, grain_id, spend, leads, won_to_date, cac, open_deals FROM mart.cohort_cac "
+        "WHERE grain = 'campaign' AND cohort_month = %s",
+        (MAY,),
+    ).fetchall()
+    channels = warehouse.execute(
+        "SELECT model, channel_name, spend, leads, won, cac FROM mart.channel_performance "
+        "WHERE period = 'month' AND period_start = %s",
+        (MAY,),
+    ).fetchall()
+    return {
+        "performance": {(model, grain_id if grain == "campaign" else grain): figures(*rest)
+                        for model, grain, grain_id, *rest in performance},
+        "cohort_cac": {(model, grain_id): figures(*rest) for model, grain_id, *rest in cohorts},
+        "channel_performance": {(model, name): figures(*rest) for model, name, *rest in channels},
+    }  # fmt: skip
+
+
+# May's spend: C1 $500 (A111: 5 days x $100), C2 $250 (A211: 5 days x $50).
+MODEL_MARTS = {
+    # (model, campaign or 'account') -> spend, leads (paid), won (paid), Pinterest won (paid or organic), CAC.
+    # Last touch: C1 leads T1, T2, T3, all won; C2 leads T5, T6, open. First touch: C1 leads T2, T4 (won) and T6;
+    # C2 leads T1 (won) and T5; T3's organic first touch is no lead, but a Pinterest win of C2.
+    "performance": {
+        ("last_touch", C1): figures(500, 3, 3, 3, "166.6667"),
+        ("last_touch", C2): figures(250, 2, 0, 0, None),
+        ("last_touch", "account"): figures(750, 5, 3, 3, 250),
+        ("first_touch", C1): figures(500, 3, 2, 2, 250),
+        ("first_touch", C2): figures(250, 2, 1, 2, 250),
+        ("first_touch", "account"): figures(750, 5, 3, 4, 250),
+    },
+    # (model, campaign) -> spend, leads, won to date, cohort CAC, open deals
+    "cohort_cac": {
+        ("last_touch", C1): figures(500, 3, 3, "166.6667", 0),
+        ("last_touch", C2): figures(250, 2, 0, None, 2),
+        ("first_touch", C1): figures(500, 3, 2, 250, 1),
+        ("first_touch", C2): figures(250, 2, 1, 250, 1),
+    },
+    # (model, channel) -> spend (another channel's unknown without its CSV), leads, won, CAC. T4's first touch moves
+    # it from Google to Pinterest: no Google row under the first touch.
+    "channel_performance": {
+        ("last_touch", "pinterest"): figures(750, 5, 3, 250),
+        ("last_touch", "google"): figures(None, 1, 1, None),
+        ("first_touch", "pinterest"): figures(750, 6, 4, "187.5"),
+    },
+}
+# After the re-id of T1 and T3, the merge of T5 into T6 and T2's deletion: last touch C1 T1, T3 (won), C2 T6;
+# first touch C1 T4 (won), T6, C2 T1 (won); T3 still C2's organic win.
+MODEL_MARTS_AFTER = {
+    "performance": {
+        ("last_touch", C1): figures(500, 2, 2, 2, 250),
+        ("last_touch", C2): figures(250, 1, 0, 0, None),
+        ("last_touch", "account"): figures(750, 3, 2, 2, 375),
+        ("first_touch", C1): figures(500, 2, 1, 1, 500),
+        ("first_touch", C2): figures(250, 1, 1, 2, 250),
+        ("first_touch", "account"): figures(750, 3, 2, 3, 375),
+    },
+    "cohort_cac": {
+        ("last_touch", C1): figures(500, 2, 2, 250, 0),
+        ("last_touch", C2): figures(250, 1, 0, None, 1),
+        ("first_touch", C1): figures(500, 2, 1, 500, 1),
+        ("first_touch", C2): figures(250, 1, 1, 250, 0),
+    },
+    "channel_performance": {
+        ("last_touch", "pinterest"): figures(750, 3, 2, 375),
+        ("last_touch", "google"): figures(None, 1, 1, None),
+        ("first_touch", "pinterest"): figures(750, 4, 3, 250),
+    },
+}
+
+
+CRM_COLUMNS = (
+    "leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik, leads_open, leads_expected_wins, "
+    "leads_expected_revenue, leads_open_without_probability"
+)
+KEY = "grain, grain_id, period, period_start"
+
+
+def from_scratch(warehouse: psycopg.Connection) -> dict[tuple, dict[tuple, tuple]]:
+    """mart.performance's CRM side computed again from every counted deal's contributions (mart.deal_contributions),
+    per model and key, without the mart: {model: {key: CRM columns}}, keys with any non-zero column."""
+    sums = ", ".join(f"sum(contribution.{column.strip()})" for column in CRM_COLUMNS.split(","))
+    rows = warehouse.execute(
+        f"SELECT model, grain, grain_id, period, mart.period_start(period, contribution.day), {sums} "
+        "FROM mart.deal_contributions AS contribution CROSS JOIN unnest(contribution.models) AS model "
+        "CROSS JOIN LATERAL (VALUES ('account', contribution.ad_account_id), ('campaign', contribution.campaign_id), "
+        "('ad_group', contribution.ad_group_id), ('ad', contribution.ad_id)) AS grains (grain, grain_id) "
+        "CROSS JOIN (VALUES ('day'), ('week'), ('month')) AS periods (period) "
+        "WHERE grain_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+    ).fetchall()
+    computed: dict[str, dict[tuple, tuple]] = {"last_touch": {}, "first_touch": {}}
+    for model, *key_and_values in rows:
+        if any(key_and_values[4:]):
+            computed[model][tuple(key_and_values[:4])] = tuple(key_and_values[4:])
+    return computed
+
+
+def assert_first_touch_stored_where_it_differs(warehouse: psycopg.Connection) -> set[tuple]:
+    """The sparse storage's invariant (migration 087): a first-touch row is stored iff its CRM side differs from its
+    key's last-touch row's (absent: zeros), and both models read through mart.performance equal a from-scratch
+    computation. Returns the stored first-touch keys."""
+    computed = from_scratch(warehouse)
+    zeros = (0,) * len(CRM_COLUMNS.split(","))
+    differing = {
+        key for key in computed["last_touch"].keys() | computed["first_touch"].keys()
+        if computed["last_touch"].get(key, zeros) != computed["first_touch"].get(key, zeros)
+    }  # fmt: skip
+    stored = set(warehouse.execute(
+        f"SELECT {KEY} FROM mart.performance_generations WHERE generation = mart.generation() "
+        "AND model = 'first_touch'"
+    ).fetchall())  # fmt: skip
+    assert stored == differing
+    for model in ("last_touch", "first_touch"):
+        shown = {
+            tuple(row[:4]): tuple(row[4:])
+            for row in warehouse.execute(
+                f"SELECT {KEY}, {CRM_COLUMNS} FROM mart.performance WHERE model = %s", (model,)
+            ).fetchall()
+            if any(row[4:])
+        }
+        assert shown == computed[model], model
+    # The spend is the same under both models, row for row (a first-touch row without a last-touch one has none).
+    assert warehouse.execute(
+        "SELECT count(*) FROM mart.performance AS first LEFT JOIN mart.performance AS last "
+        "ON last.model = 'last_touch' AND (last.grain, last.grain_id, last.period, last.period_start) "
+        "= (first.grain, first.grain_id, first.period, first.period_start) WHERE first.model = 'first_touch' "
+        "AND (COALESCE(last.spend, 0), COALESCE(last.impressions, 0), COALESCE(last.clicks, 0), "
+        "COALESCE(last.ad_days, 0)) IS DISTINCT FROM (first.spend, first.impressions, first.clicks, first.ad_days)"
+    ).fetchone() == (0,)
+    return stored
+
+
 PAID_C1_VELVET = ("pinterest_paid", C1, G11, A111, "macro_id", "macro_id", "macro_id")
 PAID_C1_LINEN = ("pinterest_paid", C1, G11, A112, "macro_id", "macro_id", "macro_id")
 PAID_C2_TEAK = ("pinterest_paid", C2, G21, A211, "macro_id", "macro_id", "macro_id")
@@ -128,6 +268,7 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     # C2 with the journeys it opened (T1, T3) and C1 with T2 and T4.
     assert won_by(warehouse, "last_touch") == {C1: 3, None: 1}
     assert won_by(warehouse, "first_touch") == {C1: 2, C2: 2}
+    assert model_marts(warehouse) == MODEL_MARTS
     # The bad first-touch click id: flagged naming the deal and its property, the deal's other values loaded.
     assert warehouse.execute(
         "SELECT record_key, field, reason, raw_value FROM ops.record_issues WHERE source = 'hubspot.deal'"
@@ -158,6 +299,7 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     ).fetchall() == [(900_000,), (900_001,)]
     assert won_by(warehouse, "last_touch") == {C1: 2, None: 1}
     assert won_by(warehouse, "first_touch") == {C1: 1, C2: 2}
+    assert model_marts(warehouse) == MODEL_MARTS_AFTER
     moved = warehouse.execute("SELECT stable_key, lead_day, won_day FROM mart.deal_attribution ORDER BY 1").fetchall()
     # No day moved but the merge's documented one: T6's lineage leads from T5's earlier lead (12 May).
     before = {key: (lead, won) for key, lead, won in days}
@@ -165,6 +307,8 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     assert moved == [(key, *before[key]) for key in sorted(before) if key not in (f"hubspot:{T2}", f"hubspot:{T5}")]
 
     incremental = snapshot(warehouse)
+    assert {model for rows in ("mart.performance", "mart.cohort_cac", "mart.channel_performance")
+            for model in {row[-1] for row in incremental[rows]}} == {"last_touch", "first_touch"}  # fmt: skip
     reconcile(full_rebuild=True)
     assert snapshot(warehouse) == incremental
 
@@ -188,3 +332,69 @@ def test_with_no_first_touch_role_mapped_the_first_touch_is_the_last(
     ).fetchone() == (0,)
     last = {key: row[:7] for key, row in touches(warehouse).items()}
     assert touches(warehouse) == {key: (*row, *row, False) for key, row in last.items()}
+    # Nothing of the first touch is stored: mart.performance shows every last-touch row under it.
+    assert warehouse.execute(
+        "SELECT count(*) FROM mart.performance_generations WHERE generation = mart.generation() "
+        "AND model = 'first_touch'"
+    ).fetchone() == (0,)
+    by_model = {
+        model: warehouse.execute(
+            "SELECT * FROM mart.performance WHERE model = %s ORDER BY grain, grain_id, period, period_start", (model,)
+        ).fetchall()
+        for model in ("last_touch", "first_touch")
+    }
+    assert by_model["last_touch"]
+    assert [row[:-1] for row in by_model["first_touch"]] == [row[:-1] for row in by_model["last_touch"]]
+
+
+def test_first_touch_rows_are_stored_only_where_they_differ_through_re_id_merge_deletion_and_a_spend_re_pull(
+    serve_world: Callable[..., Any],
+    extract: Callable[..., None],
+    reconcile: Callable[..., Any],
+    run_dag: Callable[..., Any],
+    warehouse: psycopg.Connection,
+) -> None:
+    """mart.performance stores a first-touch row only where it differs from its key's last-touch row, on a rebuild
+    and after every incremental run (one that makes a key's models equal deletes its row, one that makes them differ
+    adds one), and its stored first-touch rows get the re-pulled spend."""
+    crm = serve_world(touch_world())
+    extract()
+    assert reconcile()["mode"] == "full"
+    stored = assert_first_touch_stored_where_it_differs(warehouse)
+    assert ("campaign", C2, "month", MAY) in stored  # C2 opened T1 and T3: its first touch differs
+    assert model_marts(warehouse) == MODEL_MARTS
+
+    # The re-id of T1 and T3, the merge of T5 into T6 and T2's deletion, as in the test above: incremental.
+    mutate(crm, "deals/re-id", {"ids": [str(T1), str(T3)], "firstId": 900_000})
+    mutate(crm, "deals/merge", {"primaryObjectId": str(T6), "objectIdToMerge": str(T5)})
+    now = crm.app.state.sandbox.now()
+    run_dag("hubspot_deals", now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1),
+            conf={"full_refresh": False, "since": None})  # fmt: skip
+    mutate(crm, f"deals/{T2}/archive", {})
+    extract(pinterest=False)
+    assert reconcile()["mode"] == "incremental"
+    after = assert_first_touch_stored_where_it_differs(warehouse)
+    assert after != stored  # T2's deletion and T5's merge moved which keys differ
+    assert model_marts(warehouse) == MODEL_MARTS_AFTER
+
+    # Pinterest restates a day of C2's Teak pin (a stored first-touch key's): the next run re-pulls it.
+    restated = warehouse.execute(
+        "UPDATE raw.pinterest_ad_daily SET spend = spend + 100, loaded_at = now() "
+        "WHERE ad_id = %s AND date = (SELECT min(date) FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date >= %s) "
+        "RETURNING date",
+        (A211, A211, MAY),
+    ).fetchall()
+    warehouse.commit()
+    assert len(restated) == 1
+    assert reconcile()["mode"] == "incremental"
+    assert assert_first_touch_stored_where_it_differs(warehouse) == after
+    assert warehouse.execute(
+        "SELECT model, spend FROM mart.performance_generations WHERE generation = mart.generation() "
+        "AND grain = 'campaign' AND grain_id = %s AND period = 'month' AND period_start = %s ORDER BY model",
+        (C2, MAY),
+    ).fetchall() == [("first_touch", 350), ("last_touch", 350)]
+
+    incremental = snapshot(warehouse)
+    reconcile(full_rebuild=True)
+    assert assert_first_touch_stored_where_it_differs(warehouse) == after
+    assert snapshot(warehouse) == incremental

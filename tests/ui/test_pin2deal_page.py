@@ -147,12 +147,14 @@ def test_the_page_in_airflows_ui_shows_the_warehouse_numbers(api_server, browser
     cac = frame.locator("#cac")
     if "mart.performance" in present:
         last = warehouse.execute(
-            "SELECT max(period_start) FROM mart.performance WHERE grain = 'account' AND period = 'day' AND spend > 0"
+            "SELECT max(period_start) FROM mart.performance WHERE model = 'last_touch' AND grain = 'account' "
+            "AND period = 'day' AND spend > 0"
         ).fetchone()[0]
         sums = warehouse.execute(
             "SELECT grain_id, sum(spend), sum(won), sum(leads_won_to_date), sum(leads_open), "
             "sum(leads_expected_wins), sum(leads_open_without_probability) FROM mart.performance "
-            "WHERE grain = 'campaign' AND period = 'day' AND period_start BETWEEN %s AND %s GROUP BY grain_id "
+            "WHERE model = 'last_touch' AND grain = 'campaign' AND period = 'day' "
+            "AND period_start BETWEEN %s AND %s GROUP BY grain_id "
             "HAVING sum(spend) > 0 OR sum(leads) > 0 OR sum(won) > 0",
             (last - dt.timedelta(days=27), last),
         ).fetchall()

@@ -11,7 +11,7 @@ SELECT grain_id AS campaign_id, min(ad_account_id) AS ad_account_id,
        mart.forecast_cac(sum(spend), sum(leads_won_to_date), sum(leads_expected_wins),
                          sum(leads_open_without_probability)) AS forecast_cac
 FROM mart.performance
-WHERE grain = 'campaign' AND period = 'day' AND period_start <= %(last)s
+WHERE model = 'last_touch' AND grain = 'campaign' AND period = 'day' AND period_start <= %(last)s
 GROUP BY grain_id
 HAVING min(period_start) FILTER (WHERE spend > 0) > %(last)s::date - %(young_days)s::integer
    AND bool_and(leads_open IS NOT NULL);  -- rows published before migration 082 have no forecast: no line

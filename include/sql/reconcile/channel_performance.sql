@@ -8,58 +8,74 @@
 -- changed deals' signed contributions (mart.channel_performance_pending) and recomputes the spend of the periods whose
 -- spend changed since the last run (Pinterest: the periods reconcile_spend recomputed, mart.performance_spend_periods;
 -- others: the periods of the CSV lines loaded since, every line of those periods), rewriting only those rows.
+-- Each row per touch model (contributions.sql): the spend the same under both, the CRM side the model's.
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 SET LOCAL jit = off;
 CREATE TEMP TABLE channel_periods (period text) ON COMMIT DROP;
 INSERT INTO channel_periods VALUES ('day'), ('week'), ('month');
+CREATE TEMP TABLE channel_models (model text) ON COMMIT DROP;
+INSERT INTO channel_models VALUES ('last_touch'), ('first_touch');
 
 -- CRM: every deal's contributions (rebuild) or the pending changes (incremental), per channel and period.
 CREATE TEMP TABLE channel_crm ON COMMIT DROP AS
-SELECT crm_days.channel_name, periods.period, mart.period_start(periods.period, crm_days.day) AS period_start,
+SELECT crm_days.model, crm_days.channel_name, periods.period, mart.period_start(periods.period, crm_days.day) AS period_start,
        sum(crm_days.leads)::integer AS leads, sum(crm_days.won)::integer AS won, sum(crm_days.revenue) AS revenue
 FROM (
-    SELECT channel_name, day, sum(leads) AS leads, sum(won) AS won, sum(revenue) AS revenue
-    FROM {% if full %}mart.deal_channel_contributions{% else %}mart.channel_performance_pending{% endif %}
-    GROUP BY channel_name, day
+    SELECT model, channel_name, day, sum(leads) AS leads, sum(won) AS won, sum(revenue) AS revenue
+    {% if full %}
+    FROM (
+        SELECT models, channel_name, day, sum(leads) AS leads, sum(won) AS won, sum(revenue) AS revenue
+        FROM mart.deal_channel_contributions
+        GROUP BY models, channel_name, day
+    ) AS touches
+    CROSS JOIN LATERAL unnest(touches.models) AS model
+    {% else %}
+    FROM mart.channel_performance_pending
+    {% endif %}
+    GROUP BY model, channel_name, day
 ) AS crm_days
 CROSS JOIN channel_periods AS periods
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3, 4;
 TRUNCATE mart.channel_performance_pending;
 
 {% if not full %}
 -- The rows this run rewrites: those the CRM changes move, and the periods whose spend changed since the last run.
 CREATE TEMP TABLE channel_touched ON COMMIT DROP AS
-SELECT channel_name, period, period_start FROM channel_crm
+SELECT model, channel_name, period, period_start FROM channel_crm
 UNION
-SELECT 'pinterest', period, period_start FROM mart.performance_spend_periods WHERE run_id = %(run_id)s
+SELECT models.model, 'pinterest', period, period_start
+FROM mart.performance_spend_periods CROSS JOIN channel_models AS models WHERE run_id = %(run_id)s
 UNION
-SELECT lower(changed.channel), periods.period, mart.period_start(periods.period, changed.day)
+SELECT models.model, lower(changed.channel), periods.period, mart.period_start(periods.period, changed.day)
 FROM raw.channel_spend AS changed
 CROSS JOIN channel_periods AS periods
+CROSS JOIN channel_models AS models
 WHERE changed.loaded_at >= (SELECT since FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
 
 CREATE TEMP TABLE channel_old ON COMMIT DROP AS
-SELECT old.* FROM mart.channel_performance AS old JOIN channel_touched USING (channel_name, period, period_start);
+SELECT old.* FROM mart.channel_performance AS old
+JOIN channel_touched USING (model, channel_name, period, period_start);
 
 DELETE FROM mart.channel_performance AS old
 USING channel_touched AS touched
-WHERE old.channel_name = touched.channel_name AND old.period = touched.period
+WHERE old.model = touched.model AND old.channel_name = touched.channel_name AND old.period = touched.period
   AND old.period_start = touched.period_start;
 {% endif %}
 
 INSERT INTO mart.channel_performance (
-    channel_name, period, period_start, period_end, spend, spend_currency, leads, won, revenue, revenue_currency, cac
+    channel_name, period, period_start, period_end, spend, spend_currency, leads, won, revenue, revenue_currency, cac,
+    model
 )
 WITH spend_lines AS (
     SELECT 'pinterest' AS channel_name, performance.period, performance.period_start, NULL::date AS day,
            performance.spend, performance.spend_currency AS currency
     FROM mart.performance
     {% if not full %}
-    JOIN channel_touched AS touched
+    JOIN (SELECT DISTINCT channel_name, period, period_start FROM channel_touched) AS touched
       ON touched.channel_name = 'pinterest' AND touched.period = performance.period
      AND touched.period_start = performance.period_start
     {% endif %}
-    WHERE performance.grain = 'account' AND performance.ad_days > 0
+    WHERE performance.model = 'last_touch' AND performance.grain = 'account' AND performance.ad_days > 0
     UNION ALL
     SELECT lower(channel_spend.channel), periods.period, mart.period_start(periods.period, channel_spend.day),
            channel_spend.day, channel_spend.spend, channel_spend.currency
@@ -82,23 +98,31 @@ spend AS (
         GROUP BY channel_name, period, period_start
     ) AS summed
 ),
+-- The spend under each model (the same), for the rows this run writes.
+model_spend AS (
+    SELECT spend.*, models.model FROM spend CROSS JOIN channel_models AS models
+    {% if not full %}
+    WHERE (models.model, spend.channel_name, spend.period, spend.period_start)
+          IN (SELECT model, channel_name, period, period_start FROM channel_touched)
+    {% endif %}
+),
 crm AS (
     {% if full %}
     SELECT * FROM channel_crm
     {% else %}
     -- The rewritten rows' CRM side: as they were, moved by the changes; a row no deal counts in any more has none.
-    SELECT touched.channel_name, touched.period, touched.period_start,
+    SELECT touched.model, touched.channel_name, touched.period, touched.period_start,
            COALESCE(old.leads, 0) + COALESCE(delta.leads, 0) AS leads,
            COALESCE(old.won, 0) + COALESCE(delta.won, 0) AS won,
            COALESCE(old.revenue, 0) + COALESCE(delta.revenue, 0) AS revenue
     FROM channel_touched AS touched
-    LEFT JOIN channel_old AS old USING (channel_name, period, period_start)
-    LEFT JOIN channel_crm AS delta USING (channel_name, period, period_start)
+    LEFT JOIN channel_old AS old USING (model, channel_name, period, period_start)
+    LEFT JOIN channel_crm AS delta USING (model, channel_name, period, period_start)
     WHERE COALESCE(old.leads, 0) + COALESCE(delta.leads, 0) + COALESCE(old.won, 0) + COALESCE(delta.won, 0) > 0
     {% endif %}
 )
 SELECT channel_name, period, period_start, mart.period_end(period, period_start),
        spend.spend, spend.spend_currency, COALESCE(crm.leads, 0), COALESCE(crm.won, 0), COALESCE(crm.revenue, 0),
-       %(home_currency)s, mart.cac(spend.spend, crm.won)
+       %(home_currency)s, mart.cac(spend.spend, crm.won), model
 FROM crm
-FULL JOIN spend USING (channel_name, period, period_start);
+FULL JOIN model_spend AS spend USING (model, channel_name, period, period_start);

@@ -9,8 +9,9 @@
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% set rules = 'mart.' if full else 'changed_' %}
 {% set pending_columns %}
-    ad_account_id, campaign_id, ad_group_id, ad_id, day, leads, won, revenue, leads_won_to_date, pinterest_won,
-    pinterest_won_with_epik, leads_open, leads_expected_wins, leads_expected_revenue, leads_open_without_probability
+    model, ad_account_id, campaign_id, ad_group_id, ad_id, day, leads, won, revenue, leads_won_to_date,
+    pinterest_won, pinterest_won_with_epik, leads_open, leads_expected_wins, leads_expected_revenue,
+    leads_open_without_probability
 {% endset %}
 SET LOCAL work_mem = '256MB';
 -- Compiling these plans (JIT) costs seconds and saves less than that on a few million rows.
@@ -60,16 +61,17 @@ SELECT own.stable_key
 FROM raw.hubspot_deal_ids AS own
 WHERE own.deal_id = ANY ((SELECT array_agg(deal_id) FROM reconcile_changed)::bigint[]) AND own.via = 'self';
 
+-- Under each model the deal's touches count under (contributions.sql).
 INSERT INTO mart.performance_pending ({{ pending_columns }})
-SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
+SELECT model, ad_account_id, campaign_id, ad_group_id, ad_id, day,
        -leads, -won, -revenue, -leads_won_to_date, -pinterest_won, -pinterest_won_with_epik, -leads_open,
        -leads_expected_wins, -leads_expected_revenue, -leads_open_without_probability
-FROM mart.deal_contributions
+FROM mart.deal_contributions CROSS JOIN LATERAL unnest(models) AS model
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
-INSERT INTO mart.channel_performance_pending
-SELECT channel_name, day, -leads, -won, -revenue
-FROM mart.deal_channel_contributions
+INSERT INTO mart.channel_performance_pending (model, channel_name, day, leads, won, revenue)
+SELECT model, channel_name, day, -leads, -won, -revenue
+FROM mart.deal_channel_contributions CROSS JOIN LATERAL unnest(models) AS model
 WHERE stable_key IN (SELECT stable_key FROM reconcile_replaced);
 
 INSERT INTO mart.deal_attribution_replaced SELECT stable_key FROM reconcile_replaced;
@@ -148,7 +150,7 @@ INSERT INTO mart.deal_attribution (
     report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count, stage_closed,
     stage_probability, first_touch_channel, first_touch_channel_name, first_touch_ad_account_id,
     first_touch_campaign_id, first_touch_ad_group_id, first_touch_ad_id, first_touch_campaign_resolved_by,
-    first_touch_ad_group_resolved_by, first_touch_ad_resolved_by, first_touch_differs
+    first_touch_ad_group_resolved_by, first_touch_ad_resolved_by, first_touch_differs, first_touch_report_account_id
 )
 SELECT moment.stable_key,
        deal.deal_id,
@@ -193,7 +195,15 @@ SELECT moment.stable_key,
        CASE WHEN first_touch.is_pinterest THEN first_touch.campaign_resolved_by END AS first_touch_campaign_resolved_by,
        CASE WHEN first_touch.is_pinterest THEN first_touch.ad_group_resolved_by END AS first_touch_ad_group_resolved_by,
        CASE WHEN first_touch.is_pinterest THEN first_touch.ad_resolved_by END AS first_touch_ad_resolved_by,
-       first_touch.differs AS first_touch_differs
+       first_touch.differs AS first_touch_differs,
+       -- the ad account whose days the first touch counts in, by the rule of report_account_id below (the deal's
+       -- days stay the last touch's account's days)
+       CASE WHEN NOT first_touch.differs THEN CASE WHEN pinterest THEN account.ad_account_id END
+            WHEN first_touch.is_pinterest
+            THEN COALESCE((SELECT first_account.ad_account_id FROM raw.pinterest_ad_accounts AS first_account
+                           WHERE first_account.ad_account_id = first_touch.ad_account_id),
+                          fallback_account.ad_account_id)
+       END AS first_touch_report_account_id
 FROM reconcile_moments AS moment
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = moment.deal_id
 -- The stage's metadata as last read (the forecast rule, forecast.sql): kept on the row, so that an incremental run
@@ -262,15 +272,15 @@ CREATE TEMP TABLE reconcile_added ON COMMIT DROP AS
 SELECT deal.stable_key FROM mart.deal_attribution AS deal JOIN reconcile_changed AS changed USING (deal_id);
 
 INSERT INTO mart.performance_pending ({{ pending_columns }})
-SELECT ad_account_id, campaign_id, ad_group_id, ad_id, day,
+SELECT model, ad_account_id, campaign_id, ad_group_id, ad_id, day,
        leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik, leads_open,
        leads_expected_wins, leads_expected_revenue, leads_open_without_probability
-FROM mart.deal_contributions
+FROM mart.deal_contributions CROSS JOIN LATERAL unnest(models) AS model
 WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
 
-INSERT INTO mart.channel_performance_pending
-SELECT channel_name, day, leads, won, revenue
-FROM mart.deal_channel_contributions
+INSERT INTO mart.channel_performance_pending (model, channel_name, day, leads, won, revenue)
+SELECT model, channel_name, day, leads, won, revenue
+FROM mart.deal_channel_contributions CROSS JOIN LATERAL unnest(models) AS model
 WHERE stable_key IN (SELECT stable_key FROM reconcile_added);
 {% endif %}
 

@@ -7,7 +7,7 @@
 {% set full = ti.xcom_pull(task_ids='plan_reconcile')['mode'] == 'full' %}
 {% if full %}
 SELECT mart.use_run_generation(%(run_id)s);
-DELETE FROM mart.performance;
+DELETE FROM mart.performance_generations WHERE generation = mart.generation();  -- the view shows synthesised rows too
 DELETE FROM mart.cohort_cac;
 DELETE FROM mart.truth_vs_platform;
 DELETE FROM mart.channel_performance;

@@ -22,7 +22,7 @@ SELECT grain_id,
        CASE WHEN max(revenue_currency) = spend_currency
             THEN sum(revenue) / nullif(sum(spend), 0) END AS roas
 FROM mart.performance
-WHERE grain = %(grain)s AND period = 'day' AND period_start BETWEEN %(first)s AND %(last)s
+WHERE model = 'last_touch' AND grain = %(grain)s AND period = 'day' AND period_start BETWEEN %(first)s AND %(last)s
 GROUP BY grain_id, spend_currency
 HAVING sum(spend) > 0 OR sum(leads) > 0 OR sum(won) > 0
 ORDER BY sum(spend) DESC NULLS LAST, grain_id;

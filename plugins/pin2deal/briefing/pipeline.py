@@ -29,6 +29,7 @@ from pin2deal.briefing.rules import (
     BriefingFacts,
     BriefingSettings,
     CampaignForecast,
+    CampaignTouches,
     ChannelFacts,
     EntityFacts,
     EventQuality,
@@ -84,6 +85,7 @@ class Frames:
     match_keys: MatchKeys | None = None  # None: no ledger
     typical_days_to_close: float | None = None  # the account's paid deals won in the 90 days: median days to close
     forecasts: pd.DataFrame | None = None  # campaigns younger than that, summed (include/sql/briefing/forecast.sql)
+    touches: pd.DataFrame | None = None  # campaigns' 28-day won deals by touch model (briefing/touch_models.sql)
 
 
 def account_timezone(conn: Connection) -> ZoneInfo:
@@ -103,6 +105,7 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         performance = frame(conn, "performance", window)
         channels = frame(conn, "channels", window)
         deals = frame(conn, "deals", {"first": day - dt.timedelta(days=27), "last": day})
+        touches = frame(conn, "touch_models", {"first": day - dt.timedelta(days=27), "last": day})
         freshness = frame(conn, "freshness", {"week_first": day - dt.timedelta(days=6), "last": day}).iloc[0]
         conversions = None
         capi_warnings: tuple[tuple[str, int], ...] = ()
@@ -150,6 +153,7 @@ def read_frames(conn: Connection, day: dt.date, timezone: ZoneInfo) -> Frames:
         match_keys,
         typical_days,
         forecasts,
+        touches,
     )
 
 
@@ -261,6 +265,11 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
             )  # fmt: skip
         )
 
+    touches = tuple(
+        CampaignTouches(row.campaign_id, row.name, int(row.first_touch_won), int(row.last_touch_won))
+        for row in (frames.touches.itertuples() if frames.touches is not None else ())
+    )
+
     return BriefingFacts(
         day=day,
         timezone=timezone.key,
@@ -271,6 +280,7 @@ def facts_from_frames(frames: Frames, day: dt.date, timezone: ZoneInfo) -> Brief
         health=_health(frames, day, timezone),
         typical_days_to_close=frames.typical_days_to_close,
         forecasts=tuple(forecasts),
+        touches=touches,
         campaign_weeks=campaign_weeks,
         channel_weeks=channel_weeks,
     )

@@ -7,8 +7,10 @@ reads both texts line by line:
   counts: a known word right after it (``3 won``, ``12 leads``, ``2 sent``, ``9 days``, ``$600 spent``), else right
   before it (``CAC $280``, ``spend $52.50``, ``ROAS 2.86``, ``28-day: $310``, a match key's ``email on 80%``),
   else the words on either side (so a number the guard cannot name keeps its neighbours); a threshold's "at
-  least", "needs", "within" or "by" is part of its measure. A date (``30 Jun``, ``Mon 30 Jun 2025``, ``24-30 Jun
-  2025``) or a time of day is a figure too;
+  least", "needs", "within" or "by" is part of its measure, and so are the touch model a count is by and the
+  campaign it is of ("'Summer Patio' opens journeys (4 won by first touch vs 1 won by last touch)": the model in the
+  words after the number up to the next number or punctuation, the campaign the nearest name before it). A date
+  (``30 Jun``, ``Mon 30 Jun 2025``, ``24-30 Jun 2025``) or a time of day is a figure too;
 - a line's **subjects** are the accounts, campaigns, pins and other channels it names (``Briefing.names``, quoted
   or not, any case); its **periods** are its dates and its section heading's;
 - each line of the rewrite that states a figure must be **backed** by one line of the template that names each of
@@ -82,6 +84,8 @@ _COUNTS_BEFORE = {
 # A match key's share of the events sent ("click id on 40%", "phone on 20%"): its own measure, per key.
 _COUNTS_BEFORE |= {f"{shown.label.split()[-1]} on": f"{shown.label} share" for shown in SHOWN_KEYS.values()}
 _QUALIFIERS = {"least", "most", "needs", "within", "by"}
+# The touch models a count may be by (the briefing's counts are by last touch; its touch-model line gives both).
+_MODELS = re.compile(r"\b(first|last) touch\b")
 # A young campaign's judgement by its forecast CAC: a rewrite's line saying one must be backed by a line saying it.
 _VERDICTS = re.compile(r"\b(on track|behind)\b", re.IGNORECASE)
 _NUMBER_WORDS = re.compile(
@@ -253,6 +257,10 @@ def _number(token: re.Match[str], tokens: list[re.Match[str]], at: int, subjects
         measure = f"~{_neighbour(tokens, at - 1, subjects)}|{_neighbour(tokens, at + 1, subjects)}"
     if before and before[0] in _QUALIFIERS:
         measure = f"{before[0]} {measure}"
+    model = _MODELS.search(" ".join(_clause_after(tokens, at)))
+    if model:
+        named = next((t["name"] for t in reversed(tokens[:at]) if t["name"]), None)
+        measure = f"{measure} by {model[0]}" + (f" of @{subjects[int(named[1:-1])]}" if named else "")
     return Figure(unit, value, measure, token["number"].strip())
 
 
@@ -262,6 +270,16 @@ def _words_beside(tokens: list[re.Match[str]], at: int, step: int) -> list[str]:
     while 0 <= i < len(tokens) and tokens[i]["word"] and len(words) < 2:
         words.append(tokens[i]["word"].lower())
         i += step
+    return words
+
+
+def _clause_after(tokens: list[re.Match[str]], at: int) -> list[str]:
+    """The words after token ``at`` up to the next number, date, name or punctuation."""
+    words = []
+    for token in tokens[at + 1 :]:
+        if not token["word"]:
+            break
+        words.append(token["word"].lower())
     return words
 
 

@@ -15,7 +15,10 @@ a ``BriefingSettings`` threshold, so a sentence is only written when the numbers
   in the week gets one sentence of advice (``pin2deal.capi.quality.low_coverage``);
 - a campaign younger than the account's typical time to close is "on track" or "behind" by its forecast CAC (open
   deals weighted by their stage's probability) against the account's 28-day CAC, within ``forecast_margin``; always
-  named a forecast, never an actual CAC.
+  named a forecast, never an actual CAC;
+- every count is by last touch; one line names the campaigns whose 28-day won deals the two touch models credit
+  materially differently (``touch_models_disagree``: by at least ``touch_min_won_difference`` won deals and by at
+  least ``touch_margin`` of the larger count): one that opens journeys (more won by first touch) or closes them.
 
 Money is never added or compared across currencies: spend is in the ad account's currency, revenue in the CRM's.
 """
@@ -51,6 +54,8 @@ class BriefingSettings:
     min_key_coverage: float = 0.5  # share of the week's sent events carrying a shown match key below which it advises
     max_campaigns: int = 12  # campaign lines written (by the week's spend); the rest are counted
     forecast_margin: float = 0.1  # a young campaign's forecast CAC this much above the account's 28-day CAC: behind
+    touch_min_won_difference: int = 2  # won deals (28 days) by which the touch models must differ on a campaign
+    touch_margin: float = 0.5  # ... and that difference's least share of the larger of the two counts
 
     @classmethod
     def from_mapping(cls, values: dict | None) -> BriefingSettings:
@@ -146,6 +151,20 @@ class CampaignForecast:
 
 
 @dataclass(frozen=True)
+class CampaignTouches:
+    """A campaign's won deals in the 28 days under each touch model (mart.performance's ``model``)."""
+
+    campaign_id: str
+    name: str | None
+    first_touch_won: int
+    last_touch_won: int
+
+    @property
+    def label(self) -> str:
+        return self.name or self.campaign_id
+
+
+@dataclass(frozen=True)
 class ChannelFacts:
     """One channel (``pinterest`` or another ``channel_name``) over the week; spend None when unknown."""
 
@@ -202,6 +221,7 @@ class BriefingFacts:
     health: Health = Health()
     typical_days_to_close: float | None = None  # median of the account's paid deals won in the 90 days
     forecasts: tuple[CampaignForecast, ...] = ()  # the campaigns younger than that
+    touches: tuple[CampaignTouches, ...] = ()  # campaigns with won deals in the 28 days under either touch model
     # 8 weekly points (oldest first) per series, for the chart: week end day -> Window
     campaign_weeks: dict[str, tuple[Window, ...]] = field(default_factory=dict)
     channel_weeks: dict[str, tuple[Window, ...]] = field(default_factory=dict)
@@ -393,6 +413,33 @@ def forecast_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[str
     return lines
 
 
+def touch_models_disagree(touches: CampaignTouches, settings: BriefingSettings) -> bool:
+    """The rule of "materially": the two models' 28-day won deals of the campaign differ by at least
+    ``touch_min_won_difference`` deals and by at least ``touch_margin`` of the larger count."""
+    difference = abs(touches.first_touch_won - touches.last_touch_won)
+    larger = max(touches.first_touch_won, touches.last_touch_won)
+    return (
+        difference >= settings.touch_min_won_difference
+        and Decimal(difference) >= Decimal(str(settings.touch_margin)) * larger
+    )
+
+
+def touch_model_line(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
+    """One line naming the campaigns the touch models disagree on (``touch_models_disagree``), the largest
+    difference first: one whose journeys start with it (more won by first touch) opens journeys, one whose journeys
+    end with it closes them. Nothing when none does."""
+    disagree = [t for t in facts.touches if touch_models_disagree(t, settings)]
+    if not disagree:
+        return []
+    disagree.sort(key=lambda t: (-abs(t.first_touch_won - t.last_touch_won), t.label))
+    clauses = [
+        f"{quoted(t.label)} {'opens' if t.first_touch_won > t.last_touch_won else 'closes'} journeys "
+        f"({t.first_touch_won} won by first touch vs {t.last_touch_won} won by last touch)"
+        for t in disagree
+    ]
+    return [f"Over 28 days, {'; '.join(clauses)}."]
+
+
 def ranked_ads(facts: BriefingFacts, settings: BriefingSettings) -> list[str]:
     """Best and worst pin by 28-day CAC among pins with enough won deals, per spend currency."""
     qualified = [a for a in facts.ads if a.days28.won >= settings.ad_min_won and a.days28.cac is not None]
@@ -478,7 +525,11 @@ def _campaign_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[st
     active = [c for c in facts.campaigns if c.week.active]
     active.sort(key=lambda c: (-(c.week.spend or 0), -c.week.won, -c.week.leads, c.label))
     if not active:
-        return ["No Pinterest campaign spent or brought a lead this week.", *forecast_lines(facts, settings)]
+        return [
+            "No Pinterest campaign spent or brought a lead this week.",
+            *forecast_lines(facts, settings),
+            *touch_model_line(facts, settings),
+        ]
     lines = []
     for c in active[: settings.max_campaigns]:
         w = c.week
@@ -502,6 +553,7 @@ def _campaign_lines(facts: BriefingFacts, settings: BriefingSettings) -> list[st
             f"({plural(sum(c.week.leads for c in rest), 'lead')}, {sum(c.week.won for c in rest)} won) not listed."
         )
     lines += forecast_lines(facts, settings)
+    lines += touch_model_line(facts, settings)
     if not any(c.week.won for c in facts.campaigns) and not facts.health.unresolved_won_week:
         lines.append("No Pinterest-won deals this week.")
     if facts.health.unresolved_won_week:
@@ -699,7 +751,8 @@ def render(facts: BriefingFacts, settings: BriefingSettings | None = None, chart
         f"# Pinterest briefing for {day_name(facts.day)}",
         "",
         f"Account days in {facts.timezone}. Week: {span(facts.week_start, facts.day)}; 28 days: "
-        f"{span(facts.days28_start, facts.day)}. CAC = spend / deals won in the period, in the spend's currency.",
+        f"{span(facts.days28_start, facts.day)}. Deals count by last touch (their latest click or UTMs). "
+        "CAC = spend / deals won in the period, in the spend's currency.",
     ]
     body = list(header)
     for title, lines in sections:
@@ -743,6 +796,7 @@ def _names(facts: BriefingFacts) -> tuple[str, ...]:
     entities = (*facts.accounts, *facts.campaigns, *facts.ads)
     names = {e.label for e in entities} | {e.parent_name for e in facts.ads if e.parent_name}
     names |= {f.label for f in facts.forecasts}
+    names |= {t.label for t in facts.touches}
     names |= {c.channel for c in facts.channels if c.channel.lower() != "pinterest"}
     return tuple(sorted(names))
 
