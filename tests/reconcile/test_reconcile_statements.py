@@ -52,6 +52,13 @@ def writes(text: str, mart: str) -> bool:
     return f"INSERT INTO mart.{mart} (" in text or f"INSERT INTO mart.{mart}_generations (" in text
 
 
+def empties(text: str, mart: str) -> bool:
+    """The mart's rows in the session's generation deleted (through the view, or its table where the view shows rows
+    it does not store: mart.performance's synthesised first touches)."""
+    return f"DELETE FROM mart.{mart};" in text or (
+        f"DELETE FROM mart.{mart}_generations WHERE generation = mart.generation();" in text)
+
+
 @pytest.mark.parametrize("template", REBUILD_STEPS)
 def test_a_rebuild_writes_its_marts_in_the_rebuild_tasks_and_an_incremental_run_in_publish_marts(template: str) -> None:
     """One way of writing each mart: a rebuild task includes the mart files publish_marts includes on an incremental
@@ -63,7 +70,7 @@ def test_a_rebuild_writes_its_marts_in_the_rebuild_tasks_and_an_incremental_run_
     publish_full = rendered("reconcile/publish_marts.sql", "full")
     publish_incremental = rendered("reconcile/publish_marts.sql", "incremental")
     for mart in REBUILT[template]:
-        assert writes(full, mart) and f"DELETE FROM mart.{mart};" in full, mart
+        assert writes(full, mart) and empties(full, mart), mart
         assert writes(publish_incremental, mart) and not writes(publish_full, mart), mart
 
 
