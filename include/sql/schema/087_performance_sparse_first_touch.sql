@@ -1,4 +1,4 @@
--- mart.performance stores the first touch sparsely (docs/data-model.md, "Touch models: sparse storage"): every
+-- mart.performance stores the first touch sparsely (docs/data-model.md, mart.performance, "Storage"): every
 -- `last_touch` row, and a `first_touch` row only for the keys (grain, grain_id, period, period_start) whose first
 -- touch differs from their last (the spend is the same under both models, and most keys, every key of an install
 -- without a first-touch role, have no deal whose first touch differs). The view shows the stored rows and, for every
@@ -6,7 +6,8 @@
 -- row rule drops (no ad day, no lead, no win: its key has a last-touch row but no first-touch one) is shown as absent.
 -- Each branch has a constant model, so a reader filtering on one model plans only its branches. The view is not
 -- updatable: the reconcile writes mart.performance_generations (performance.sql). The next reconcile rebuilds (its
--- rule file changed); until then the dense rows of migration 086 read the same through this view.
+-- rule file changed); until then a generation written densely (migration 086) shows, for a key with a last-touch row
+-- and no first-touch row, that row under the first touch too.
 DO $$
 DECLARE
     columns text[] := (SELECT array_agg(quote_ident(attname) ORDER BY attnum) FROM pg_attribute
