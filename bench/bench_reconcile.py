@@ -314,11 +314,13 @@ CREATE UNIQUE INDEX ON baseline.channel_performance (channel_name, period, perio
 """
 )
 # Which rows the incremental run rewrote (untimed: mart.performance rows carry the time of the transaction that wrote
-# them; the cohort and truth-vs-platform rows are its months and weeks).
+# them; the cohort and truth-vs-platform rows are its months and weeks). Its keys' last-touch rows: the first touch is
+# stored only where it differs (docs/data-model.md), so a key written once is the baseline's unit.
 BASELINE_TOUCHED_SQL = """
 CREATE TABLE baseline.touched AS
 SELECT model, grain, grain_id, period, period_start FROM mart.performance
-WHERE reconciled_at = (SELECT published_at FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
+WHERE model = 'last_touch'
+  AND reconciled_at = (SELECT published_at FROM ops.reconcile_runs WHERE run_id = %(run_id)s);
 """
 # The incremental baseline: the deals loaded since the last run read again with their joins and their rows
 # replaced; the ad-days of the periods whose spend the run recomputed read again; the mart rows the run rewrote
@@ -342,7 +344,8 @@ DELETE FROM baseline.performance AS old USING baseline.touched AS touched
 WHERE (old.model, old.grain, old.grain_id, old.period, old.period_start)
     = (touched.model, touched.grain, touched.grain_id, touched.period, touched.period_start);
 INSERT INTO baseline.performance SELECT performance.* FROM mart.performance
-JOIN baseline.touched USING (model, grain, grain_id, period, period_start);
+JOIN baseline.touched USING (model, grain, grain_id, period, period_start)
+WHERE performance.model = 'last_touch';
 DELETE FROM baseline.cohort_cac AS old USING baseline.touched AS touched
 WHERE touched.period = 'month' AND (old.model, old.grain, old.grain_id, old.cohort_month)
     = (touched.model, touched.grain, touched.grain_id, touched.period_start);
