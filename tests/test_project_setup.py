@@ -147,14 +147,17 @@ def test_ctrl_c_lets_the_command_tear_down_then_stops_the_cluster_run_started(tm
 def test_run_with_a_configured_warehouse_starts_nothing_and_exits_with_the_commands_status(tmp_path: Path) -> None:
     url = "postgresql://someone:secret@db.example.internal:6543/pin2deal"
     command = "import os, sys; print(os.environ['PIN2DEAL_WAREHOUSE_URL']); sys.exit(5)"
+    (tmp_path / "scripts").mkdir()  # the script's own copy would keep a cluster in tmp_path/.local/postgres
+    script = shutil.copy(ROOT / "scripts" / "local_postgres.py", tmp_path / "scripts")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "local_postgres.py"), "run", "--", sys.executable, "-c", command],
+        [sys.executable, script, "run", "--", sys.executable, "-c", command],
         env={**os.environ, "PIN2DEAL_WAREHOUSE_URL": url},
         capture_output=True,
         text=True,
         timeout=10,
     )
     assert (result.returncode, result.stdout.strip()) == (5, url), result.stderr
+    assert not (tmp_path / ".local").exists()
 
 
 def test_make_test_runs_pytest_through_run() -> None:
