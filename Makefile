@@ -1,6 +1,7 @@
 # pin2deal: `make demo` runs the whole pipeline on the sandbox; `make test` runs the test suite.
 # Both set everything up themselves: .venv with the pinned set, and a warehouse (PIN2DEAL_WAREHOUSE_URL when
-# set, else a private PostgreSQL under .local/postgres).
+# set, else a private PostgreSQL under .local/postgres). `make test` stops that private PostgreSQL afterwards when it
+# started it; `make demo`, `make ui` and `make bench` leave it running for each other (`make stop` stops it).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -36,7 +37,7 @@ ui: $(INSTALLED)
 	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) scripts/airflow_local.py start
 
 test: $(INSTALLED) lint
-	PIN2DEAL_WAREHOUSE_URL=$(WAREHOUSE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/local_postgres.py run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

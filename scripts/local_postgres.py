@@ -2,7 +2,9 @@
 
 ``url`` prints the warehouse URL: ``PIN2DEAL_WAREHOUSE_URL`` when the user set one (nothing is started),
 else a private PostgreSQL cluster under ``.local/postgres`` that this script initialises and starts on a
-free loopback port (or reuses when it already runs). ``stop`` stops that private cluster.
+free loopback port (or reuses when it already runs). ``stop`` stops that private cluster. ``run -- CMD...`` runs
+CMD with ``PIN2DEAL_WAREHOUSE_URL`` set the same way and afterwards stops the private cluster only if it started it
+(``make test``: a cluster that ``make demo``/``make ui`` left running stays up), exiting with CMD's status.
 
 Standard library only: it runs before the virtualenv exists. PostgreSQL refuses to run as root, so as
 root the cluster belongs to the ``postgres`` system user.
@@ -14,6 +16,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,11 +94,19 @@ def _initdb() -> None:
     )
 
 
-def start() -> str:
+def running_url() -> str | None:
+    """The private cluster's URL when its server accepts connections, else None."""
     if PORT_FILE.exists() and DATA_DIR.exists():
         port = int(PORT_FILE.read_text())
         if _accepts_connections(port):
             return _url(port)
+    return None
+
+
+def start() -> str:
+    url = running_url()
+    if url:
+        return url
     if not (DATA_DIR / "PG_VERSION").exists():
         _initdb()
     port = _free_port()
@@ -128,14 +139,35 @@ def stop() -> None:
     subprocess.run([*_run_as_owner(), _bin("pg_ctl"), "-D", str(DATA_DIR), "-m", "fast", "stop"], check=False)
 
 
+def run(command: list[str]) -> int:
+    """Run ``command`` against the warehouse; stop the private cluster afterwards (also on failure or Ctrl-C) only
+    if this call started it. Returns the command's exit status (128 + N when signal N ended it, as a shell says)."""
+    url = os.environ.get("PIN2DEAL_WAREHOUSE_URL")
+    started = not url and running_url() is None
+    interrupt = signal.getsignal(signal.SIGINT)
+    try:
+        url = url or start()
+        # Ctrl-C reaches the whole process group: the command handles it (pytest tears its session down, dropping
+        # its databases), and the server stops once the command has ended. The command gets the default handler.
+        signal.signal(signal.SIGINT, lambda *_: None)
+        status = subprocess.run(command, env={**os.environ, "PIN2DEAL_WAREHOUSE_URL": url}).returncode
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
+        if started:
+            stop()
+    return status if status >= 0 else 128 - status
+
+
 def main(argv: list[str]) -> None:
     command = argv[1] if len(argv) > 1 else "url"
     if command == "url":
         print(os.environ.get("PIN2DEAL_WAREHOUSE_URL") or start())
     elif command == "stop":
         stop()
+    elif command == "run" and argv[2:3] == ["--"] and argv[3:]:
+        sys.exit(run(argv[3:]))
     else:
-        sys.exit(f"usage: {argv[0]} [url|stop]")
+        sys.exit(f"usage: {argv[0]} [url|stop|run -- COMMAND...]")
 
 
 if __name__ == "__main__":

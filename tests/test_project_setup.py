@@ -1,14 +1,22 @@
-"""The setup parts that tests cannot otherwise reach: the warehouse finder and docker-compose.yaml."""
+"""The setup parts that tests cannot otherwise reach: the warehouse finder, ``make test``'s wiring and
+docker-compose.yaml."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psycopg
+import pytest
 import yaml
+
+from tests.postgres_servers import ThrowawayPostgres, servers_under, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_SERVICES = [
@@ -51,6 +59,116 @@ def test_configured_warehouse_url_is_used_and_nothing_is_started(tmp_path: Path)
         timeout=10,
     )
     assert result.stdout.strip() == url
+
+
+# The command `run` runs in these tests: it records the warehouse URL it was given and the server's port, then exits
+# with the status it is told.
+SEES_THE_WAREHOUSE = (
+    "import os, sys, psycopg\n"
+    "url = os.environ['PIN2DEAL_WAREHOUSE_URL']\n"
+    "with psycopg.connect(url) as conn:\n"
+    "    port = conn.execute('show port').fetchone()[0]\n"
+    "open(sys.argv[1], 'w').write(url + ' ' + port)\n"
+    "sys.exit(int(sys.argv[2]))\n"
+)
+
+
+def test_run_stops_the_private_cluster_it_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIN2DEAL_WAREHOUSE_URL", raising=False)
+    cluster = ThrowawayPostgres(tmp_path)
+    seen = tmp_path / "seen"
+    try:
+        status = cluster.cluster.run([sys.executable, "-c", SEES_THE_WAREHOUSE, str(seen), "0"])
+        assert status == 0
+        url, port = seen.read_text().split()
+        assert url == cluster.cluster._url(int(port)) and port == cluster.cluster.PORT_FILE.read_text()
+        assert cluster.running() == [], "the cluster run started is still running"
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(url, connect_timeout=2).close()
+    finally:
+        cluster.stop()
+
+
+def test_run_leaves_a_running_cluster_running_and_returns_the_commands_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIN2DEAL_WAREHOUSE_URL", raising=False)
+    cluster = ThrowawayPostgres(tmp_path)
+    seen = tmp_path / "seen"
+    try:
+        url = cluster.start()  # as `make demo` or `make ui` leaves it
+        [pid] = cluster.running()
+        status = cluster.cluster.run([sys.executable, "-c", SEES_THE_WAREHOUSE, str(seen), "3"])
+        assert status == 3
+        assert seen.read_text().split()[0] == url
+        assert list(servers_under(tmp_path)) == [pid]
+        psycopg.connect(url, connect_timeout=2).close()
+    finally:
+        cluster.stop()
+
+
+def test_ctrl_c_lets_the_command_tear_down_then_stops_the_cluster_run_started(tmp_path_factory) -> None:
+    """The script's own copy in ``tmp_path`` keeps its cluster there (``tmp_path/.local/postgres``): a terminal's
+    Ctrl-C reaches the whole process group; the command still reaches the server while it handles it."""
+    tmp_path = tmp_path_factory.mktemp("pg")  # short: the server's socket path must fit in 107 bytes
+    (tmp_path / "scripts").mkdir()
+    script = shutil.copy(ROOT / "scripts" / "local_postgres.py", tmp_path / "scripts")
+    ready, teardown = tmp_path / "ready", tmp_path / "teardown"
+    command = (
+        "import os, sys, time, psycopg\n"
+        f"open({str(ready)!r}, 'w').write('ready')\n"
+        "try:\n"
+        "    time.sleep(120)\n"
+        "except KeyboardInterrupt:\n"
+        "    with psycopg.connect(os.environ['PIN2DEAL_WAREHOUSE_URL']) as conn:\n"
+        "        conn.execute('select 1')\n"
+        f"    open({str(teardown)!r}, 'w').write('reached the server')\n"
+        "    sys.exit(2)\n"
+    )
+    environment = {name: value for name, value in os.environ.items() if name != "PIN2DEAL_WAREHOUSE_URL"}
+    process = subprocess.Popen([sys.executable, script, "run", "--", sys.executable, "-c", command], env=environment,
+                               start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ready.exists() and servers_under(tmp_path), "the command did not start against a started cluster"
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=60) == 2
+        assert teardown.read_text() == "reached the server"
+        assert servers_under(tmp_path) == {}
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        for pid in servers_under(tmp_path):
+            stop_server(pid)
+
+
+def test_run_with_a_configured_warehouse_starts_nothing_and_exits_with_the_commands_status(tmp_path: Path) -> None:
+    url = "postgresql://someone:secret@db.example.internal:6543/pin2deal"
+    command = "import os, sys; print(os.environ['PIN2DEAL_WAREHOUSE_URL']); sys.exit(5)"
+    (tmp_path / "scripts").mkdir()  # the script's own copy would keep a cluster in tmp_path/.local/postgres
+    script = shutil.copy(ROOT / "scripts" / "local_postgres.py", tmp_path / "scripts")
+    result = subprocess.run(
+        [sys.executable, script, "run", "--", sys.executable, "-c", command],
+        env={**os.environ, "PIN2DEAL_WAREHOUSE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert (result.returncode, result.stdout.strip()) == (5, url), result.stderr
+    assert not (tmp_path / ".local").exists()
+
+
+def test_make_test_runs_pytest_through_run() -> None:
+    """`make test` starts and stops the private cluster through ``run``; the other targets keep it running."""
+    recipes = subprocess.run(["make", "-n", "test", "demo", "ui", "bench"], cwd=ROOT, capture_output=True, text=True,
+                             check=True, timeout=30).stdout.splitlines()  # fmt: skip
+    [pytest_line] = [line for line in recipes if " -m pytest" in line]
+    assert re.match(r"\S+ scripts/local_postgres\.py run -- \S+ -m pytest", pytest_line), pytest_line
+    for target in ("scripts/demo.py", "scripts/airflow_local.py start", "-m bench"):
+        [line] = [line for line in recipes if target in line]
+        assert re.match(r"PIN2DEAL_WAREHOUSE_URL=\$\(\S+ scripts/local_postgres\.py url\) ", line), line
 
 
 def _compose() -> dict:
