@@ -34,7 +34,7 @@ from tests.reconcile.reconcile_worlds import (
     macros,
     paid,
 )
-from tests.reconcile.test_attribution_reconcile_dag import MAY, figures, mutate, snapshot
+from tests.reconcile.test_attribution_reconcile_dag import JUNE, MAY, figures, mutate, snapshot
 
 T1, T2, T3, T4, T5, T6 = range(3001, 3007)
 
@@ -452,15 +452,19 @@ def test_first_touch_rows_are_stored_only_where_they_differ_through_re_id_merge_
     assert after != stored  # T2's deletion and T5's merge moved which keys differ
     assert model_marts(warehouse) == MODEL_MARTS_AFTER
 
-    # Pinterest restates a day of C2's Teak pin (a stored first-touch key's): the next run re-pulls it.
-    restated = warehouse.execute(
-        "UPDATE raw.pinterest_ad_daily SET spend = spend + 100, loaded_at = now() "
-        "WHERE ad_id = %s AND date = (SELECT min(date) FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date >= %s) "
-        "RETURNING date",
-        (A211, A211, MAY),
-    ).fetchall()
+    # Pinterest restates a day of C2's Teak pin in May (a stored first-touch key's) and one of C1's Linen pin in June
+    # (a month without deals: no first-touch row is stored, the view shows the last touch's): the next run re-pulls
+    # them. The first touch gets the new spend in both, in mart.performance and in the cohorts.
+    restated = [
+        warehouse.execute(
+            "UPDATE raw.pinterest_ad_daily SET spend = spend + 100, loaded_at = now() WHERE ad_id = %s "
+            "AND date = (SELECT min(date) FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date >= %s) RETURNING date",
+            (ad, ad, month),
+        ).fetchall()
+        for ad, month in ((A211, MAY), (A112, JUNE))
+    ]
     warehouse.commit()
-    assert len(restated) == 1
+    assert [len(days) for days in restated] == [1, 1]
     assert reconcile()["mode"] == "incremental"
     assert assert_first_touch_stored_where_it_differs(warehouse) == after
     assert warehouse.execute(
@@ -468,6 +472,11 @@ def test_first_touch_rows_are_stored_only_where_they_differ_through_re_id_merge_
         "AND grain = 'campaign' AND grain_id = %s AND period = 'month' AND period_start = %s ORDER BY model",
         (C2, MAY),
     ).fetchall() == [("first_touch", 350), ("last_touch", 350)]
+    june = "SELECT model, spend FROM {} WHERE grain = 'campaign' AND grain_id = %s AND {} = %s ORDER BY model"
+    months = {"mart.performance": "period = 'month' AND period_start", "mart.cohort_cac": "cohort_month"}
+    for table, month in months.items():  # A111's 5 days at $60 and A112's at $40, one of them restated by $100
+        rows = warehouse.execute(june.format(table, month), (C1, JUNE)).fetchall()
+        assert rows == [("first_touch", 600), ("last_touch", 600)], table
 
     incremental = snapshot(warehouse)
     reconcile(full_rebuild=True)
