@@ -288,7 +288,7 @@ LEFT JOIN (
 ) AS contacts ON contacts.deal_id = deal.deal_id
 WHERE NOT deal.archived AND deal.merged_into_deal_id IS NULL AND deal.deleted_at IS NULL {changed_deals};
 """
-BASELINE_MARTS = ("performance", "cohort_cac", "truth_vs_platform", "channel_performance")
+BASELINE_MARTS = ("cohort_cac", "truth_vs_platform", "channel_performance")
 BASELINE_FULL_SQL = (
     """
 SET LOCAL maintenance_work_mem = '1GB';
@@ -306,6 +306,11 @@ JOIN raw.pinterest_ads AS ad ON ad.ad_id = daily.ad_id;
 """
     + "".join(f"CREATE TABLE baseline.{mart} AS SELECT * FROM mart.{mart};\n" for mart in BASELINE_MARTS)
     + """
+-- mart.performance's rows as stored (every last-touch row, the first touch where it differs), not the view's
+-- synthesised first touch: each row once.
+CREATE TABLE baseline.performance AS
+SELECT * FROM mart.performance_generations WHERE generation = (SELECT mart.generation());
+ALTER TABLE baseline.performance DROP COLUMN generation;
 CREATE UNIQUE INDEX ON baseline.performance (grain, grain_id, period, period_start, model);
 CREATE INDEX ON baseline.performance (period_start) WHERE ad_days > 0;
 CREATE UNIQUE INDEX ON baseline.cohort_cac (grain, grain_id, cohort_month, model);

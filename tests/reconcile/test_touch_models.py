@@ -34,7 +34,7 @@ from tests.reconcile.reconcile_worlds import (
     macros,
     paid,
 )
-from tests.reconcile.test_attribution_reconcile_dag import MAY, figures, mutate, snapshot
+from tests.reconcile.test_attribution_reconcile_dag import JUNE, MAY, figures, mutate, snapshot
 
 T1, T2, T3, T4, T5, T6 = range(3001, 3007)
 
@@ -177,6 +177,73 @@ MODEL_MARTS_AFTER = {
     },
 }
 
+# Each deal's click ids (mart.deal_attribution): the last touch's `epik` (what the Conversions API sends) and the
+# first touch's `first_touch_epik`: T1's and T4's first clicks have their own, T3's organic first touch has none, T6's
+# malformed one is no click id (its `epik` is its last touch's); T2 and T5 have their first touch at their last.
+EPIKS = {
+    T1: (epik(T1), f"{epik(T1)}.first"),
+    T2: (epik(T2), epik(T2)),
+    T3: (epik(T3), None),
+    T4: (None, f"{epik(T4)}.first"),
+    T5: (epik(T5), epik(T5)),
+    T6: (epik(T6), None),
+}
+# (model, campaign or 'account') -> Pinterest won in May, of which with an epik (the model's touch's). Last touch: C1
+# won T1, T2, T3, each by a click. First touch: C1 won T2 and T4 (T4's first click has its own epik, its Google last
+# touch none); C2 won T1 (its first click's epik) and T3 (organic first: no epik, though its last touch has one).
+# ('truth', campaign): mart.truth_vs_platform's, the last touch's.
+EPIK_COVERAGE = {
+    ("last_touch", C1): (3, 3),
+    ("last_touch", C2): (0, 0),
+    ("last_touch", "account"): (3, 3),
+    ("first_touch", C1): (2, 2),
+    ("first_touch", C2): (2, 1),
+    ("first_touch", "account"): (4, 3),
+    ("truth", C1): (3, 3),
+    ("truth", C2): (0, 0),
+}
+# After the re-id of T1 and T3, the merge of T5 into T6 and T2's deletion (T5 and T6 are open).
+EPIK_COVERAGE_AFTER = {
+    ("last_touch", C1): (2, 2),
+    ("last_touch", C2): (0, 0),
+    ("last_touch", "account"): (2, 2),
+    ("first_touch", C1): (1, 1),
+    ("first_touch", C2): (2, 1),
+    ("first_touch", "account"): (3, 2),
+    ("truth", C1): (2, 2),
+    ("truth", C2): (0, 0),
+}
+
+
+def epiks(warehouse: psycopg.Connection) -> dict[int, tuple]:
+    """stable key's deal number -> (epik, first_touch_epik)."""
+    return {
+        int(key.removeprefix("hubspot:")): (last, first)
+        for key, last, first in warehouse.execute(
+            "SELECT stable_key, epik, first_touch_epik FROM mart.deal_attribution ORDER BY stable_key"
+        ).fetchall()
+    }
+
+
+def epik_coverage(warehouse: psycopg.Connection) -> dict[tuple, tuple]:
+    """May's Pinterest won deals and those with an epik per model, campaign and the ad account (mart.performance);
+    and per campaign the truth-vs-platform comparison's (every week: all wins are in May), which stays the last
+    touch's: {('truth', campaign): (won, with epik)}."""
+    coverage = {
+        (model, grain_id if grain == "campaign" else grain): (won, with_epik)
+        for model, grain, grain_id, won, with_epik in warehouse.execute(
+            "SELECT model, grain, grain_id, pinterest_won, pinterest_won_with_epik FROM mart.performance "
+            "WHERE grain IN ('account', 'campaign') AND period = 'month' AND period_start = %s",
+            (MAY,),
+        ).fetchall()
+    }
+    for campaign, won, with_epik in warehouse.execute(
+        "SELECT grain_id, sum(crm_won)::integer, sum(crm_won_with_epik)::integer FROM mart.truth_vs_platform "
+        "WHERE grain = 'campaign' GROUP BY 1"
+    ).fetchall():
+        coverage[("truth", campaign)] = (won, with_epik)
+    return coverage
+
 
 CRM_COLUMNS = (
     "leads, won, revenue, leads_won_to_date, pinterest_won, pinterest_won_with_epik, leads_open, leads_expected_wins, "
@@ -269,6 +336,8 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     assert won_by(warehouse, "last_touch") == {C1: 3, None: 1}
     assert won_by(warehouse, "first_touch") == {C1: 2, C2: 2}
     assert model_marts(warehouse) == MODEL_MARTS
+    assert epik_coverage(warehouse) == EPIK_COVERAGE
+    assert epiks(warehouse) == EPIKS
     # The bad first-touch click id: flagged naming the deal and its property, the deal's other values loaded.
     assert warehouse.execute(
         "SELECT record_key, field, reason, raw_value FROM ops.record_issues WHERE source = 'hubspot.deal'"
@@ -300,6 +369,8 @@ def test_both_touch_models_resolve_by_the_same_rules_and_hold_through_migration_
     assert won_by(warehouse, "last_touch") == {C1: 2, None: 1}
     assert won_by(warehouse, "first_touch") == {C1: 1, C2: 2}
     assert model_marts(warehouse) == MODEL_MARTS_AFTER
+    assert epik_coverage(warehouse) == EPIK_COVERAGE_AFTER
+    assert epiks(warehouse) == {key: EPIKS[key] for key in (T1, T3, T4, T6)}
     moved = warehouse.execute("SELECT stable_key, lead_day, won_day FROM mart.deal_attribution ORDER BY 1").fetchall()
     # No day moved but the merge's documented one: T6's lineage leads from T5's earlier lead (12 May).
     before = {key: (lead, won) for key, lead, won in days}
@@ -332,6 +403,10 @@ def test_with_no_first_touch_role_mapped_the_first_touch_is_the_last(
     ).fetchone() == (0,)
     last = {key: row[:7] for key, row in touches(warehouse).items()}
     assert touches(warehouse) == {key: (*row, *row, False) for key, row in last.items()}
+    assert warehouse.execute(
+        "SELECT count(*) FILTER (WHERE epik IS NOT NULL), "
+        "count(*) FILTER (WHERE first_touch_epik IS DISTINCT FROM epik) FROM mart.deal_attribution"
+    ).fetchone() == (5, 0)
     # Nothing of the first touch is stored: mart.performance shows every last-touch row under it.
     assert warehouse.execute(
         "SELECT count(*) FROM mart.performance_generations WHERE generation = mart.generation() "
@@ -377,15 +452,19 @@ def test_first_touch_rows_are_stored_only_where_they_differ_through_re_id_merge_
     assert after != stored  # T2's deletion and T5's merge moved which keys differ
     assert model_marts(warehouse) == MODEL_MARTS_AFTER
 
-    # Pinterest restates a day of C2's Teak pin (a stored first-touch key's): the next run re-pulls it.
-    restated = warehouse.execute(
-        "UPDATE raw.pinterest_ad_daily SET spend = spend + 100, loaded_at = now() "
-        "WHERE ad_id = %s AND date = (SELECT min(date) FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date >= %s) "
-        "RETURNING date",
-        (A211, A211, MAY),
-    ).fetchall()
+    # Pinterest restates a day of C2's Teak pin in May (a stored first-touch key's) and one of C1's Linen pin in June
+    # (a month without deals: no first-touch row is stored, the view shows the last touch's): the next run re-pulls
+    # them. The first touch gets the new spend in both, in mart.performance and in the cohorts.
+    restated = [
+        warehouse.execute(
+            "UPDATE raw.pinterest_ad_daily SET spend = spend + 100, loaded_at = now() WHERE ad_id = %s "
+            "AND date = (SELECT min(date) FROM raw.pinterest_ad_daily WHERE ad_id = %s AND date >= %s) RETURNING date",
+            (ad, ad, month),
+        ).fetchall()
+        for ad, month in ((A211, MAY), (A112, JUNE))
+    ]
     warehouse.commit()
-    assert len(restated) == 1
+    assert [len(days) for days in restated] == [1, 1]
     assert reconcile()["mode"] == "incremental"
     assert assert_first_touch_stored_where_it_differs(warehouse) == after
     assert warehouse.execute(
@@ -393,6 +472,11 @@ def test_first_touch_rows_are_stored_only_where_they_differ_through_re_id_merge_
         "AND grain = 'campaign' AND grain_id = %s AND period = 'month' AND period_start = %s ORDER BY model",
         (C2, MAY),
     ).fetchall() == [("first_touch", 350), ("last_touch", 350)]
+    june = "SELECT model, spend FROM {} WHERE grain = 'campaign' AND grain_id = %s AND {} = %s ORDER BY model"
+    months = {"mart.performance": "period = 'month' AND period_start", "mart.cohort_cac": "cohort_month"}
+    for table, month in months.items():  # A111's 5 days at $60 and A112's at $40, one of them restated by $100
+        rows = warehouse.execute(june.format(table, month), (C1, JUNE)).fetchall()
+        assert rows == [("first_touch", 600), ("last_touch", 600)], table
 
     incremental = snapshot(warehouse)
     reconcile(full_rebuild=True)

@@ -2,19 +2,21 @@
 -- touch is its last (no first-touch values of its own that differ: first_touch_differs false) has one touch, counted
 -- under both models; a deal whose first touch differs has two, each counted under its own model. So the marts sum
 -- the deals once and add, for the first touch, only the differing deals' difference. `models` lists the models a
--- touch counts under; report_account_id is the ad account whose days it counts in (a Pinterest touch's).
+-- touch counts under; report_account_id is the ad account whose days it counts in (a Pinterest touch's); epik is the
+-- touch's own click id (the first touch's is first_touch_epik).
 CREATE OR REPLACE VIEW mart.deal_model_touches AS
 SELECT deal.stable_key, touch.models, touch.channel, touch.channel_name, touch.report_account_id, touch.campaign_id,
-       touch.ad_group_id, touch.ad_id, deal.epik, deal.is_won, deal.stage_closed, deal.stage_probability,
+       touch.ad_group_id, touch.ad_id, touch.epik, deal.is_won, deal.stage_closed, deal.stage_probability,
        deal.amount_home, deal.lead_day, deal.won_day
 FROM mart.deal_attribution AS deal
 CROSS JOIN LATERAL (
     VALUES (CASE WHEN deal.first_touch_differs THEN '{last_touch}' ELSE '{last_touch,first_touch}' END::text[],
-            deal.channel, deal.channel_name, deal.report_account_id, deal.campaign_id, deal.ad_group_id, deal.ad_id),
+            deal.channel, deal.channel_name, deal.report_account_id, deal.campaign_id, deal.ad_group_id, deal.ad_id,
+            deal.epik),
            (CASE WHEN deal.first_touch_differs THEN '{first_touch}' END::text[], deal.first_touch_channel,
             deal.first_touch_channel_name, deal.first_touch_report_account_id, deal.first_touch_campaign_id,
-            deal.first_touch_ad_group_id, deal.first_touch_ad_id)
-) AS touch (models, channel, channel_name, report_account_id, campaign_id, ad_group_id, ad_id)
+            deal.first_touch_ad_group_id, deal.first_touch_ad_id, deal.first_touch_epik)
+) AS touch (models, channel, channel_name, report_account_id, campaign_id, ad_group_id, ad_id, epik)
 WHERE touch.models IS NOT NULL;
 
 -- Rule: what a counted Pinterest deal adds to mart.performance under a touch model. A deal whose touch is

@@ -150,7 +150,8 @@ INSERT INTO mart.deal_attribution (
     report_account_id, utm_source, utm_campaign, utm_content, contact_count, lineage_deal_count, stage_closed,
     stage_probability, first_touch_channel, first_touch_channel_name, first_touch_ad_account_id,
     first_touch_campaign_id, first_touch_ad_group_id, first_touch_ad_id, first_touch_campaign_resolved_by,
-    first_touch_ad_group_resolved_by, first_touch_ad_resolved_by, first_touch_differs, first_touch_report_account_id
+    first_touch_ad_group_resolved_by, first_touch_ad_resolved_by, first_touch_differs, first_touch_report_account_id,
+    first_touch_epik
 )
 SELECT moment.stable_key,
        deal.deal_id,
@@ -203,7 +204,8 @@ SELECT moment.stable_key,
             THEN COALESCE((SELECT first_account.ad_account_id FROM raw.pinterest_ad_accounts AS first_account
                            WHERE first_account.ad_account_id = first_touch.ad_account_id),
                           fallback_account.ad_account_id)
-       END AS first_touch_report_account_id
+       END AS first_touch_report_account_id,
+       first_touch.epik AS first_touch_epik
 FROM reconcile_moments AS moment
 JOIN raw.hubspot_deals AS deal ON deal.deal_id = moment.deal_id
 -- The stage's metadata as last read (the forecast rule, forecast.sql): kept on the row, so that an incremental run
@@ -235,7 +237,9 @@ CROSS JOIN LATERAL (
            CASE WHEN own.differs THEN first_resolution.ad_group_resolved_by ELSE resolution.ad_group_resolved_by END
                AS ad_group_resolved_by,
            CASE WHEN own.differs THEN first_resolution.ad_resolved_by ELSE resolution.ad_resolved_by END
-               AS ad_resolved_by
+               AS ad_resolved_by,
+           -- the first touch's click id as touch.sql takes it (normalised: NULL when malformed, as `epik` is)
+           CASE WHEN own.differs THEN deal.first_touch_epik ELSE deal.epik END AS epik
     FROM (SELECT first_channel.deal_id IS NOT NULL AS differs) AS own
 ) AS first_touch
 -- The ad account whose days the deal is counted in: its campaign's, else the warehouse's (first) ad account.
