@@ -249,11 +249,17 @@ FROM (
     UNION
     SELECT grain, grain_id, period, period_start FROM reconcile_crm
     UNION
-    SELECT performance.grain, performance.grain_id, performance.period, performance.period_start
-    FROM mart.performance
-    JOIN reconcile_spend_periods AS recomputed
-      ON recomputed.period = performance.period AND recomputed.period_start = performance.period_start
-    WHERE performance.model = 'last_touch' AND performance.ad_days > 0
+    SELECT spent.grain, spent.grain_id, spent.period, spent.period_start
+    FROM reconcile_spend_periods AS recomputed
+    CROSS JOIN LATERAL (
+        -- One recomputed period at a time, by the spend index (period_start, ad_days > 0): joined as a whole, the
+        -- planner scanned every row of the generation for them (4 s of a 1,000,000-deal incremental run).
+        SELECT performance.grain, performance.grain_id, performance.period, performance.period_start
+        FROM mart.performance
+        WHERE performance.model = 'last_touch' AND performance.ad_days > 0
+          AND performance.period = recomputed.period AND performance.period_start = recomputed.period_start
+        OFFSET 0
+    ) AS spent
 ) AS keys
 CROSS JOIN (VALUES ('last_touch'::text), ('first_touch')) AS models (model);
 ANALYZE reconcile_touched;
