@@ -21,6 +21,16 @@
 ({{ row }}.ad_days > 0 OR {{ row }}.leads <> 0 OR {{ row }}.won <> 0 OR {{ row }}.leads_won_to_date <> 0
  OR {{ row }}.pinterest_won <> 0)
 {%- endmacro %}
+{#- The CRM columns of a row that may be absent (an outer join's side), zero where it is. -#}
+{% macro crm_or_zero(row) -%}
+COALESCE({{ row }}.leads, 0) AS leads, COALESCE({{ row }}.won, 0) AS won, COALESCE({{ row }}.revenue, 0) AS revenue,
+COALESCE({{ row }}.leads_won_to_date, 0) AS leads_won_to_date, COALESCE({{ row }}.pinterest_won, 0) AS pinterest_won,
+COALESCE({{ row }}.pinterest_won_with_epik, 0) AS pinterest_won_with_epik,
+COALESCE({{ row }}.leads_open, 0) AS leads_open,
+COALESCE({{ row }}.leads_expected_wins, 0) AS leads_expected_wins,
+COALESCE({{ row }}.leads_expected_revenue, 0) AS leads_expected_revenue,
+COALESCE({{ row }}.leads_open_without_probability, 0) AS leads_open_without_probability
+{%- endmacro %}
 {% macro first_touch_differs(first, last) -%}
 (COALESCE({{ last }}.leads, 0), COALESCE({{ last }}.won, 0), COALESCE({{ last }}.revenue, 0),
  COALESCE({{ last }}.leads_won_to_date, 0), COALESCE({{ last }}.pinterest_won, 0),
@@ -183,14 +193,7 @@ SELECT line.grain, line.grain_id, line.ad_account_id, line.campaign_id, line.ad_
        line.model
 FROM line
 CROSS JOIN LATERAL (
-    SELECT COALESCE(line.leads, 0) AS leads, COALESCE(line.won, 0) AS won, COALESCE(line.revenue, 0) AS revenue,
-           COALESCE(line.leads_won_to_date, 0) AS leads_won_to_date,
-           COALESCE(line.pinterest_won, 0) AS pinterest_won,
-           COALESCE(line.pinterest_won_with_epik, 0) AS pinterest_won_with_epik,
-           COALESCE(line.leads_open, 0) AS leads_open,
-           COALESCE(line.leads_expected_wins, 0) AS leads_expected_wins,
-           COALESCE(line.leads_expected_revenue, 0) AS leads_expected_revenue,
-           COALESCE(line.leads_open_without_probability, 0) AS leads_open_without_probability
+    SELECT {{ crm_or_zero('line') }}
 ) AS value
 WHERE line.ad_days > 0 OR value.leads <> 0 OR value.won <> 0 OR value.leads_won_to_date <> 0
    OR value.pinterest_won <> 0;
@@ -229,14 +232,7 @@ CROSS JOIN LATERAL (
            COALESCE(last.ad_days, 0) AS ad_days
 ) AS spend
 CROSS JOIN LATERAL (
-    SELECT COALESCE(first.leads, 0) AS leads, COALESCE(first.won, 0) AS won, COALESCE(first.revenue, 0) AS revenue,
-           COALESCE(first.leads_won_to_date, 0) AS leads_won_to_date,
-           COALESCE(first.pinterest_won, 0) AS pinterest_won,
-           COALESCE(first.pinterest_won_with_epik, 0) AS pinterest_won_with_epik,
-           COALESCE(first.leads_open, 0) AS leads_open,
-           COALESCE(first.leads_expected_wins, 0) AS leads_expected_wins,
-           COALESCE(first.leads_expected_revenue, 0) AS leads_expected_revenue,
-           COALESCE(first.leads_open_without_probability, 0) AS leads_open_without_probability
+    SELECT {{ crm_or_zero('first') }}
 ) AS value
 WHERE {{ first_touch_differs('value', 'last') }};
 {% else %}
